@@ -1,0 +1,85 @@
+# pgboot: plain Makefile. `make` builds ./pgboot, `make check` runs every test.
+# Variables: PREFIX, DESTDIR, CC, CFLAGS, SANITIZE=address,undefined, V=1 (verbose).
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+BUILD     ?= build
+
+WARN      := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+             -Wmissing-prototypes -Wformat=2 -Wvla -fno-common -Werror
+HARDEN    := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+PG_INC    := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+ALL_CPPFLAGS = -D_GNU_SOURCE -DPGBOOT_VERSION='"$(VERSION)"' -I$(PG_INC) -Isrc $(CPPFLAGS)
+ALL_CFLAGS   = $(WARN) $(HARDEN) $(CFLAGS) $(SAN_FLAGS)
+ALL_LDFLAGS  = -pie -Wl,-z,relro,-z,now $(LDFLAGS) $(SAN_FLAGS)
+LDLIBS      ?= -lpq -linih -lcrypto
+
+ifneq ($(SANITIZE),)
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+BUILD     := $(BUILD)/san
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+SRCS      := $(wildcard src/*.c)
+LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
+OBJS      := $(SRCS:src/%.c=$(BUILD)/%.o)
+LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_OBJS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%.o)
+
+.PHONY: all check unit integration deps install uninstall clean demo
+
+all: pgboot
+
+pgboot: $(OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+$(BUILD)/%.o: src/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/unit/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+tests/unit/unit_tests: $(UNIT_OBJS) $(LIB_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(LIB_OBJS) $(LDLIBS)
+
+# Installs the Debian packages the build and the tests need (as root), or
+# prints the apt-get line to run.
+deps:
+	$(Q)scripts/install-deps.sh
+
+unit: tests/unit/unit_tests
+	$(Q)tests/unit/unit_tests
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory pgboot tests/unit/unit_tests
+	$(Q)UNIT_TESTS=tests/unit/unit_tests tests/run
+
+demo: deps pgboot
+	$(Q)scripts/demo.sh
+
+install: pgboot
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 pgboot $(DESTDIR)$(PREFIX)/bin/pgboot
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/pgboot
+
+clean:
+	rm -rf $(BUILD) pgboot tests/unit/unit_tests
+
+-include $(OBJS:.o=.d) $(UNIT_OBJS:.o=.d)

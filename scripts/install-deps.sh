@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages pgboot's build, demo and tests need. As root it runs
+# apt-get; otherwise it prints the apt-get line to run and fails.
+set -euo pipefail
+
+packages=(
+	gcc make libc6-dev pkg-config          # build
+	libpq-dev libinih-dev libssl-dev       # libraries pgboot links
+	postgresql-15 postgresql-client-15     # the throwaway server of the tests and demo
+	pgbouncer                              # pooling tests
+	python3 procps iproute2 util-linux     # test harness: json checks, ps, ss, runuser
+	shellcheck                             # lint of the shell scripts
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "pgboot: missing Debian packages; run as root:" >&2
+	echo "  apt-get install -y --no-install-recommends ${missing[*]}" >&2
+	exit 1
+fi
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,775 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum cfg_type {
+	T_STRING,   /* any text */
+	T_SECRET,   /* any text, never printed */
+	T_URL,      /* URI or conninfo, printed redacted */
+	T_PATH,     /* relative paths in the ini file are taken from the file's directory */
+	T_DURATION, /* "250ms", "30s", "5m" */
+	T_ENUM,     /* one of spec.choices, '|'-separated */
+	T_PORT,     /* 1-65535, or a comma-separated list for several hosts */
+	T_NAME,     /* a PostgreSQL identifier: at most 63 bytes */
+	T_TABLE,    /* [schema.]table */
+};
+
+struct cfg_spec {
+	const char *section, *key;
+	enum cfg_type type;
+	const char *def;
+	const char *choices;
+	const char *libpq_keyword; /* the libpq connection keyword it sets, if any */
+	const char *libpq_env;     /* "env " and libpq's own variable for that keyword, if any */
+};
+
+static const struct cfg_spec specs[CFG_NKEYS] = {
+	[CFG_DATABASE_URL] = { "database", "url", T_URL, NULL, NULL, NULL, NULL },
+	[CFG_DATABASE_HOST] = { "database", "host", T_STRING, NULL, NULL, "host", "env PGHOST" },
+	[CFG_DATABASE_PORT] = { "database", "port", T_PORT, NULL, NULL, "port", "env PGPORT" },
+	[CFG_DATABASE_USER] = { "database", "user", T_STRING, NULL, NULL, "user", "env PGUSER" },
+	[CFG_DATABASE_PASSWORD] = { "database", "password", T_SECRET, NULL, NULL, "password",
+				    "env PGPASSWORD" },
+	[CFG_DATABASE_PASSWORD_FILE] = { "database", "password_file", T_PATH, NULL, NULL, NULL,
+					 NULL },
+	[CFG_DATABASE_DBNAME] = { "database", "dbname", T_NAME, NULL, NULL, "dbname",
+				  "env PGDATABASE" },
+	[CFG_DATABASE_SSLMODE] = { "database", "sslmode", T_ENUM, NULL,
+				   "disable|allow|prefer|require|verify-ca|verify-full", "sslmode",
+				   "env PGSSLMODE" },
+	[CFG_DATABASE_SSLROOTCERT] = { "database", "sslrootcert", T_PATH, NULL, NULL,
+				       "sslrootcert", "env PGSSLROOTCERT" },
+	[CFG_DATABASE_SSLCERT] = { "database", "sslcert", T_PATH, NULL, NULL, "sslcert",
+				   "env PGSSLCERT" },
+	[CFG_DATABASE_SSLKEY] = { "database", "sslkey", T_PATH, NULL, NULL, "sslkey", "env PGSSLKEY" },
+	[CFG_DATABASE_CONNECT_TIMEOUT] = { "database", "connect_timeout", T_DURATION, "10s", NULL,
+					   NULL, NULL },
+	[CFG_DATABASE_APPLICATION_NAME] = { "database", "application_name", T_STRING, NULL, NULL,
+					    "application_name", "env PGAPPNAME" },
+	[CFG_DATABASE_MAINTENANCE_DB] = { "database", "maintenance_db", T_NAME, "postgres", NULL,
+					  NULL, NULL },
+	[CFG_WAIT_TIMEOUT] = { "wait", "timeout", T_DURATION, "60s", NULL, NULL, NULL },
+	[CFG_WAIT_INITIAL_DELAY] = { "wait", "initial_delay", T_DURATION, "50ms", NULL, NULL, NULL },
+	[CFG_WAIT_MAX_DELAY] = { "wait", "max_delay", T_DURATION, "250ms", NULL, NULL, NULL },
+	[CFG_CREATE_MODE] = { "create", "mode", T_ENUM, "auto", "auto|never", NULL, NULL },
+	[CFG_CREATE_OWNER] = { "create", "owner", T_NAME, NULL, NULL, NULL, NULL },
+	[CFG_CREATE_TEMPLATE] = { "create", "template", T_NAME, NULL, NULL, NULL, NULL },
+	[CFG_CREATE_ENCODING] = { "create", "encoding", T_NAME, NULL, NULL, NULL, NULL },
+	[CFG_MIGRATE_DIR] = { "migrate", "dir", T_PATH, "migrations", NULL, NULL, NULL },
+	[CFG_MIGRATE_TABLE] = { "migrate", "table", T_TABLE, "pgboot.migrations", NULL, NULL, NULL },
+	[CFG_MIGRATE_LOCK_WAIT] = { "migrate", "lock_wait", T_DURATION, "10m", NULL, NULL, NULL },
+	[CFG_LOG_LEVEL] = { "log", "level", T_ENUM, "info", "debug|info|warn|error", NULL, NULL },
+	[CFG_LOG_FORMAT] = { "log", "format", T_ENUM, "text", "text|json", NULL, NULL },
+};
+
+static const char *const section_names[] = { "database", "wait", "create", "migrate", "log" };
+
+static char names[CFG_NKEYS][48];
+static char flag_names[CFG_NKEYS][48];
+
+/* The names are derived once from the table; they never change afterwards. */
+static void init_names(void)
+{
+	if (names[0][0])
+		return;
+	for (int i = 0; i < CFG_NKEYS; i++) {
+		snprintf(names[i], sizeof(names[i]), "%s.%s", specs[i].section, specs[i].key);
+		snprintf(flag_names[i], sizeof(flag_names[i]), "%s-%s", specs[i].section, specs[i].key);
+		for (char *p = flag_names[i]; *p; p++)
+			if (*p == '_')
+				*p = '-';
+	}
+}
+
+const char *cfg_name(enum cfg_key key)
+{
+	init_names();
+	return names[key];
+}
+
+const char *cfg_flag_name(enum cfg_key key)
+{
+	init_names();
+	return flag_names[key];
+}
+
+int cfg_lookup(const char *name)
+{
+	init_names();
+	for (int i = 0; i < CFG_NKEYS; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+void cfg_init(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	buf_init(&cfg->warnings);
+	for (int i = 0; i < CFG_NKEYS; i++) {
+		cfg->entries[i].value = specs[i].def ? xstrdup(specs[i].def) : NULL;
+		cfg->entries[i].source = xstrdup("default");
+		cfg->entries[i].tier = CFG_TIER_DEFAULT;
+	}
+}
+
+void cfg_release(struct config *cfg)
+{
+	for (int i = 0; i < CFG_NKEYS; i++) {
+		free(cfg->entries[i].value);
+		free(cfg->entries[i].source);
+	}
+	free(cfg->ini_path);
+	free(cfg->password);
+	free(cfg->table_schema);
+	free(cfg->table_name);
+	buf_release(&cfg->warnings);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static bool enum_has(const char *choices, const char *value)
+{
+	size_t len = strlen(value);
+
+	for (const char *p = choices; *p;) {
+		const char *bar = strchr(p, '|');
+		size_t n = bar ? (size_t)(bar - p) : strlen(p);
+
+		if (n == len && strncmp(p, value, n) == 0)
+			return true;
+		p += n + (bar ? 1 : 0);
+	}
+	return false;
+}
+
+static bool valid_port_list(const char *s)
+{
+	do {
+		int64_t port;
+		const char *comma = strchr(s, ',');
+		char *one = xstrndup(s, comma ? (size_t)(comma - s) : strlen(s));
+		int rc = parse_int64(one, 1, 65535, &port);
+
+		free(one);
+		if (rc < 0)
+			return false;
+		s = comma ? comma + 1 : NULL;
+	} while (s);
+	return true;
+}
+
+static bool valid_table(const char *s)
+{
+	const char *dot = strchr(s, '.');
+
+	if (!dot)
+		return *s && strlen(s) <= 63;
+	return dot > s && dot - s <= 63 && dot[1] && !strchr(dot + 1, '.') && strlen(dot + 1) <= 63;
+}
+
+/* Checks one value against its type; on failure says what was expected. */
+static const char *check_value(enum cfg_key key, const char *value)
+{
+	const struct cfg_spec *spec = &specs[key];
+	int64_t ms;
+
+	switch (spec->type) {
+	case T_DURATION:
+		if (parse_duration(value, &ms) < 0)
+			return "expected a duration with a unit, such as 250ms, 30s, 5m or 1h";
+		return NULL;
+	case T_ENUM:
+		return enum_has(spec->choices, value) ? NULL : spec->choices;
+	case T_PORT:
+		return valid_port_list(value) ? NULL : "expected a port number from 1 to 65535";
+	case T_NAME:
+		return strlen(value) <= 63 ? NULL : "longer than 63 bytes, the PostgreSQL limit";
+	case T_TABLE:
+		return valid_table(value) ? NULL : "expected table or schema.table, each at most 63 bytes";
+	default:
+		return NULL;
+	}
+}
+
+static int bad_value(char *err, size_t errsize, const char *where, enum cfg_key key,
+		     const char *value, const char *why)
+{
+	const char *shown = value;
+
+	if (specs[key].type == T_SECRET || specs[key].type == T_URL)
+		shown = "********";
+	if (specs[key].type == T_ENUM)
+		snprintf(err, errsize, "%s: invalid value for \"%s\": \"%s\" (expected one of %s)",
+			 where, cfg_name(key), shown, why);
+	else
+		snprintf(err, errsize, "%s: invalid value for \"%s\": \"%s\" (%s)", where,
+			 cfg_name(key), shown, why);
+	return -1;
+}
+
+/*
+ * Validates and stores a value when its tier is at least the current one. A value from a
+ * lower tier is still checked, so a bad file fails even when the environment overrides it.
+ */
+static int set_value(struct config *cfg, enum cfg_key key, const char *value,
+		     enum cfg_tier tier, const char *source, int line, char *err, size_t errsize)
+{
+	struct cfg_entry *e = &cfg->entries[key];
+	const char *why;
+
+	if (*value && (why = check_value(key, value)))
+		return bad_value(err, errsize, source, key, value, why);
+	if (!*value && specs[key].def)
+		return bad_value(err, errsize, source, key, value, "empty; remove the line for the default");
+	if (tier < e->tier)
+		return 0;
+	free(e->value);
+	free(e->source);
+	e->value = *value ? xstrdup(value) : NULL;
+	e->source = xstrdup(source);
+	e->tier = tier;
+	e->line = line;
+	return 0;
+}
+
+int cfg_set_flag(struct config *cfg, enum cfg_key key, const char *flag, const char *value,
+		 char *err, size_t errsize)
+{
+	return set_value(cfg, key, value, CFG_TIER_FLAG, flag, 0, err, errsize);
+}
+
+/* inih reads lines through this state, so errors can name the line. */
+struct ini_state {
+	struct config *cfg;
+	FILE *file;
+	const char *path;
+	char *dir;        /* the file's directory, for relative paths */
+	char *raw;        /* the current line as read */
+	size_t rawcap;
+	int line;
+	int error_line;   /* the first error's line, or 0 */
+	char *err;
+	size_t errsize;
+	char prev_key[160];
+};
+
+static int ini_fail(struct ini_state *st, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static int ini_fail(struct ini_state *st, const char *fmt, ...)
+{
+	va_list ap;
+	int len;
+
+	if (st->error_line)
+		return 0;
+	st->error_line = st->line;
+	len = snprintf(st->err, st->errsize, "%s:%d: ", st->path, st->line);
+	va_start(ap, fmt);
+	if (len >= 0 && (size_t)len < st->errsize)
+		vsnprintf(st->err + len, st->errsize - (size_t)len, fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+static bool known_section(const char *section)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(section_names); i++)
+		if (strcmp(section_names[i], section) == 0)
+			return true;
+	return false;
+}
+
+/* Section headers are checked as read, so the error names their line, even when empty. */
+static void check_section_line(struct ini_state *st)
+{
+	const char *p = st->raw;
+	const char *end;
+	char *name;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p != '[' || !(end = strchr(p, ']')))
+		return;
+	name = xstrndup(p + 1, (size_t)(end - p - 1));
+	if (!known_section(name))
+		ini_fail(st, "unknown section \"[%s]\"", name);
+	free(name);
+}
+
+static char *read_ini_line(char *str, int num, void *stream)
+{
+	struct ini_state *st = stream;
+	ssize_t n = getline(&st->raw, &st->rawcap, st->file);
+
+	if (n < 0)
+		return NULL;
+	st->line++;
+	if (n >= num) {
+		if (!st->error_line) {
+			st->error_line = st->line;
+			snprintf(st->err, st->errsize, "%s:%d: line longer than %d bytes", st->path,
+				 st->line, num - 2);
+		}
+		return NULL;
+	}
+	check_section_line(st);
+	memcpy(str, st->raw, (size_t)n + 1);
+	return str;
+}
+
+static int handle_ini_pair(void *user, const char *section, const char *name, const char *value)
+{
+	struct ini_state *st = user;
+	struct config *cfg = st->cfg;
+	char full[160], where[4200];
+	struct cfg_entry *e;
+	char *resolved = NULL;
+	int key, rc;
+
+	if (st->error_line)
+		return 0;
+	if (!*section)
+		return ini_fail(st, "key \"%s\" is outside of any section", name);
+	if (!known_section(section))
+		return 0; /* reported at the section's line */
+	snprintf(full, sizeof(full), "%s.%s", section, name);
+	key = cfg_lookup(full);
+	if (key < 0)
+		return ini_fail(st, "unknown key \"%s\"", full);
+	if (isspace((unsigned char)st->raw[0]) && strcmp(st->prev_key, full) == 0)
+		return ini_fail(st, "continuation lines are not supported (key \"%s\")", full);
+	e = &cfg->entries[key];
+	if (e->tier == CFG_TIER_INI || (e->line && e->tier > CFG_TIER_INI))
+		return ini_fail(st, "duplicate key \"%s\" (first set on line %d)", full, e->line);
+	snprintf(st->prev_key, sizeof(st->prev_key), "%s", full);
+	if (specs[key].type == T_PATH && *value && value[0] != '/' && st->dir)
+		value = resolved = xasprintf("%s/%s", st->dir, value);
+	snprintf(where, sizeof(where), "%s:%d", st->path, st->line);
+	rc = set_value(cfg, key, value, CFG_TIER_INI, where, st->line, st->err, st->errsize);
+	if (e->tier > CFG_TIER_INI)
+		e->line = st->line; /* remembered for duplicates even when overridden */
+	free(resolved);
+	if (rc < 0) {
+		st->error_line = st->line;
+		return 0;
+	}
+	return 1;
+}
+
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return NULL;
+	return slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
+}
+
+static int load_ini(struct config *cfg, const char *path, char *err, size_t errsize)
+{
+	struct ini_state st = { .cfg = cfg, .path = path, .err = err, .errsize = errsize };
+	int rc, ret = -1;
+
+	st.file = fopen(path, "re");
+	if (!st.file) {
+		snprintf(err, errsize, "could not open configuration file \"%s\": %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	st.dir = dir_of(path);
+	rc = ini_parse_stream(read_ini_line, &st, handle_ini_pair, &st);
+	if (ferror(st.file)) {
+		snprintf(err, errsize, "could not read configuration file \"%s\": %s", path,
+			 strerror(errno));
+		goto out;
+	}
+	if (rc > 0 && (!st.error_line || rc < st.error_line))
+		snprintf(err, errsize, "%s:%d: syntax error (expected \"[section]\" or \"key = value\")",
+			 path, rc);
+	else if (rc < 0 && !st.error_line)
+		snprintf(err, errsize, "could not read configuration file \"%s\"", path);
+	if (rc != 0 || st.error_line)
+		goto out;
+	ret = 0;
+out:
+	fclose(st.file);
+	free(st.dir);
+	free(st.raw);
+	return ret;
+}
+
+static void env_name(enum cfg_key key, char *out, size_t size)
+{
+	snprintf(out, size, "PGBOOT_%s_%s", specs[key].section, specs[key].key);
+	for (char *p = out; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+}
+
+extern char **environ;
+
+static int load_env(struct config *cfg, char *err, size_t errsize)
+{
+	char name[64], source[80];
+	const char *v;
+
+	/* DATABASE_URL first, so that PGBOOT_DATABASE_URL, in the same tier, overrides it. */
+	v = getenv("DATABASE_URL");
+	if (v && *v && set_value(cfg, CFG_DATABASE_URL, v, CFG_TIER_ENV, "env DATABASE_URL", 0, err,
+				 errsize) < 0)
+		return -1;
+	for (int i = 0; i < CFG_NKEYS; i++) {
+		env_name((enum cfg_key)i, name, sizeof(name));
+		v = getenv(name);
+		if (!v || !*v)
+			continue;
+		snprintf(source, sizeof(source), "env %s", name);
+		if (set_value(cfg, (enum cfg_key)i, v, CFG_TIER_ENV, source, 0, err, errsize) < 0)
+			return -1;
+	}
+	/* A misspelt variable would silently do nothing: say so. */
+	for (char **ep = environ; ep && *ep; ep++) {
+		size_t len = strcspn(*ep, "=");
+		bool known = len == strlen("PGBOOT_CONFIG") && strncmp(*ep, "PGBOOT_CONFIG", len) == 0;
+
+		if (strncmp(*ep, "PGBOOT_", 7) != 0 || known)
+			continue;
+		for (int i = 0; i < CFG_NKEYS && !known; i++) {
+			env_name((enum cfg_key)i, name, sizeof(name));
+			known = strlen(name) == len && strncmp(*ep, name, len) == 0;
+		}
+		if (!known)
+			buf_printf(&cfg->warnings, "unknown environment variable \"%.*s\" ignored\n",
+				   (int)len, *ep);
+	}
+	return 0;
+}
+
+static int read_password_file(struct config *cfg, char *err, size_t errsize)
+{
+	const struct cfg_entry *e = &cfg->entries[CFG_DATABASE_PASSWORD_FILE];
+	struct buf b;
+	int ret = -1;
+
+	buf_init(&b);
+	if (read_file(e->value, &b) < 0) {
+		snprintf(err, errsize, "%s: could not read password file \"%s\": %s", e->source,
+			 e->value, strerror(errno));
+		goto out;
+	}
+	while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
+		b.data[--b.len] = '\0';
+	if (strlen(b.data) != b.len || b.len == 0) {
+		snprintf(err, errsize, "%s: password file \"%s\" is %s", e->source, e->value,
+			 b.len ? "not text (it contains a NUL byte)" : "empty");
+		goto out;
+	}
+	cfg->password = buf_detach(&b);
+	ret = 0;
+out:
+	buf_release(&b);
+	return ret;
+}
+
+/* Chooses between database.password and database.password_file: the higher tier wins. */
+static int resolve_password(struct config *cfg, char *err, size_t errsize)
+{
+	const struct cfg_entry *pw = &cfg->entries[CFG_DATABASE_PASSWORD];
+	const struct cfg_entry *file = &cfg->entries[CFG_DATABASE_PASSWORD_FILE];
+
+	if (pw->value && file->value && pw->tier == file->tier) {
+		snprintf(err, errsize, "%s and %s: set only one of \"database.password\" and "
+			 "\"database.password_file\"", pw->source, file->source);
+		return -1;
+	}
+	if (file->value && (!pw->value || file->tier > pw->tier))
+		return read_password_file(cfg, err, errsize);
+	if (pw->value)
+		cfg->password = xstrdup(pw->value);
+	return 0;
+}
+
+static bool url_sets(PQconninfoOption *url_opts, const char *keyword)
+{
+	for (PQconninfoOption *o = url_opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, keyword) == 0)
+			return o->val && *o->val;
+	return false;
+}
+
+/*
+ * For each libpq keyword we have a setting for, picks the highest tier among our setting,
+ * a component of database.url and libpq's own variable (PGHOST...). Within a tier the
+ * specific setting beats the URL, and the URL beats libpq's variable, as libpq itself does.
+ */
+static void resolve_conn(struct config *cfg, PQconninfoOption *url_opts)
+{
+	const struct cfg_entry *url = &cfg->entries[CFG_DATABASE_URL];
+
+	cfg->nconn = 0;
+	if (url->value)
+		cfg->conn[cfg->nconn++] =
+			(struct cfg_conn_param){ "dbname", url->value, url->source };
+	for (int i = 0; i < CFG_NKEYS; i++) {
+		const struct cfg_spec *spec = &specs[i];
+		const struct cfg_entry *e = &cfg->entries[i];
+		const char *value = e->value, *source = e->source, *env;
+		int tier = value ? (int)e->tier : -1, rank = 3;
+
+		if (!spec->libpq_keyword)
+			continue;
+		if (i == CFG_DATABASE_PASSWORD) {
+			const struct cfg_entry *f = &cfg->entries[CFG_DATABASE_PASSWORD_FILE];
+
+			value = cfg->password;
+			if (f->value && (!e->value || f->tier > e->tier))
+				e = f;
+			source = e->source;
+			tier = value ? (int)e->tier : -1;
+		}
+		if (url->value && url_sets(url_opts, spec->libpq_keyword) &&
+		    ((int)url->tier > tier || ((int)url->tier == tier && rank < 2))) {
+			tier = (int)url->tier;
+			rank = 2;
+			value = NULL; /* libpq takes it from the URL */
+		}
+		env = getenv(spec->libpq_env + 4);
+		if (env && *env && (CFG_TIER_ENV > tier || (CFG_TIER_ENV == tier && rank < 1))) {
+			value = env;
+			source = spec->libpq_env;
+		}
+		if (value && cfg->nconn < CFG_MAX_CONN_PARAMS)
+			cfg->conn[cfg->nconn++] =
+				(struct cfg_conn_param){ spec->libpq_keyword, value, source };
+	}
+}
+
+/*
+ * Parses database.url with libpq's own parser. The error never shows the string, and shows
+ * libpq's message (which quotes the offending part) only when the string holds no password.
+ */
+static PQconninfoOption *parse_url(const struct config *cfg, char *err, size_t errsize)
+{
+	const struct cfg_entry *url = &cfg->entries[CFG_DATABASE_URL];
+	char *msg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(url->value, &msg);
+
+	if (!opts) {
+		char *safe = redact_conninfo(url->value);
+		bool secret = strcmp(safe, url->value) != 0 || strstr(url->value, "password");
+		char *nl = msg ? strchr(msg, '\n') : NULL;
+
+		if (nl)
+			*nl = '\0';
+		snprintf(err, errsize, "%s: invalid value for \"database.url\": %s", url->source,
+			 !msg ? "out of memory" : secret ? "not a valid URI or connection string" : msg);
+		free(safe);
+		PQfreemem(msg);
+	}
+	return opts;
+}
+
+static int finish(struct config *cfg, char *err, size_t errsize)
+{
+	PQconninfoOption *url_opts = NULL;
+	const char *table = cfg_get(cfg, CFG_MIGRATE_TABLE);
+	const char *dot = strchr(table, '.');
+
+	parse_duration(cfg_get(cfg, CFG_DATABASE_CONNECT_TIMEOUT), &cfg->connect_timeout_ms);
+	parse_duration(cfg_get(cfg, CFG_WAIT_TIMEOUT), &cfg->wait_timeout_ms);
+	parse_duration(cfg_get(cfg, CFG_WAIT_INITIAL_DELAY), &cfg->initial_delay_ms);
+	parse_duration(cfg_get(cfg, CFG_WAIT_MAX_DELAY), &cfg->max_delay_ms);
+	parse_duration(cfg_get(cfg, CFG_MIGRATE_LOCK_WAIT), &cfg->lock_wait_ms);
+	if (cfg->initial_delay_ms < 1 || cfg->max_delay_ms < cfg->initial_delay_ms) {
+		snprintf(err, errsize, "%s and %s: \"wait.initial_delay\" must be at least 1ms and "
+			 "at most \"wait.max_delay\"", cfg->entries[CFG_WAIT_INITIAL_DELAY].source,
+			 cfg->entries[CFG_WAIT_MAX_DELAY].source);
+		return -1;
+	}
+	cfg->create_never = strcmp(cfg_get(cfg, CFG_CREATE_MODE), "never") == 0;
+	cfg->log_format = strcmp(cfg_get(cfg, CFG_LOG_FORMAT), "json") == 0 ? LOG_JSON : LOG_TEXT;
+	{
+		static const char *const levels[] = { "debug", "info", "warn", "error" };
+
+		for (int i = 0; i < 4; i++)
+			if (strcmp(cfg_get(cfg, CFG_LOG_LEVEL), levels[i]) == 0)
+				cfg->log_level = (enum log_level)i;
+	}
+	cfg->table_schema = dot ? xstrndup(table, (size_t)(dot - table)) : xstrdup("public");
+	cfg->table_name = xstrdup(dot ? dot + 1 : table);
+	if (resolve_password(cfg, err, errsize) < 0)
+		return -1;
+	if (cfg_get(cfg, CFG_DATABASE_URL) && !(url_opts = parse_url(cfg, err, errsize)))
+		return -1;
+	resolve_conn(cfg, url_opts);
+	PQconninfoFree(url_opts);
+	return 0;
+}
+
+int cfg_load(struct config *cfg, const char *config_flag, char *err, size_t errsize)
+{
+	const char *path = config_flag;
+	const char *env = getenv("PGBOOT_CONFIG");
+
+	if (!path && env && *env)
+		path = env;
+	if (!path && access("entrypoint.ini", F_OK) == 0)
+		path = "entrypoint.ini";
+	if (path) {
+		cfg->ini_path = xstrdup(path);
+		if (load_ini(cfg, path, err, errsize) < 0)
+			return -1;
+	}
+	if (load_env(cfg, err, errsize) < 0)
+		return -1;
+	return finish(cfg, err, errsize);
+}
+
+static void print_line(const char *name, const char *value, const char *source)
+{
+	printf("%-28s = %s  (%s)\n", name, value, source);
+}
+
+void cfg_print(const struct config *cfg)
+{
+	printf("# configuration file: %s\n", cfg->ini_path ? cfg->ini_path : "(none)");
+	for (int i = 0; i < CFG_NKEYS; i++) {
+		const struct cfg_spec *spec = &specs[i];
+		const struct cfg_entry *e = &cfg->entries[i];
+		const struct cfg_conn_param *p = NULL;
+
+		if (spec->libpq_keyword) {
+			for (int j = 0; j < cfg->nconn; j++)
+				if (strcmp(cfg->conn[j].keyword, spec->libpq_keyword) == 0 &&
+				    !(j == 0 && cfg->conn[j].value == cfg_get(cfg, CFG_DATABASE_URL)))
+					p = &cfg->conn[j];
+			if (p)
+				print_line(cfg_name(i), spec->type == T_SECRET ? "********" : p->value,
+					   p->source);
+			else if (e->value || cfg_get(cfg, CFG_DATABASE_URL))
+				print_line(cfg_name(i), "(from database.url, if set there)",
+					   cfg->entries[CFG_DATABASE_URL].source);
+			else
+				print_line(cfg_name(i), "(unset)", "libpq default");
+			continue;
+		}
+		if (!e->value) {
+			print_line(cfg_name(i), "(unset)", e->source);
+		} else if (spec->type == T_URL) {
+			char *safe = redact_conninfo(e->value);
+
+			print_line(cfg_name(i), safe, e->source);
+			free(safe);
+		} else {
+			print_line(cfg_name(i), e->value, e->source);
+		}
+	}
+}
+
+static bool is_password_key(const char *key, size_t len)
+{
+	return len == 8 && strncmp(key, "password", 8) == 0;
+}
+
+/* key=value form: every value is copied but a password's, quoted or not. */
+static void redact_keyvalue(struct buf *b, const char *p)
+{
+	while (*p) {
+		const char *key, *key_end, *val;
+
+		while (*p && isspace((unsigned char)*p))
+			buf_append(b, p++, 1);
+		key = p;
+		while (*p && *p != '=' && !isspace((unsigned char)*p))
+			p++;
+		key_end = p;
+		while (*p && isspace((unsigned char)*p))
+			p++;
+		if (*p != '=') {
+			buf_append(b, key, (size_t)(p - key));
+			continue;
+		}
+		p++;
+		while (*p && isspace((unsigned char)*p))
+			p++;
+		val = p;
+		if (*p == '\'') {
+			for (p++; *p && *p != '\''; p++)
+				if (*p == '\\' && p[1])
+					p++;
+			if (*p)
+				p++;
+		} else {
+			for (; *p && !isspace((unsigned char)*p); p++)
+				if (*p == '\\' && p[1])
+					p++;
+		}
+		buf_append(b, key, (size_t)(val - key));
+		if (is_password_key(key, (size_t)(key_end - key)))
+			buf_puts(b, "********");
+		else
+			buf_append(b, val, (size_t)(p - val));
+	}
+}
+
+/* URI form: the password of the user info and a password= query parameter. */
+static void redact_uri(struct buf *b, const char *s, const char *rest)
+{
+	const char *end = rest, *query;
+
+	buf_append(b, s, (size_t)(rest - s));
+	while (*end && *end != '@' && *end != '/')
+		end++;
+	if (*end == '@') {
+		const char *colon = memchr(rest, ':', (size_t)(end - rest));
+
+		buf_append(b, rest, (size_t)((colon ? colon : end) - rest));
+		if (colon)
+			buf_puts(b, ":********");
+		rest = end;
+	}
+	query = strchr(rest, '?');
+	if (!query) {
+		buf_puts(b, rest);
+		return;
+	}
+	buf_append(b, rest, (size_t)(query - rest));
+	for (const char *p = query; *p;) {
+		const char *param = p + 1, *amp = strchr(param, '&');
+		const char *stop = amp ? amp : param + strlen(param);
+		const char *eq = memchr(param, '=', (size_t)(stop - param));
+
+		buf_append(b, p, 1);
+		if (eq && is_password_key(param, (size_t)(eq - param))) {
+			buf_append(b, param, (size_t)(eq - param) + 1);
+			buf_puts(b, "********");
+		} else {
+			buf_append(b, param, (size_t)(stop - param));
+		}
+		p = stop;
+	}
+}
+
+char *redact_conninfo(const char *s)
+{
+	static const char *const schemes[] = { "postgresql://", "postgres://" };
+	struct buf b;
+
+	buf_init(&b);
+	for (size_t i = 0; i < ARRAY_SIZE(schemes); i++) {
+		size_t len = strlen(schemes[i]);
+
+		if (strncmp(s, schemes[i], len) == 0) {
+			redact_uri(&b, s, s + len);
+			return buf_detach(&b);
+		}
+	}
+	redact_keyvalue(&b, s);
+	return buf_detach(&b);
+}

@@ -1,0 +1,115 @@
+/*
+ * config: every setting, where it came from, and the one place that decides precedence:
+ * command-line flags > environment > entrypoint.ini > built-in defaults. Loaded once by
+ * main and read-only afterwards.
+ */
+#ifndef PGBOOT_CONFIG_H
+#define PGBOOT_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "log.h"
+
+enum cfg_key {
+	CFG_DATABASE_URL,
+	CFG_DATABASE_HOST,
+	CFG_DATABASE_PORT,
+	CFG_DATABASE_USER,
+	CFG_DATABASE_PASSWORD,
+	CFG_DATABASE_PASSWORD_FILE,
+	CFG_DATABASE_DBNAME,
+	CFG_DATABASE_SSLMODE,
+	CFG_DATABASE_SSLROOTCERT,
+	CFG_DATABASE_SSLCERT,
+	CFG_DATABASE_SSLKEY,
+	CFG_DATABASE_CONNECT_TIMEOUT,
+	CFG_DATABASE_APPLICATION_NAME,
+	CFG_DATABASE_MAINTENANCE_DB,
+	CFG_WAIT_TIMEOUT,
+	CFG_WAIT_INITIAL_DELAY,
+	CFG_WAIT_MAX_DELAY,
+	CFG_CREATE_MODE,
+	CFG_CREATE_OWNER,
+	CFG_CREATE_TEMPLATE,
+	CFG_CREATE_ENCODING,
+	CFG_MIGRATE_DIR,
+	CFG_MIGRATE_TABLE,
+	CFG_MIGRATE_LOCK_WAIT,
+	CFG_LOG_LEVEL,
+	CFG_LOG_FORMAT,
+	CFG_NKEYS
+};
+
+enum cfg_tier { CFG_TIER_DEFAULT, CFG_TIER_INI, CFG_TIER_ENV, CFG_TIER_FLAG };
+
+struct cfg_entry {
+	char *value;  /* NULL when unset */
+	char *source; /* "default", "entrypoint.ini:12", "env PGBOOT_WAIT_TIMEOUT", "--wait-timeout" */
+	enum cfg_tier tier;
+	int line;     /* ini line, to name duplicates */
+};
+
+/* A libpq keyword/value resolved across our settings, database.url and libpq's variables. */
+struct cfg_conn_param {
+	const char *keyword;
+	const char *value;  /* borrowed from the config or the environment */
+	const char *source;
+};
+
+#define CFG_MAX_CONN_PARAMS 16
+
+struct config {
+	struct cfg_entry entries[CFG_NKEYS];
+	char *ini_path;      /* the file read, or NULL */
+	struct buf warnings; /* lines to log once logging is set up */
+
+	/* Typed values, filled by cfg_finish. */
+	int64_t connect_timeout_ms, wait_timeout_ms, initial_delay_ms, max_delay_ms, lock_wait_ms;
+	bool create_never;
+	enum log_level log_level;
+	enum log_format log_format;
+	char *password;      /* from database.password or database.password_file, or NULL */
+	char *table_schema, *table_name;
+	struct cfg_conn_param conn[CFG_MAX_CONN_PARAMS];
+	int nconn;
+};
+
+/* Fills the defaults. Release with cfg_release. */
+void cfg_init(struct config *cfg);
+void cfg_release(struct config *cfg);
+
+/* The number of settings, and "section.key" / the flag name ("wait-timeout") of each. */
+const char *cfg_name(enum cfg_key key);
+const char *cfg_flag_name(enum cfg_key key);
+/* Finds a setting by "section.key"; returns -1 when there is none. */
+int cfg_lookup(const char *name);
+
+/*
+ * Sets key from a command-line flag. On a bad value writes a one-line message into err
+ * and returns -1.
+ */
+int cfg_set_flag(struct config *cfg, enum cfg_key key, const char *flag, const char *value,
+		 char *err, size_t errsize);
+/*
+ * Reads the ini file (path from --config, then $PGBOOT_CONFIG, then ./entrypoint.ini when
+ * present; config_flag may be NULL) and the environment, then checks and types the result.
+ * Returns 0, or -1 with a message naming the file and line, variable or flag in err.
+ */
+int cfg_load(struct config *cfg, const char *config_flag, char *err, size_t errsize);
+
+static inline const char *cfg_get(const struct config *cfg, enum cfg_key key)
+{
+	return cfg->entries[key].value;
+}
+
+/* Writes every effective setting with its source to stdout, secrets redacted. */
+void cfg_print(const struct config *cfg);
+
+/*
+ * Returns a copy of a postgres:// URI or key=value connection string with any password
+ * replaced by ********. The caller frees it.
+ */
+char *redact_conninfo(const char *s);
+
+#endif

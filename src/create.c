@@ -1,0 +1,194 @@
+#include "create.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "sig.h"
+#include "wait.h"
+
+static int64_t time_left(const struct config *cfg, int64_t deadline)
+{
+	int64_t left = deadline - clock_ms();
+
+	if (cfg->connect_timeout_ms > 0 && cfg->connect_timeout_ms < left)
+		left = cfg->connect_timeout_ms;
+	return left > 1000 ? left : 1000;
+}
+
+static enum status connect_failure(const struct db_error *err, const char *db)
+{
+	log_error("could not connect to maintenance database \"%s\": %s", db, err->message);
+	if (err->interrupted)
+		return ST_SIGNAL;
+	if (strncmp(err->sqlstate, "28", 2) == 0)
+		return ST_PERMISSION;
+	return err->no_attempt ? ST_CONFIG : ST_UNAVAILABLE;
+}
+
+/* Managed services may have no "postgres" database: then template1, as createdb does. */
+static PGconn *connect_maintenance(const struct config *cfg, int64_t deadline, enum status *st)
+{
+	const char *db = cfg_get(cfg, CFG_DATABASE_MAINTENANCE_DB);
+	struct db_error err;
+	PGconn *conn = db_connect(cfg, db, time_left(cfg, deadline), &err);
+
+	if (!conn && strcmp(err.sqlstate, "3D000") == 0 && strcmp(db, "postgres") == 0) {
+		log_info("maintenance database \"postgres\" does not exist; using \"template1\"");
+		db = "template1";
+		conn = db_connect(cfg, db, time_left(cfg, deadline), &err);
+	}
+	if (!conn)
+		*st = connect_failure(&err, db);
+	return conn;
+}
+
+/* CREATE DATABASE with the configured options, every name quoted. The caller frees it. */
+static char *create_sql(PGconn *conn, const struct config *cfg, const char *dbname,
+			const char *owner)
+{
+	const char *template = cfg_get(cfg, CFG_CREATE_TEMPLATE);
+	const char *encoding = cfg_get(cfg, CFG_CREATE_ENCODING);
+	struct buf sql;
+	char *q;
+
+	buf_init(&sql);
+	q = db_quote_ident(conn, dbname);
+	buf_printf(&sql, "CREATE DATABASE %s", q);
+	free(q);
+	if (owner) {
+		q = db_quote_ident(conn, owner);
+		buf_printf(&sql, " OWNER %s", q);
+		free(q);
+	}
+	if (template) {
+		q = db_quote_ident(conn, template);
+		buf_printf(&sql, " TEMPLATE %s", q);
+		free(q);
+	}
+	if (encoding) {
+		char *lit = PQescapeLiteral(conn, encoding, strlen(encoding));
+
+		buf_printf(&sql, " ENCODING %s", lit ? lit : "''");
+		PQfreemem(lit);
+	}
+	return buf_detach(&sql);
+}
+
+/* Returns 1 when the role may create databases, 0 when not, -1 on error. */
+static int may_create(PGconn *conn, char *role, size_t rolesize)
+{
+	static const char sql[] = "SELECT r.rolcreatedb OR r.rolsuper, current_user "
+				  "FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
+	struct db_error err;
+	PGresult *res = db_query(conn, sql, 0, (const char *const[]){ NULL }, &err);
+	int ret = -1;
+
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		log_error("could not check the role's privileges: %s", err.message);
+		goto out;
+	}
+	snprintf(role, rolesize, "%s", PQgetvalue(res, 0, 1));
+	ret = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+out:
+	PQclear(res);
+	return ret;
+}
+
+static enum status refuse(PGconn *conn, const struct config *cfg, const char *dbname,
+			  const char *role)
+{
+	const char *owner = cfg_get(cfg, CFG_CREATE_OWNER);
+	char *sql = create_sql(conn, cfg, dbname, owner ? owner : role);
+	char *q_role = db_quote_ident(conn, role);
+	char *hint = xasprintf("an administrator can run: %s; or allow the role to create "
+			       "databases: ALTER ROLE %s CREATEDB;", sql, q_role);
+	const struct log_field fields[] = { { "hint", hint }, { NULL, NULL } };
+
+	log_event(LOG_ERROR, fields, "role \"%s\" may not create database \"%s\" (it has neither "
+		  "CREATEDB nor superuser)", role, dbname);
+	free(hint);
+	free(q_role);
+	free(sql);
+	return ST_PERMISSION;
+}
+
+static enum status classify(const struct db_error *err, const char *dbname)
+{
+	static const char *const config_states[] = { "3D000", "42704", "22023", "42809", "0A000" };
+	const struct log_field fields[] = {
+		{ "detail", err->detail[0] ? err->detail : NULL },
+		{ "hint", err->hint[0] ? err->hint : NULL },
+		{ "sqlstate", err->sqlstate[0] ? err->sqlstate : NULL },
+		{ NULL, NULL },
+	};
+
+	log_event(LOG_ERROR, fields, "could not create database \"%s\": %s%s%s%s", dbname,
+		  err->message, err->sqlstate[0] ? " (SQLSTATE " : "", err->sqlstate,
+		  err->sqlstate[0] ? ")" : "");
+	if (err->interrupted)
+		return ST_SIGNAL;
+	if (strcmp(err->sqlstate, "42501") == 0)
+		return ST_PERMISSION;
+	for (size_t i = 0; i < ARRAY_SIZE(config_states); i++)
+		if (strcmp(err->sqlstate, config_states[i]) == 0)
+			return ST_CONFIG;
+	return err->connection_lost ? ST_UNAVAILABLE : ST_INTERNAL;
+}
+
+/* Runs CREATE DATABASE, retrying while the template is in use by other sessions. */
+static enum status run_create(PGconn *conn, const struct config *cfg, const char *dbname,
+			      const char *sql, int64_t deadline)
+{
+	uint64_t rng = random_seed();
+	struct db_error err;
+
+	for (int attempt = 1;; attempt++) {
+		if (db_exec(conn, sql, 0, NULL, &err) == 0) {
+			log_info("created database \"%s\"", dbname);
+			return ST_OK;
+		}
+		/* Another replica won the race: in the catalog (23505) or before it (42P04). */
+		if (strcmp(err.sqlstate, "42P04") == 0 || strcmp(err.sqlstate, "23505") == 0) {
+			log_info("database \"%s\" was created by another session", dbname);
+			return ST_OK;
+		}
+		if (strcmp(err.sqlstate, "55006") != 0 || err.interrupted ||
+		    clock_ms() >= deadline)
+			return classify(&err, dbname);
+		if (attempt == 1)
+			log_info("waiting to create database \"%s\": %s", dbname, err.message);
+		if (wait_sleep(wait_backoff(cfg->initial_delay_ms, cfg->max_delay_ms, attempt, &rng)) < 0)
+			return ST_SIGNAL;
+	}
+}
+
+enum status create_database(const struct config *cfg, const char *dbname, int64_t deadline)
+{
+	enum status st = ST_OK;
+	char role[128];
+	char *sql = NULL;
+	PGconn *conn;
+	int allowed;
+
+	conn = connect_maintenance(cfg, deadline, &st);
+	if (!conn)
+		return st;
+	allowed = may_create(conn, role, sizeof(role));
+	if (allowed < 0) {
+		st = sig_caught() ? ST_SIGNAL : ST_INTERNAL;
+		goto out;
+	}
+	if (!allowed) {
+		st = refuse(conn, cfg, dbname, role);
+		goto out;
+	}
+	sql = create_sql(conn, cfg, dbname, cfg_get(cfg, CFG_CREATE_OWNER));
+	log_debug("running: %s", sql);
+	st = run_create(conn, cfg, dbname, sql, deadline);
+out:
+	free(sql);
+	PQfinish(conn);
+	return st;
+}

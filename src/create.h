@@ -1,0 +1,19 @@
+/* create: the target database, when it is missing and the role may create it. */
+#ifndef PGBOOT_CREATE_H
+#define PGBOOT_CREATE_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "status.h"
+
+/*
+ * Creates dbname through the maintenance database (falling back to template1 when the
+ * default "postgres" does not exist), with create.owner, create.template and
+ * create.encoding. Another session creating it at the same moment counts as success;
+ * "source database is being accessed" is retried until deadline (clock_ms). A role that
+ * may not create it gets ST_PERMISSION and the SQL an administrator must run.
+ */
+enum status create_database(const struct config *cfg, const char *dbname, int64_t deadline);
+
+#endif

@@ -1,0 +1,359 @@
+#include "db.h"
+
+#include <ctype.h>
+#include <openssl/crypto.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "sig.h"
+
+/* How long a cancelled query may take to end before pgboot stops waiting for it. */
+#define CANCEL_GRACE_MS 5000
+
+#define MAX_PARAMS (CFG_MAX_CONN_PARAMS + 4)
+
+struct params {
+	const char *keys[MAX_PARAMS + 1];
+	const char *vals[MAX_PARAMS + 1];
+	int n;
+};
+
+static void params_add(struct params *p, const char *key, const char *val)
+{
+	if (p->n < MAX_PARAMS) {
+		p->keys[p->n] = key;
+		p->vals[p->n] = val;
+		p->n++;
+	}
+	p->keys[p->n] = NULL;
+	p->vals[p->n] = NULL;
+}
+
+/*
+ * The keywords in precedence order: libpq lets a later keyword override an earlier one and
+ * expands only the first dbname, which is database.url when set (config.c resolved the rest).
+ */
+static void build_params(const struct config *cfg, const char *dbname, struct params *p)
+{
+	p->n = 0;
+	if (!getenv("PGCLIENTENCODING"))
+		params_add(p, "client_encoding", "UTF8");
+	for (int i = 0; i < cfg->nconn; i++)
+		params_add(p, cfg->conn[i].keyword, cfg->conn[i].value);
+	if (dbname)
+		params_add(p, "dbname", dbname);
+	params_add(p, "fallback_application_name", "pgboot");
+}
+
+static bool is_sqlstate(const char *s)
+{
+	for (int i = 0; i < 5; i++)
+		if (!isdigit((unsigned char)s[i]) && !isupper((unsigned char)s[i]))
+			return false;
+	return s[5] == ':' && s[6] == ' ';
+}
+
+/*
+ * Connection failures have no PGresult: with verbose errors libpq writes them as
+ * "FATAL:  3D000: database ... does not exist" followed by a LOCATION line. Takes the
+ * SQLSTATE out and keeps the rest as the message.
+ */
+static void parse_conn_error(const char *msg, struct db_error *err)
+{
+	size_t out = 0;
+
+	err->sqlstate[0] = '\0';
+	for (const char *p = msg; *p && out + 1 < sizeof(err->message);) {
+		if (p[0] == ':' && p[1] == ' ' && p[2] == ' ' && is_sqlstate(p + 3)) {
+			if (!err->sqlstate[0]) {
+				memcpy(err->sqlstate, p + 3, 5);
+				err->sqlstate[5] = '\0';
+			}
+			err->message[out++] = ':';
+			err->message[out++] = ' ';
+			p += 3 + 7;
+			continue;
+		}
+		if ((p == msg || p[-1] == '\n') && strncmp(p, "LOCATION:", 9) == 0) {
+			while (*p && *p != '\n')
+				p++;
+			if (*p)
+				p++;
+			continue;
+		}
+		err->message[out++] = *p++;
+	}
+	while (out && (err->message[out - 1] == '\n' || err->message[out - 1] == ' '))
+		out--;
+	err->message[out] = '\0';
+}
+
+static void set_message(struct db_error *err, const char *msg)
+{
+	snprintf(err->message, sizeof(err->message), "%s", msg && *msg ? msg : "unknown error");
+	for (size_t n = strlen(err->message); n && err->message[n - 1] == '\n'; n--)
+		err->message[n - 1] = '\0';
+}
+
+/* Routes the server's NOTICE and WARNING messages into pgboot's log. */
+static void receive_notice(void *arg, const PGresult *res)
+{
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const struct log_field fields[] = {
+		{ "detail", PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) },
+		{ "hint", PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) },
+		{ "sqlstate", PQresultErrorField(res, PG_DIAG_SQLSTATE) },
+		{ NULL, NULL },
+	};
+	bool warning = severity && strcmp(severity, "WARNING") == 0;
+
+	(void)arg;
+	log_event(warning ? LOG_WARN : LOG_INFO, fields, "server %s: %s",
+		  warning ? "warning" : "notice", msg ? msg : "");
+}
+
+static void note_names(PGconn *conn, struct db_error *err)
+{
+	snprintf(err->dbname, sizeof(err->dbname), "%s", PQdb(conn) ? PQdb(conn) : "");
+	snprintf(err->user, sizeof(err->user), "%s", PQuser(conn) ? PQuser(conn) : "");
+}
+
+/* Drives PQconnectPoll until done, the deadline or a signal. Returns 0 when connected. */
+static int poll_connection(PGconn *conn, int64_t deadline, struct db_error *err)
+{
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	for (;;) {
+		int64_t left = deadline < 0 ? -1 : deadline - clock_ms();
+		int rc;
+
+		if (st == PGRES_POLLING_OK)
+			return 0;
+		if (st == PGRES_POLLING_FAILED) {
+			parse_conn_error(PQerrorMessage(conn), err);
+			return -1;
+		}
+		if (deadline >= 0 && left <= 0) {
+			set_message(err, "timeout expired while connecting");
+			err->timed_out = true;
+			return -1;
+		}
+		if (sig_caught()) {
+			err->interrupted = true;
+			set_message(err, "interrupted by a signal");
+			return -1;
+		}
+		rc = sig_wait(PQsocket(conn), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, left);
+		if (rc < 0) {
+			set_message(err, "could not wait for the server");
+			return -1;
+		}
+		if (rc > 0)
+			st = PQconnectPoll(conn);
+	}
+}
+
+PGconn *db_connect(const struct config *cfg, const char *dbname, int64_t timeout_ms,
+		   struct db_error *err)
+{
+	int64_t deadline = timeout_ms < 0 ? -1 : clock_ms() + timeout_ms;
+	struct params p;
+	PGconn *conn;
+
+	memset(err, 0, sizeof(*err));
+	build_params(cfg, dbname, &p);
+	conn = PQconnectStartParams(p.keys, p.vals, 1);
+	if (!conn) {
+		set_message(err, "out of memory");
+		return NULL;
+	}
+	note_names(conn, err);
+	if (strlen(err->dbname) > 63) {
+		snprintf(err->message, sizeof(err->message),
+			 "database name \"%s\" is longer than 63 bytes, which PostgreSQL would "
+			 "truncate", err->dbname);
+		err->no_attempt = true;
+		goto fail;
+	}
+	if (PQstatus(conn) == CONNECTION_BAD) {
+		set_message(err, PQerrorMessage(conn));
+		err->immediate = true;
+		goto fail;
+	}
+	PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);
+	if (poll_connection(conn, deadline, err) < 0)
+		goto fail;
+	PQsetErrorVerbosity(conn, PQERRORS_DEFAULT);
+	PQsetNoticeReceiver(conn, receive_notice, NULL);
+	return conn;
+fail:
+	PQfinish(conn);
+	return NULL;
+}
+
+bool db_params_invalid(const struct config *cfg, int64_t timeout_ms)
+{
+	char seconds[32];
+	struct params p;
+
+	build_params(cfg, NULL, &p);
+	/* PQping is synchronous: bound it with libpq's own timeout (whole seconds, at least 2). */
+	snprintf(seconds, sizeof(seconds), "%lld",
+		 (long long)(timeout_ms < 2000 ? 2 : (timeout_ms + 999) / 1000));
+	params_add(&p, "connect_timeout", seconds);
+	return PQpingParams(p.keys, p.vals, 1) == PQPING_NO_ATTEMPT;
+}
+
+static void copy_field(char *out, size_t size, const PGresult *res, int field)
+{
+	const char *v = PQresultErrorField(res, field);
+
+	snprintf(out, size, "%s", v ? v : "");
+}
+
+static void result_error(PGconn *conn, const PGresult *res, struct db_error *err)
+{
+	const char *pos = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
+	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	copy_field(err->sqlstate, sizeof(err->sqlstate), res, PG_DIAG_SQLSTATE);
+	copy_field(err->detail, sizeof(err->detail), res, PG_DIAG_MESSAGE_DETAIL);
+	copy_field(err->hint, sizeof(err->hint), res, PG_DIAG_MESSAGE_HINT);
+	set_message(err, primary ? primary : PQresultErrorMessage(res));
+	err->position = pos ? atoi(pos) : 0;
+	err->connection_lost = PQstatus(conn) == CONNECTION_BAD;
+}
+
+/*
+ * Cancels the running query once a signal has come (unless it came before the query was
+ * sent: that is clean-up, such as ROLLBACK, which must run), then keeps waiting for its end for
+ * a grace period: the server rolls the transaction back, and pgboot exits knowing it.
+ */
+static int wait_result(PGconn *conn, bool cancellable, struct db_error *err)
+{
+	int64_t give_up = -1;
+
+	while (PQisBusy(conn)) {
+		int rc;
+
+		if (cancellable && sig_caught() && give_up < 0) {
+			PGcancel *cancel = PQgetCancel(conn);
+			char msg[256];
+
+			err->interrupted = true;
+			log_warn("cancelling the running query (signal %d)", sig_caught());
+			if (cancel && !PQcancel(cancel, msg, sizeof(msg)))
+				log_warn("could not cancel the query: %s", msg);
+			PQfreeCancel(cancel);
+			give_up = clock_ms() + CANCEL_GRACE_MS;
+		}
+		if (give_up >= 0 && clock_ms() >= give_up) {
+			set_message(err, "the cancelled query did not end in time");
+			return -1;
+		}
+		rc = sig_wait(PQsocket(conn), POLLIN, give_up < 0 ? -1 : give_up - clock_ms());
+		if (rc < 0) {
+			set_message(err, "could not wait for the server");
+			return -1;
+		}
+		if (rc > 0 && !PQconsumeInput(conn)) {
+			set_message(err, PQerrorMessage(conn));
+			err->connection_lost = true;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* COPY is not something a plain query can feed: end it so the server reports it. */
+static void refuse_copy(PGconn *conn, PGresult *res)
+{
+	char *data;
+
+	if (PQresultStatus(res) == PGRES_COPY_IN)
+		PQputCopyEnd(conn, "COPY FROM STDIN is not supported in migrations");
+	else if (PQresultStatus(res) == PGRES_COPY_OUT)
+		while (PQgetCopyData(conn, &data, 0) > 0)
+			PQfreemem(data);
+}
+
+PGresult *db_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+		   struct db_error *err)
+{
+	PGresult *last = NULL, *res;
+	bool failed = false, cancellable = !sig_caught();
+	int sent;
+
+	memset(err, 0, sizeof(*err));
+	sent = params ? PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)
+		      : PQsendQuery(conn, sql);
+	if (!sent) {
+		set_message(err, PQerrorMessage(conn));
+		err->connection_lost = PQstatus(conn) == CONNECTION_BAD;
+		return NULL;
+	}
+	for (;;) {
+		if (wait_result(conn, cancellable, err) < 0) {
+			PQclear(last);
+			return NULL;
+		}
+		res = PQgetResult(conn);
+		if (!res)
+			break;
+		refuse_copy(conn, res);
+		if (failed || PQresultStatus(res) == PGRES_COPY_IN ||
+		    PQresultStatus(res) == PGRES_COPY_OUT) {
+			PQclear(res);
+			continue;
+		}
+		PQclear(last);
+		last = res;
+		failed = PQresultStatus(res) == PGRES_FATAL_ERROR;
+	}
+	if (!last) {
+		set_message(err, PQerrorMessage(conn));
+		err->connection_lost = PQstatus(conn) == CONNECTION_BAD;
+		return NULL;
+	}
+	if (failed) {
+		result_error(conn, last, err);
+		err->interrupted = err->interrupted || sig_caught();
+	}
+	return last;
+}
+
+int db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
+	    struct db_error *err)
+{
+	PGresult *res = db_query(conn, sql, nparams, params, err);
+	int ok = res && (PQresultStatus(res) == PGRES_COMMAND_OK ||
+			 PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_EMPTY_QUERY);
+
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+char *db_quote_ident(PGconn *conn, const char *name)
+{
+	char *q = PQescapeIdentifier(conn, name, strlen(name));
+	char *copy;
+
+	if (!q) {
+		log_error("could not quote identifier: %s", PQerrorMessage(conn));
+		exit(70);
+	}
+	copy = xstrdup(q);
+	PQfreemem(q);
+	return copy;
+}
+
+void db_versions(char *out, size_t size)
+{
+	int v = PQlibVersion();
+
+	snprintf(out, size, "libpq %d.%d, %s", v / 10000, v % 10000, OpenSSL_version(OPENSSL_VERSION));
+}

@@ -1,0 +1,290 @@
+/*
+ * pgboot: wait for PostgreSQL, create the database, apply migrations, exec the application.
+ * main parses the command line and runs the phases in order; each phase logs its own
+ * failure and returns a status, which main alone turns into the exit code.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "create.h"
+#include "db.h"
+#include "exec.h"
+#include "log.h"
+#include "migfile.h"
+#include "migrate.h"
+#include "sig.h"
+#include "wait.h"
+
+#define EXIT_USAGE 64
+
+static const char *const commands[] = { "run", "wait", "create", "migrate", "status", "config" };
+
+struct cli {
+	const char *command;
+	const char *config_path;
+	char **app_argv; /* the application command for run, or NULL */
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"pgboot: wait for PostgreSQL, create the database, apply migrations, exec the app\n"
+		"\n"
+		"Usage:\n"
+		"  pgboot [OPTIONS] [--] [COMMAND [ARG...]]   same as \"pgboot run\"\n"
+		"  pgboot run [OPTIONS] [--] [COMMAND...]     wait, create, migrate, exec COMMAND\n"
+		"  pgboot wait [OPTIONS]      wait until the database accepts a connection\n"
+		"  pgboot create [OPTIONS]    wait, then create the database if missing\n"
+		"  pgboot migrate [OPTIONS]   wait, create, apply pending migrations\n"
+		"  pgboot status [OPTIONS]    list applied and pending migrations\n"
+		"  pgboot config [OPTIONS]    print the effective settings and their sources\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config PATH   ini file (default $PGBOOT_CONFIG, else ./entrypoint.ini)\n"
+		"  -h, --help          show this help\n"
+		"  -V, --version       show the versions of pgboot, libpq and OpenSSL\n"
+		"  --SECTION-KEY VALUE set any setting, e.g. --wait-timeout 90s:\n");
+	for (int i = 0; i < CFG_NKEYS; i++)
+		fprintf(out, "      --%s\n", cfg_flag_name((enum cfg_key)i));
+	fprintf(out,
+		"\n"
+		"Every setting also reads PGBOOT_<SECTION>_<KEY> (e.g. PGBOOT_WAIT_TIMEOUT=90s);\n"
+		"DATABASE_URL and libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD... are honoured.\n"
+		"Precedence: flags > environment > ini file > defaults.\n"
+		"\n"
+		"Exit codes:\n"
+		"  0 success           64 usage error         65 migration failed\n"
+		"  69 database unavailable (timed out, connection lost)\n"
+		"  70 internal error   77 not permitted       78 configuration error\n"
+		"  126 command not executable                 127 command not found\n"
+		"  128+N stopped by signal N (143 for SIGTERM, 130 for SIGINT)\n"
+		"  After exec, the exit code is the application's.\n");
+}
+
+static void version(void)
+{
+	char libs[256];
+
+	db_versions(libs, sizeof(libs));
+	printf("pgboot %s (%s)\n", PGBOOT_VERSION, libs);
+}
+
+static bool is_command(const char *word)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(word, commands[i]) == 0)
+			return true;
+	return false;
+}
+
+/* "what "arg"", with the hint to read --help. Returns -1. */
+static int usage_error(const char *what, const char *arg)
+{
+	const struct log_field fields[] = { { "hint", "try \"pgboot --help\"" }, { NULL, NULL } };
+
+	log_event(LOG_ERROR, fields, "%s \"%s\"", what, arg);
+	return -1;
+}
+
+#define PARSE_CONFIG_ERROR (-2)
+
+/*
+ * Parses options up to the first non-option word. Returns the index of that word, -1
+ * on a usage error, PARSE_CONFIG_ERROR for a bad setting value (both logged), or 0 when
+ * --help or --version has been answered.
+ */
+static int parse_options(int argc, char **argv, struct config *cfg, struct cli *cli)
+{
+	struct option longopts[CFG_NKEYS + 4];
+	char err[512];
+	int n = 0, c;
+
+	for (int i = 0; i < CFG_NKEYS; i++)
+		longopts[n++] = (struct option){ cfg_flag_name((enum cfg_key)i), required_argument,
+						 NULL, 256 + i };
+	longopts[n++] = (struct option){ "config", required_argument, NULL, 'c' };
+	longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	longopts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
+	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
+	opterr = 0;
+	optind = 0; /* GNU getopt: start afresh, also for the options after a command */
+	while ((c = getopt_long(argc, argv, "+:c:hV", longopts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return 0;
+		} else if (c == 'V') {
+			version();
+			return 0;
+		} else if (c == 'c') {
+			cli->config_path = optarg;
+		} else if (c == ':') {
+			return usage_error("missing value for option", argv[optind - 1]);
+		} else if (c == '?') {
+			return usage_error("unknown option", argv[optind - 1]);
+		} else {
+			enum cfg_key key = (enum cfg_key)(c - 256);
+			char flag[64];
+
+			snprintf(flag, sizeof(flag), "--%s", cfg_flag_name(key));
+			if (cfg_set_flag(cfg, key, flag, optarg, err, sizeof(err)) < 0) {
+				log_error("%s", err);
+				return PARSE_CONFIG_ERROR;
+			}
+			if (key == CFG_DATABASE_PASSWORD ||
+			    (key == CFG_DATABASE_URL && strstr(optarg, ":") && strchr(optarg, '@')))
+				buf_puts(&cfg->warnings, "a password on the command line is visible to "
+					 "other users in the process list; use database.password_file\n");
+		}
+	}
+	return optind;
+}
+
+/*
+ * Splits the command line into options, the command and the application's arguments.
+ * Returns 1 to go on, 0 when done (--help), or parse_options' error codes.
+ */
+static int parse_cli(int argc, char **argv, struct config *cfg, struct cli *cli)
+{
+	int i = parse_options(argc, argv, cfg, cli);
+	bool dashdash;
+
+	if (i <= 0)
+		return i;
+	dashdash = strcmp(argv[i - 1], "--") == 0;
+	cli->command = "run";
+	if (i < argc && !dashdash && is_command(argv[i])) {
+		int j;
+
+		cli->command = argv[i];
+		argc -= i;
+		argv += i;
+		j = parse_options(argc, argv, cfg, cli);
+		if (j <= 0)
+			return j;
+		i = j;
+	}
+	if (i < argc && strcmp(cli->command, "run") != 0)
+		return usage_error("unexpected argument", argv[i]);
+	if (i < argc)
+		cli->app_argv = argv + i;
+	return 1;
+}
+
+static bool command_is(const struct cli *cli, const char *name)
+{
+	return strcmp(cli->command, name) == 0;
+}
+
+/* Waits for the target; creates it when missing and allowed, then connects to it. */
+static enum status connect_target(const struct config *cfg, const struct cli *cli,
+				  struct wait_result *w)
+{
+	bool may_create = !command_is(cli, "wait") && !command_is(cli, "status") &&
+			  !cfg->create_never;
+	enum status st = wait_ready(cfg, may_create || command_is(cli, "status"), w);
+
+	if (st != ST_OK || !w->missing || command_is(cli, "status"))
+		return st;
+	st = create_database(cfg, w->dbname, w->deadline);
+	if (st != ST_OK)
+		return st;
+	return wait_ready(cfg, false, w);
+}
+
+/* The phases in order. The connection is closed on every path, before any exec. */
+static enum status run_phases(const struct config *cfg, const struct cli *cli)
+{
+	bool migrations = command_is(cli, "run") || command_is(cli, "migrate") ||
+			  command_is(cli, "status");
+	struct mig_list list;
+	struct wait_result w = { 0 };
+	enum status st = ST_OK;
+
+	mig_list_init(&list);
+	/* Broken migration files fail before any waiting. */
+	if (migrations)
+		st = mig_scan(cfg_get(cfg, CFG_MIGRATE_DIR), &list);
+	if (st == ST_OK)
+		st = connect_target(cfg, cli, &w);
+	if (st == ST_OK && command_is(cli, "status"))
+		st = mig_status(cfg, w.conn, &list);
+	else if (st == ST_OK && migrations)
+		st = mig_apply(cfg, w.conn, &list);
+	PQfinish(w.conn);
+	mig_list_release(&list);
+	return st;
+}
+
+static int exit_code(enum status st)
+{
+	switch (st) {
+	case ST_OK:
+		return 0;
+	case ST_MIGRATION:
+		return 65;
+	case ST_UNAVAILABLE:
+		return 69;
+	case ST_INTERNAL:
+		return 70;
+	case ST_PERMISSION:
+		return 77;
+	case ST_CONFIG:
+		return 78;
+	case ST_SIGNAL:
+		return 128 + (sig_caught() ? sig_caught() : 15);
+	}
+	return 70;
+}
+
+static void log_warnings(struct config *cfg)
+{
+	char *line = cfg->warnings.data;
+
+	while (line && *line) {
+		char *nl = strchr(line, '\n');
+
+		if (nl)
+			*nl = '\0';
+		log_warn("%s", line);
+		line = nl ? nl + 1 : line + strlen(line);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = { 0 };
+	struct config cfg;
+	char err[4096];
+	enum status st;
+	int rc;
+
+	cfg_init(&cfg);
+	rc = parse_cli(argc, argv, &cfg, &cli);
+	if (rc <= 0) {
+		cfg_release(&cfg);
+		return rc == 0 ? 0 : rc == PARSE_CONFIG_ERROR ? 78 : EXIT_USAGE;
+	}
+	if (cfg_load(&cfg, cli.config_path, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		cfg_release(&cfg);
+		return 78;
+	}
+	log_setup(cfg.log_level, cfg.log_format);
+	log_warnings(&cfg);
+	if (command_is(&cli, "config")) {
+		cfg_print(&cfg);
+		cfg_release(&cfg);
+		return 0;
+	}
+	sig_setup();
+	st = run_phases(&cfg, &cli);
+	cfg_release(&cfg);
+	if (st != ST_OK)
+		return exit_code(st);
+	if (!cli.app_argv)
+		return 0;
+	return exec_command(cli.app_argv);
+}

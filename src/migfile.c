@@ -1,0 +1,195 @@
+#include "migfile.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+
+void mig_list_init(struct mig_list *list)
+{
+	list->items = NULL;
+	list->n = 0;
+}
+
+void mig_list_release(struct mig_list *list)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		free(list->items[i].file);
+		free(list->items[i].path);
+	}
+	free(list->items);
+	mig_list_init(list);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int mig_parse_name(const char *file, int64_t *version)
+{
+	const char *p = file;
+	int64_t v = 0;
+
+	if (*p < '0' || *p > '9')
+		return 0;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (INT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	/* A name after the underscore, a .sql ending, and not a down migration. */
+	if (*p != '_' || p[1] == '\0' || !ends_with(p + 1, ".sql") || strlen(p + 1) <= 4 ||
+	    ends_with(p + 1, ".down.sql"))
+		return 0;
+	*version = v;
+	return 1;
+}
+
+static int by_version(const void *a, const void *b)
+{
+	const struct migration *x = a, *y = b;
+
+	if (x->version != y->version)
+		return x->version < y->version ? -1 : 1;
+	return strcmp(x->file, y->file);
+}
+
+static bool is_regular(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static enum status check_duplicates(const struct mig_list *list)
+{
+	for (size_t i = 1; i < list->n; i++) {
+		if (list->items[i].version == list->items[i - 1].version) {
+			log_error("migrations \"%s\" and \"%s\" have the same version %lld",
+				  list->items[i - 1].path, list->items[i].path,
+				  (long long)list->items[i].version);
+			return ST_MIGRATION;
+		}
+	}
+	return ST_OK;
+}
+
+enum status mig_scan(const char *dir, struct mig_list *out)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t cap = 0;
+
+	if (!d) {
+		log_error("could not open migrations directory \"%s\": %s", dir, strerror(errno));
+		return ST_CONFIG;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		int64_t version;
+		char *path;
+		int rc = mig_parse_name(de->d_name, &version);
+
+		if (rc < 0) {
+			log_error("migration \"%s/%s\": version does not fit in 63 bits", dir, de->d_name);
+			closedir(d);
+			return ST_MIGRATION;
+		}
+		path = xasprintf("%s/%s", dir, de->d_name);
+		if (rc == 0 || !is_regular(path)) {
+			if (de->d_name[0] != '.')
+				log_debug("ignoring \"%s\": not a migration file", path);
+			free(path);
+			continue;
+		}
+		if (out->n == cap) {
+			cap = cap ? cap * 2 : 32;
+			out->items = xrealloc(out->items, cap * sizeof(*out->items));
+		}
+		out->items[out->n++] = (struct migration){ version, xstrdup(de->d_name), path };
+	}
+	if (errno) {
+		log_error("could not read migrations directory \"%s\": %s", dir, strerror(errno));
+		closedir(d);
+		return ST_CONFIG;
+	}
+	closedir(d);
+	if (out->n)
+		qsort(out->items, out->n, sizeof(*out->items), by_version);
+	return check_duplicates(out);
+}
+
+int mig_read(const struct migration *m, struct buf *sql)
+{
+	static const char bom[] = "\xef\xbb\xbf";
+
+	if (read_file(m->path, sql) < 0) {
+		log_error("could not read migration \"%s\": %s", m->path, strerror(errno));
+		return -1;
+	}
+	if (strlen(sql->data) != sql->len) {
+		log_error("migration \"%s\" contains a NUL byte at offset %zu", m->path,
+			  strlen(sql->data));
+		return -1;
+	}
+	if (sql->len >= 3 && memcmp(sql->data, bom, 3) == 0) {
+		memmove(sql->data, sql->data + 3, sql->len - 2);
+		sql->len -= 3;
+	}
+	return 0;
+}
+
+void mig_checksum(const char *data, size_t len, char out[65])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char md[32];
+	unsigned int mdlen = 32;
+	size_t start = 0;
+
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		log_error("could not compute a SHA-256 digest");
+		exit(70);
+	}
+	/* Feeds the spans between the CRs that precede an LF. */
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (data[i] == '\r' && data[i + 1] == '\n') {
+			EVP_DigestUpdate(ctx, data + start, i - start);
+			start = i + 1;
+		}
+	}
+	EVP_DigestUpdate(ctx, data + start, len - start);
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	hex_encode(md, 32, out);
+}
+
+void mig_position(const char *sql, size_t len, int position, int *line, int *column)
+{
+	int chars = 0;
+
+	*line = 1;
+	*column = 1;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)sql[i];
+
+		if ((c & 0xc0) == 0x80)
+			continue; /* a UTF-8 continuation byte: not a character of its own */
+		if (++chars >= position)
+			return;
+		if (c == '\n') {
+			(*line)++;
+			*column = 1;
+		} else if (!(c == '\r' && i + 1 < len && sql[i + 1] == '\n')) {
+			(*column)++;
+		}
+	}
+	if (*column > 1)
+		(*column)--;
+}

@@ -1,0 +1,50 @@
+/* migfile: finding, reading and hashing migration files; mapping server positions to them. */
+#ifndef PGBOOT_MIGFILE_H
+#define PGBOOT_MIGFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+#include "util.h"
+
+struct migration {
+	int64_t version;
+	char *file;      /* "0001_init.sql" */
+	char *path;      /* the directory joined with file, as shown in messages */
+};
+
+struct mig_list {
+	struct migration *items;
+	size_t n;
+};
+
+void mig_list_init(struct mig_list *list);
+void mig_list_release(struct mig_list *list);
+
+/*
+ * Lists dir's migrations (<version>_<name>.sql, version = leading digits), sorted by
+ * version. Anything else is skipped with a debug line. Returns ST_OK, ST_CONFIG when the
+ * directory cannot be read, or ST_MIGRATION for two files with the same version (both
+ * named). Errors are logged.
+ */
+enum status mig_scan(const char *dir, struct mig_list *out);
+/*
+ * Returns 1 and the version when file is a migration's name, 0 when it is not one, -1
+ * when it looks like one but its version does not fit in 63 bits.
+ */
+int mig_parse_name(const char *file, int64_t *version);
+/*
+ * Reads a migration into sql (initialised by the caller), without a leading UTF-8 byte
+ * order mark. Returns 0, or -1 after logging (unreadable, or a NUL byte).
+ */
+int mig_read(const struct migration *m, struct buf *sql);
+/* Lowercase hex SHA-256 of data with every CRLF read as LF. */
+void mig_checksum(const char *data, size_t len, char out[65]);
+/*
+ * Converts the server's error position (1-based, in characters) within sql into a 1-based
+ * line and column (in characters). Positions past the end map to the last character.
+ */
+void mig_position(const char *sql, size_t len, int position, int *line, int *column);
+
+#endif

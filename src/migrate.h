@@ -1,0 +1,23 @@
+/* migrate: applying pending migrations, each in one transaction with its history row. */
+#ifndef PGBOOT_MIGRATE_H
+#define PGBOOT_MIGRATE_H
+
+#include <libpq-fe.h>
+
+#include "config.h"
+#include "migfile.h"
+#include "status.h"
+
+/*
+ * Applies the files in list that the history table does not record, in version order.
+ * Checks every applied file's checksum first; takes the advisory lock only when something
+ * is pending, and re-reads the history under it. conn stays open; errors are logged.
+ */
+enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_list *list);
+/*
+ * Prints one line per migration to stdout: applied, pending, changed or missing. conn may
+ * be NULL when the database does not exist yet (everything is pending).
+ */
+enum status mig_status(const struct config *cfg, PGconn *conn, const struct mig_list *list);
+
+#endif

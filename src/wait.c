@@ -1,0 +1,147 @@
+#include "wait.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "sig.h"
+
+int64_t wait_backoff(int64_t initial_ms, int64_t max_ms, int attempt, uint64_t *rng)
+{
+	int64_t cap = initial_ms;
+
+	for (int i = 0; i < attempt && cap < max_ms; i++)
+		cap *= 2;
+	if (cap > max_ms)
+		cap = max_ms;
+	return (int64_t)(random_next(rng) % (uint64_t)(cap + 1));
+}
+
+int wait_sleep(int64_t ms)
+{
+	int64_t until = clock_ms() + ms;
+
+	for (;;) {
+		int64_t left = until - clock_ms();
+
+		if (sig_caught())
+			return -1;
+		if (left <= 0)
+			return 0;
+		sig_wait(-1, 0, left);
+	}
+}
+
+/* One word per kind of failure, so the log says when the kind changes, not every attempt. */
+static const char *failure_kind(const struct db_error *err)
+{
+	static const struct {
+		const char *sqlstate, *kind;
+	} kinds[] = {
+		{ "57P03", "not accepting connections yet" },
+		{ "57P01", "shutting down" },
+		{ "53300", "too many connections" },
+		{ "28P01", "authentication failed" },
+		{ "28000", "authentication failed" },
+		{ "3D000", "database does not exist" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (strcmp(err->sqlstate, kinds[i].sqlstate) == 0)
+			return kinds[i].kind;
+	return err->sqlstate[0] ? err->sqlstate : "unreachable";
+}
+
+static void log_state(const struct db_error *err, const char *kind)
+{
+	const struct log_field fields[] = {
+		{ "sqlstate", err->sqlstate[0] ? err->sqlstate : NULL },
+		{ "state", kind },
+		{ NULL, NULL },
+	};
+	bool auth = strcmp(kind, "authentication failed") == 0;
+
+	log_event(auth ? LOG_WARN : LOG_INFO, fields, "waiting for database \"%s\": %s",
+		  err->dbname, err->message);
+}
+
+static void log_ready(const struct wait_result *out, int attempts, int64_t ms)
+{
+	char elapsed[32], count[16];
+	const struct log_field fields[] = {
+		{ "attempts", count },
+		{ "elapsed", elapsed },
+		{ NULL, NULL },
+	};
+
+	format_seconds(ms, elapsed, sizeof(elapsed));
+	snprintf(count, sizeof(count), "%d", attempts);
+	log_event(LOG_INFO, fields, "database \"%s\" is ready (%d attempt%s, %s)", out->dbname,
+		  attempts, attempts == 1 ? "" : "s", elapsed);
+}
+
+enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_result *out)
+{
+	int64_t start = clock_ms();
+	uint64_t rng = random_seed();
+	struct db_error err;
+	char last_kind[64] = "", cause[sizeof(err.message)] = "";
+	bool checked_params = false;
+
+	memset(out, 0, sizeof(*out));
+	out->deadline = start + cfg->wait_timeout_ms;
+	for (int attempt = 1;; attempt++) {
+		int64_t left = out->deadline - clock_ms(), limit = left;
+		const char *kind;
+		bool truncated;
+
+		if (cfg->connect_timeout_ms > 0 && cfg->connect_timeout_ms < limit)
+			limit = cfg->connect_timeout_ms;
+		out->conn = db_connect(cfg, NULL, limit > 0 ? limit : 1, &err);
+		snprintf(out->dbname, sizeof(out->dbname), "%s", err.dbname);
+		snprintf(out->user, sizeof(out->user), "%s", err.user);
+		if (out->conn) {
+			log_ready(out, attempt, clock_ms() - start);
+			return ST_OK;
+		}
+		if (err.interrupted)
+			return ST_SIGNAL;
+		if (err.immediate && !err.no_attempt && !checked_params) {
+			checked_params = true;
+			err.no_attempt = db_params_invalid(cfg, left);
+		}
+		if (err.no_attempt) {
+			log_error("invalid connection settings: %s", err.message);
+			return ST_CONFIG;
+		}
+		if (missing_ok && strcmp(err.sqlstate, "3D000") == 0) {
+			out->missing = true;
+			return ST_OK;
+		}
+		/* An attempt cut short by the deadline says less than the failure before it. */
+		truncated = err.timed_out && limit < cfg->connect_timeout_ms && cause[0];
+		if (!truncated)
+			snprintf(cause, sizeof(cause), "%s", err.message);
+		kind = failure_kind(&err);
+		if (!truncated && strcmp(kind, last_kind) != 0) {
+			log_state(&err, kind);
+			snprintf(last_kind, sizeof(last_kind), "%s", kind);
+		}
+		left = out->deadline - clock_ms();
+		if (left <= 0) {
+			char elapsed[32];
+
+			format_seconds(clock_ms() - start, elapsed, sizeof(elapsed));
+			log_error("database \"%s\" is not ready after %s (%d attempt%s): %s",
+				  err.dbname, elapsed, attempt, attempt == 1 ? "" : "s", cause);
+			return ST_UNAVAILABLE;
+		}
+		{
+			int64_t delay = wait_backoff(cfg->initial_delay_ms, cfg->max_delay_ms, attempt, &rng);
+
+			if (wait_sleep(delay < left ? delay : left) < 0)
+				return ST_SIGNAL;
+		}
+	}
+}

@@ -1,0 +1,33 @@
+/* wait: until the target database accepts a real connection, or wait.timeout passes. */
+#ifndef PGBOOT_WAIT_H
+#define PGBOOT_WAIT_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "status.h"
+
+struct wait_result {
+	PGconn *conn;        /* the connection to the target, owned by the caller */
+	bool missing;        /* the database does not exist (only when missing_ok) */
+	char dbname[128];    /* the target's name, as libpq resolved it */
+	char user[128];
+	int64_t deadline;    /* clock_ms() when wait.timeout ends, for the phases after */
+};
+
+/*
+ * Connects to the target with capped, jittered exponential backoff. Failures that can
+ * never succeed end at once (ST_CONFIG); a server that is down, starting, in recovery,
+ * full, rejecting the password or not yet in DNS is retried until the deadline
+ * (ST_UNAVAILABLE). With missing_ok, "database does not exist" ends the wait with
+ * out->missing set and no connection; otherwise it is waited out like the others.
+ */
+enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_result *out);
+/* The delay before attempt n (1-based): uniform in [0, min(max, initial * 2^n)]. */
+int64_t wait_backoff(int64_t initial_ms, int64_t max_ms, int attempt, uint64_t *rng);
+/* Sleeps ms with signals deliverable. Returns -1 when a termination signal came. */
+int wait_sleep(int64_t ms);
+
+#endif

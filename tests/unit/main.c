@@ -1,0 +1,29 @@
+/* Unit tests of pgboot's pure parts; prints TAP-like lines that tests/run counts. */
+#include <stdlib.h>
+
+#include "unit.h"
+
+int unit_failures;
+
+int main(void)
+{
+	static const struct unit_test tests[] = {
+		{ "durations and numbers", test_util },
+		{ "migration names, checksums and positions", test_migfile },
+		{ "configuration files, environment and flags", test_config },
+		{ "redaction of connection strings", test_redact },
+		{ "backoff bounds", test_backoff },
+	};
+	int failed = 0, n = (int)(sizeof(tests) / sizeof(tests[0]));
+
+	for (int i = 0; i < n; i++) {
+		int before = unit_failures;
+
+		tests[i].fn();
+		if (unit_failures != before)
+			failed++;
+		printf("%sok %d - unit: %s\n", unit_failures != before ? "not " : "", i + 1,
+		       tests[i].name);
+	}
+	return failed ? 1 : 0;
+}
