@@ -636,32 +636,50 @@ static void print_line(const char *name, const char *value, const char *source)
 	printf("%-28s = %s  (%s)\n", name, value, source);
 }
 
+static const char *url_value(PQconninfoOption *url_opts, const char *keyword)
+{
+	for (PQconninfoOption *o = url_opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, keyword) == 0 && o->val && *o->val)
+			return o->val;
+	return NULL;
+}
+
+/* A libpq keyword's line: our resolved value, else the URL's part, else libpq's default. */
+static void print_conn_key(const struct config *cfg, int key, PQconninfoOption *url_opts)
+{
+	const struct cfg_spec *spec = &specs[key];
+	const struct cfg_conn_param *p = NULL;
+	const char *v;
+	char source[256];
+
+	for (int j = cfg->entries[CFG_DATABASE_URL].value ? 1 : 0; j < cfg->nconn; j++)
+		if (strcmp(cfg->conn[j].keyword, spec->libpq_keyword) == 0)
+			p = &cfg->conn[j];
+	if (p) {
+		print_line(cfg_name(key), spec->type == T_SECRET ? "********" : p->value, p->source);
+	} else if ((v = url_value(url_opts, spec->libpq_keyword))) {
+		snprintf(source, sizeof(source), "database.url, %s",
+			 cfg->entries[CFG_DATABASE_URL].source);
+		print_line(cfg_name(key), spec->type == T_SECRET ? "********" : v, source);
+	} else {
+		print_line(cfg_name(key), "(unset)", "libpq default");
+	}
+}
+
 void cfg_print(const struct config *cfg)
 {
+	const char *url = cfg_get(cfg, CFG_DATABASE_URL);
+	PQconninfoOption *url_opts = url ? PQconninfoParse(url, NULL) : NULL;
+
 	printf("# configuration file: %s\n", cfg->ini_path ? cfg->ini_path : "(none)");
 	for (int i = 0; i < CFG_NKEYS; i++) {
-		const struct cfg_spec *spec = &specs[i];
 		const struct cfg_entry *e = &cfg->entries[i];
-		const struct cfg_conn_param *p = NULL;
 
-		if (spec->libpq_keyword) {
-			for (int j = 0; j < cfg->nconn; j++)
-				if (strcmp(cfg->conn[j].keyword, spec->libpq_keyword) == 0 &&
-				    !(j == 0 && cfg->conn[j].value == cfg_get(cfg, CFG_DATABASE_URL)))
-					p = &cfg->conn[j];
-			if (p)
-				print_line(cfg_name(i), spec->type == T_SECRET ? "********" : p->value,
-					   p->source);
-			else if (e->value || cfg_get(cfg, CFG_DATABASE_URL))
-				print_line(cfg_name(i), "(from database.url, if set there)",
-					   cfg->entries[CFG_DATABASE_URL].source);
-			else
-				print_line(cfg_name(i), "(unset)", "libpq default");
-			continue;
-		}
-		if (!e->value) {
+		if (specs[i].libpq_keyword) {
+			print_conn_key(cfg, i, url_opts);
+		} else if (!e->value) {
 			print_line(cfg_name(i), "(unset)", e->source);
-		} else if (spec->type == T_URL) {
+		} else if (specs[i].type == T_URL) {
 			char *safe = redact_conninfo(e->value);
 
 			print_line(cfg_name(i), safe, e->source);
@@ -670,6 +688,7 @@ void cfg_print(const struct config *cfg)
 			print_line(cfg_name(i), e->value, e->source);
 		}
 	}
+	PQconninfoFree(url_opts);
 }
 
 static bool is_password_key(const char *key, size_t len)

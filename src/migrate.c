@@ -150,8 +150,9 @@ static enum status history_check(const struct history *h, const struct mig_list 
 		if (file_checksum(m, sum) < 0)
 			return ST_MIGRATION;
 		if (strcmp(sum, a->checksum) != 0) {
-			char *hint = xasprintf("restore the file as applied, or put the change in a new "
-					       "migration (applied checksum %s, file %s)", a->checksum, sum);
+			char *hint = xasprintf("restore the file as applied (\"%s\"), or put the change in "
+					       "a new migration (applied checksum %s, file %s)", a->name,
+					       a->checksum, sum);
 			const struct log_field fields[] = { { "hint", hint }, { "file", m->path },
 							    { NULL, NULL } };
 
