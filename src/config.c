@@ -52,7 +52,7 @@ static const struct cfg_spec specs[CFG_NKEYS] = {
 	[CFG_DATABASE_SSLKEY] = { "database", "sslkey", T_PATH, NULL, NULL, "sslkey", "env PGSSLKEY" },
 	[CFG_DATABASE_CONNECT_TIMEOUT] = { "database", "connect_timeout", T_DURATION, "10s", NULL,
 					   NULL, NULL },
-	[CFG_DATABASE_APPLICATION_NAME] = { "database", "application_name", T_STRING, NULL, NULL,
+	[CFG_DATABASE_APPLICATION_NAME] = { "database", "application_name", T_STRING, "pgboot", NULL,
 					    "application_name", "env PGAPPNAME" },
 	[CFG_DATABASE_MAINTENANCE_DB] = { "database", "maintenance_db", T_NAME, "postgres", NULL,
 					  NULL, NULL },
@@ -633,7 +633,7 @@ int cfg_load(struct config *cfg, const char *config_flag, char *err, size_t errs
 
 static void print_line(const char *name, const char *value, const char *source)
 {
-	printf("%-28s = %s  (%s)\n", name, value, source);
+	printf("%s = %s  (%s)\n", name, value, source);
 }
 
 static const char *url_value(PQconninfoOption *url_opts, const char *keyword)

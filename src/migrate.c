@@ -157,7 +157,7 @@ static enum status history_check(const struct history *h, const struct mig_list 
 							    { NULL, NULL } };
 
 			log_event(LOG_ERROR, fields, "checksum of applied migration \"%s\" has changed",
-				  m->path);
+				  m->file);
 			free(hint);
 			return ST_MIGRATION;
 		}
@@ -276,14 +276,14 @@ static enum status history_create(PGconn *conn, const struct config *cfg,
 static enum status report_failure(const struct migration *m, const struct buf *sql,
 				  const struct db_error *err)
 {
-	char where[64] = "", line_s[16] = "", col_s[16] = "";
-	const struct log_field fields[] = {
+	char where[64] = "", line_s[16], col_s[16];
+	struct log_field fields[] = {
 		{ "detail", err->detail[0] ? err->detail : NULL },
 		{ "hint", err->hint[0] ? err->hint : NULL },
 		{ "sqlstate", err->sqlstate[0] ? err->sqlstate : NULL },
 		{ "file", m->path },
-		{ "line", line_s[0] ? line_s : NULL },
-		{ "column", col_s[0] ? col_s : NULL },
+		{ "line", NULL },
+		{ "column", NULL },
 		{ NULL, NULL },
 	};
 
@@ -302,6 +302,8 @@ static enum status report_failure(const struct migration *m, const struct buf *s
 		snprintf(where, sizeof(where), ":%d:%d", line, col);
 		snprintf(line_s, sizeof(line_s), "%d", line);
 		snprintf(col_s, sizeof(col_s), "%d", col);
+		fields[4].value = line_s;
+		fields[5].value = col_s;
 	}
 	log_event(LOG_ERROR, fields, "%s%s: ERROR: %s (SQLSTATE %s)", m->path, where, err->message,
 		  err->sqlstate);
@@ -342,7 +344,7 @@ static enum status apply_one(PGconn *conn, const struct history *h, const struct
 	if (mig_read(m, &sql) < 0)
 		goto out;
 	mig_checksum(sql.data, sql.len, sum);
-	log_info("applying %s %s", label, m->file);
+	log_info("applying %s %s", m->file, label);
 	if (db_exec(conn, "BEGIN", 0, NULL, &err) < 0) {
 		st = query_failure(&err, "begin a transaction");
 		goto out;
@@ -444,7 +446,9 @@ enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_l
 	st = apply_locked(conn, cfg, &h, list, &applied);
 	lock_release(conn, key);
 	format_seconds(clock_ms() - start, elapsed, sizeof(elapsed));
-	if (st == ST_OK)
+	if (st == ST_OK && applied == 0)
+		log_info("no pending migrations: another runner applied them");
+	else if (st == ST_OK)
 		log_info("applied %zu migration%s in %s", applied, applied == 1 ? "" : "s", elapsed);
 out:
 	history_free(&h);
@@ -454,11 +458,11 @@ out:
 static void print_row(const char *state, const struct migration *m, const struct applied *a)
 {
 	if (a && m)
-		printf("%-8s %s  %s  %sms\n", state, m->file, a->applied_at, a->duration_ms);
+		printf("%s %s %s %sms\n", state, m->file, a->applied_at, a->duration_ms);
 	else if (a)
-		printf("%-8s %s  %s  (no file)\n", state, a->name, a->applied_at);
+		printf("%s %s %s (no file)\n", state, a->name, a->applied_at);
 	else
-		printf("%-8s %s\n", state, m->file);
+		printf("%s %s\n", state, m->file);
 }
 
 enum status mig_status(const struct config *cfg, PGconn *conn, const struct mig_list *list)
