@@ -323,8 +323,9 @@ static enum status record(PGconn *conn, const struct history *h, const struct mi
 
 	snprintf(version, sizeof(version), "%" PRId64, m->version);
 	snprintf(duration, sizeof(duration), "%" PRId64, ms);
+	/* A truncated name may lack its NUL; a failure leaves the buffer empty. */
 	if (gethostname(host, sizeof(host) - 1) < 0)
-		host[0] = '\0';
+		memset(host, 0, sizeof(host));
 	rc = db_exec(conn, sql, 5, params, &err);
 	free(sql);
 	return rc < 0 ? query_failure(&err, "record the migration in the history") : ST_OK;
@@ -455,16 +456,6 @@ out:
 	return st;
 }
 
-static void print_row(const char *state, const struct migration *m, const struct applied *a)
-{
-	if (a && m)
-		printf("%s %s %s %sms\n", state, m->file, a->applied_at, a->duration_ms);
-	else if (a)
-		printf("%s %s %s (no file)\n", state, a->name, a->applied_at);
-	else
-		printf("%s %s\n", state, m->file);
-}
-
 enum status mig_status(const struct config *cfg, PGconn *conn, const struct mig_list *list)
 {
 	struct history h = { 0 };
@@ -482,17 +473,18 @@ enum status mig_status(const struct config *cfg, PGconn *conn, const struct mig_
 
 		if (!a) {
 			pending++;
-			print_row("pending", m, NULL);
+			printf("pending %s\n", m->file);
 		} else if (file_checksum(m, sum) < 0) {
 			st = ST_MIGRATION;
 		} else {
 			changed += strcmp(sum, a->checksum) != 0;
-			print_row(strcmp(sum, a->checksum) ? "changed" : "applied", m, a);
+			printf("%s %s %s %sms\n", strcmp(sum, a->checksum) ? "changed" : "applied",
+			       m->file, a->applied_at, a->duration_ms);
 		}
 	}
 	for (size_t i = 0; st == ST_OK && i < h.n; i++)
 		if (!in_list(list, h.rows[i].version))
-			print_row("missing", NULL, &h.rows[i]);
+			printf("missing %s %s (no file)\n", h.rows[i].name, h.rows[i].applied_at);
 	fflush(stdout);
 	if (st == ST_OK)
 		log_info("%zu applied, %zu pending, %zu changed", h.n, pending, changed);

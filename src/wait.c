@@ -81,6 +81,17 @@ static void log_ready(const struct wait_result *out, int attempts, int64_t ms)
 		  attempts, attempts == 1 ? "" : "s", elapsed);
 }
 
+static enum status give_up(const struct db_error *err, const char *cause, int attempts,
+			   int64_t ms)
+{
+	char elapsed[32];
+
+	format_seconds(ms, elapsed, sizeof(elapsed));
+	log_error("database \"%s\" is not ready after %s (%d attempt%s): %s", err->dbname, elapsed,
+		  attempts, attempts == 1 ? "" : "s", cause);
+	return ST_UNAVAILABLE;
+}
+
 enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_result *out)
 {
 	int64_t start = clock_ms();
@@ -129,14 +140,8 @@ enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_re
 			snprintf(last_kind, sizeof(last_kind), "%s", kind);
 		}
 		left = out->deadline - clock_ms();
-		if (left <= 0) {
-			char elapsed[32];
-
-			format_seconds(clock_ms() - start, elapsed, sizeof(elapsed));
-			log_error("database \"%s\" is not ready after %s (%d attempt%s): %s",
-				  err.dbname, elapsed, attempt, attempt == 1 ? "" : "s", cause);
-			return ST_UNAVAILABLE;
-		}
+		if (left <= 0)
+			return give_up(&err, cause, attempt, clock_ms() - start);
 		{
 			int64_t delay = wait_backoff(cfg->initial_delay_ms, cfg->max_delay_ms, attempt, &rng);
 
