@@ -252,23 +252,31 @@ test_migrate_ten_concurrent_runners_apply_once() {
 	assert_eq 1 "$(count_matches "$PGB_WORK/all-err" 'applying .*0001_a\.sql')" "runners that applied 0001_a.sql"
 }
 
+# The query that counts pgboot's running pg_sleep statements in $PGB_DB (psql variable d).
+_SLEEPING_SQL="SELECT count(*) FROM pg_stat_activity WHERE datname = :'d' AND state = 'active'
+	AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()"
+
+# _await_sleeping_migration: wait (up to 20 s) until the background pgboot runs pg_sleep.
+_await_sleeping_migration() {
+	local t0 active=0
+	t0=$(ms_now)
+	while (($(ms_now) - t0 < 20000)); do
+		kill -0 "$PGB_PID" 2>/dev/null || break
+		active=$(q postgres "$_SLEEPING_SQL" -v d="$PGB_DB")
+		((active > 0)) && break
+		sleep 0.1
+	done
+	((active > 0)) || { pgb_wait_pid 1; fail "pg_sleep of 0002_long.sql never ran"; }
+}
+
 test_migrate_sigterm_during_long_migration() {
 	app_role
 	migdir migrations \
 		0001_first.sql 'CREATE TABLE before_long (id int);' \
 		0002_long.sql $'CREATE TABLE long_t (id int);\nSELECT pg_sleep(30);\nCREATE TABLE after_long (id int);'
 	pgb_bg migrate --wait-timeout 10s
-	local t0 active=0 sleeping_sql
-	sleeping_sql="SELECT count(*) FROM pg_stat_activity WHERE datname = :'d' AND state = 'active'
-		AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()"
-	t0=$(ms_now)
-	while (($(ms_now) - t0 < 20000)); do
-		kill -0 "$PGB_PID" 2>/dev/null || break
-		active=$(q postgres "$sleeping_sql" -v d="$PGB_DB")
-		((active > 0)) && break
-		sleep 0.1
-	done
-	((active > 0)) || { pgb_wait_pid 1; fail "pg_sleep of 0002_long.sql never ran"; }
+	local t0
+	_await_sleeping_migration
 	t0=$(ms_now)
 	kill -TERM "$PGB_PID"
 	pgb_wait_pid 10
@@ -276,7 +284,7 @@ test_migrate_sigterm_during_long_migration() {
 	assert_lt $((PGB_END_MS - t0)) 2000 "ms from SIGTERM to exit"
 	# Whatever pgboot did to the server side, wait until nothing of it runs any more.
 	t0=$(ms_now)
-	while (($(q postgres "$sleeping_sql" -v d="$PGB_DB") > 0)); do
+	while (($(q postgres "$_SLEEPING_SQL" -v d="$PGB_DB") > 0)); do
 		(($(ms_now) - t0 < 40000)) || fail "the migration still runs on the server 40 s after SIGTERM"
 		sleep 0.2
 	done
@@ -292,19 +300,9 @@ test_migrate_connection_lost_is_69() {
 	migdir migrations \
 		0001_first.sql 'CREATE TABLE lost_first (id int);' \
 		0002_long.sql $'CREATE TABLE lost_t (id int);\nSELECT pg_sleep(30);'
-	local t0 active=0 sleeping_sql
-	sleeping_sql="SELECT count(*) FROM pg_stat_activity WHERE datname = :'d' AND state = 'active'
-		AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()"
 	# shellcheck disable=SC2016 # $1 is the inner shell's
 	pgb_bg run --wait-timeout 10s -- sh -c 'touch "$1"' sh "$PGB_WORK/app-ran"
-	t0=$(ms_now)
-	while (($(ms_now) - t0 < 20000)); do
-		kill -0 "$PGB_PID" 2>/dev/null || break
-		active=$(q postgres "$sleeping_sql" -v d="$PGB_DB")
-		((active > 0)) && break
-		sleep 0.1
-	done
-	((active > 0)) || { pgb_wait_pid 1; fail "pg_sleep of 0002_long.sql never ran"; }
+	_await_sleeping_migration
 	q postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :'d'
 		AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()" -v d="$PGB_DB" >/dev/null
 	pgb_wait_pid 20
