@@ -86,9 +86,17 @@ static enum status give_up(const struct db_error *err, const char *cause, int at
 {
 	char elapsed[32];
 
+	const struct log_field fields[] = {
+		{ "hint", strcmp(err->sqlstate, "3D000") == 0
+				  ? "create the database, or let pgboot create it (create.mode = auto "
+				    "and a role with CREATEDB)"
+				  : NULL },
+		{ NULL, NULL },
+	};
+
 	format_seconds(ms, elapsed, sizeof(elapsed));
-	log_error("database \"%s\" is not ready after %s (%d attempt%s): %s", err->dbname, elapsed,
-		  attempts, attempts == 1 ? "" : "s", cause);
+	log_event(LOG_ERROR, fields, "database \"%s\" is not ready after %s (%d attempt%s): %s",
+		  err->dbname, elapsed, attempts, attempts == 1 ? "" : "s", cause);
 	return ST_UNAVAILABLE;
 }
 
