@@ -81,13 +81,14 @@ static void log_ready(const struct wait_result *out, int attempts, int64_t ms)
 		  attempts, attempts == 1 ? "" : "s", elapsed);
 }
 
-static enum status give_up(const struct db_error *err, const char *cause, int attempts,
+/* cause is the last failure that was not cut short by the deadline. */
+static enum status give_up(const char *dbname, const struct db_error *cause, int attempts,
 			   int64_t ms)
 {
 	char elapsed[32];
 
 	const struct log_field fields[] = {
-		{ "hint", strcmp(err->sqlstate, "3D000") == 0
+		{ "hint", strcmp(cause->sqlstate, "3D000") == 0
 				  ? "create the database, or let pgboot create it (create.mode = auto "
 				    "and a role with CREATEDB)"
 				  : NULL },
@@ -96,7 +97,7 @@ static enum status give_up(const struct db_error *err, const char *cause, int at
 
 	format_seconds(ms, elapsed, sizeof(elapsed));
 	log_event(LOG_ERROR, fields, "database \"%s\" is not ready after %s (%d attempt%s): %s",
-		  err->dbname, elapsed, attempts, attempts == 1 ? "" : "s", cause);
+		  dbname, elapsed, attempts, attempts == 1 ? "" : "s", cause->message);
 	return ST_UNAVAILABLE;
 }
 
@@ -105,7 +106,8 @@ enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_re
 	int64_t start = clock_ms();
 	uint64_t rng = random_seed();
 	struct db_error err;
-	char last_kind[64] = "", cause[sizeof(err.message)] = "";
+	struct db_error cause = { 0 };
+	char last_kind[64] = "";
 	bool checked_params = false;
 
 	memset(out, 0, sizeof(*out));
@@ -139,9 +141,9 @@ enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_re
 			return ST_OK;
 		}
 		/* An attempt cut short by the deadline says less than the failure before it. */
-		truncated = err.timed_out && limit < cfg->connect_timeout_ms && cause[0];
+		truncated = err.timed_out && limit < cfg->connect_timeout_ms && cause.message[0];
 		if (!truncated)
-			snprintf(cause, sizeof(cause), "%s", err.message);
+			cause = err;
 		kind = failure_kind(&err);
 		if (!truncated && strcmp(kind, last_kind) != 0) {
 			log_state(&err, kind);
@@ -149,7 +151,7 @@ enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_re
 		}
 		left = out->deadline - clock_ms();
 		if (left <= 0)
-			return give_up(&err, cause, attempt, clock_ms() - start);
+			return give_up(err.dbname, &cause, attempt, clock_ms() - start);
 		{
 			int64_t delay = wait_backoff(cfg->initial_delay_ms, cfg->max_delay_ms, attempt, &rng);
 
