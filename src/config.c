@@ -131,6 +131,7 @@ void cfg_release(struct config *cfg)
 	free(cfg->password);
 	free(cfg->table_schema);
 	free(cfg->table_name);
+	free(cfg->localhost_addrs);
 	buf_release(&cfg->warnings);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -550,6 +551,79 @@ static void resolve_conn(struct config *cfg, PQconninfoOption *url_opts)
 	}
 }
 
+static const char *url_value(PQconninfoOption *url_opts, const char *keyword)
+{
+	for (PQconninfoOption *o = url_opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, keyword) == 0 && o->val && *o->val)
+			return o->val;
+	return NULL;
+}
+
+/* The value libpq will use for keyword, as resolved here, or NULL for libpq's default. */
+static const char *effective(const struct config *cfg, PQconninfoOption *url_opts,
+			     const char *keyword, const char **source)
+{
+	for (int i = cfg->nconn - 1; i >= (cfg_get(cfg, CFG_DATABASE_URL) ? 1 : 0); i--) {
+		if (strcmp(cfg->conn[i].keyword, keyword) == 0) {
+			*source = cfg->conn[i].source;
+			return cfg->conn[i].value;
+		}
+	}
+	*source = cfg->entries[CFG_DATABASE_URL].source;
+	return url_value(url_opts, keyword);
+}
+
+/*
+ * Without /etc/hosts, musl resolves "localhost" by asking a DNS server at 127.0.0.1 and
+ * gives up after two 2.5 s timeouts. Such hosts get hostaddr 127.0.0.1 instead; the host
+ * name stays "localhost", which is what verify-full checks the certificate against.
+ */
+static char *map_localhost(const struct config *cfg, PQconninfoOption *url_opts)
+{
+	const char *source, *host = effective(cfg, url_opts, "host", &source);
+	const char *hostaddr = effective(cfg, url_opts, "hostaddr", &source);
+	struct buf addrs;
+	bool any = false;
+
+	if (!host || hostaddr || getenv("PGHOSTADDR") || access("/etc/hosts", F_OK) == 0)
+		return NULL;
+	buf_init(&addrs);
+	for (const char *p = host;;) {
+		size_t n = strcspn(p, ",");
+		bool local = n == 9 && strncmp(p, "localhost", 9) == 0;
+
+		buf_puts(&addrs, local ? "127.0.0.1" : "");
+		any = any || local;
+		if (!p[n])
+			break;
+		buf_puts(&addrs, ",");
+		p += n + 1;
+	}
+	if (!any) {
+		buf_release(&addrs);
+		return NULL;
+	}
+	return buf_detach(&addrs);
+}
+
+/* TLS files that are named but cannot be read are a configuration error, not a wait. */
+static int check_tls_files(const struct config *cfg, PQconninfoOption *url_opts, char *err,
+			   size_t errsize)
+{
+	static const char *const keys[] = { "sslrootcert", "sslcert", "sslkey" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const char *source, *path = effective(cfg, url_opts, keys[i], &source);
+
+		if (path && access(path, R_OK) != 0) {
+			snprintf(err, errsize, "%s: \"database.%s\" file \"%s\" cannot be read: %s",
+				 source, keys[i], path, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /*
  * Parses database.url with libpq's own parser. The error never shows the string, and shows
  * libpq's message (which quotes the offending part) only when the string holds no password.
@@ -579,6 +653,7 @@ static int finish(struct config *cfg, char *err, size_t errsize)
 {
 	PQconninfoOption *url_opts = NULL;
 	const char *table = cfg_get(cfg, CFG_MIGRATE_TABLE);
+	int rc;
 	const char *dot = strchr(table, '.');
 
 	parse_duration(cfg_get(cfg, CFG_DATABASE_CONNECT_TIMEOUT), &cfg->connect_timeout_ms);
@@ -608,8 +683,10 @@ static int finish(struct config *cfg, char *err, size_t errsize)
 	if (cfg_get(cfg, CFG_DATABASE_URL) && !(url_opts = parse_url(cfg, err, errsize)))
 		return -1;
 	resolve_conn(cfg, url_opts);
+	cfg->localhost_addrs = map_localhost(cfg, url_opts);
+	rc = check_tls_files(cfg, url_opts, err, errsize);
 	PQconninfoFree(url_opts);
-	return 0;
+	return rc;
 }
 
 int cfg_load(struct config *cfg, const char *config_flag, char *err, size_t errsize)
@@ -634,14 +711,6 @@ int cfg_load(struct config *cfg, const char *config_flag, char *err, size_t errs
 static void print_line(const char *name, const char *value, const char *source)
 {
 	printf("%s = %s  (%s)\n", name, value, source);
-}
-
-static const char *url_value(PQconninfoOption *url_opts, const char *keyword)
-{
-	for (PQconninfoOption *o = url_opts; o && o->keyword; o++)
-		if (strcmp(o->keyword, keyword) == 0 && o->val && *o->val)
-			return o->val;
-	return NULL;
 }
 
 /* A libpq keyword's line: our resolved value, else the URL's part, else libpq's default. */

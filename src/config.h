@@ -73,6 +73,11 @@ struct config {
 	char *table_schema, *table_name;
 	struct cfg_conn_param conn[CFG_MAX_CONN_PARAMS];
 	int nconn;
+	/*
+	 * hostaddr for a host list that names "localhost" when /etc/hosts is missing (a
+	 * scratch image): musl would ask DNS and time out. NULL otherwise.
+	 */
+	char *localhost_addrs;
 };
 
 /* Fills the defaults. Release with cfg_release. */

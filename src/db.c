@@ -45,6 +45,8 @@ static void build_params(const struct config *cfg, const char *dbname, struct pa
 		params_add(p, cfg->conn[i].keyword, cfg->conn[i].value);
 	if (dbname)
 		params_add(p, "dbname", dbname);
+	if (cfg->localhost_addrs)
+		params_add(p, "hostaddr", cfg->localhost_addrs);
 	params_add(p, "fallback_application_name", "pgboot");
 }
 

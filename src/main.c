@@ -69,7 +69,21 @@ static void version(void)
 	char libs[256];
 
 	db_versions(libs, sizeof(libs));
+#ifdef PGBOOT_STATIC
+	printf("pgboot %s (static; %s)\n", PGBOOT_VERSION, libs);
+#else
 	printf("pgboot %s (%s)\n", PGBOOT_VERSION, libs);
+#endif
+}
+
+/* The redacted form differs from the original exactly when there is a password. */
+static bool has_password(const char *conninfo)
+{
+	char *safe = redact_conninfo(conninfo);
+	bool differs = strcmp(safe, conninfo) != 0;
+
+	free(safe);
+	return differs;
 }
 
 static bool is_command(const char *word)
@@ -134,7 +148,7 @@ static int parse_options(int argc, char **argv, struct config *cfg, struct cli *
 				return PARSE_CONFIG_ERROR;
 			}
 			if (key == CFG_DATABASE_PASSWORD ||
-			    (key == CFG_DATABASE_URL && strstr(optarg, ":") && strchr(optarg, '@')))
+			    (key == CFG_DATABASE_URL && has_password(optarg)))
 				buf_puts(&cfg->warnings, "a password on the command line is visible to "
 					 "other users in the process list; use database.password_file\n");
 		}

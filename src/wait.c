@@ -81,6 +81,20 @@ static void log_ready(const struct wait_result *out, int attempts, int64_t ms)
 		  attempts, attempts == 1 ? "" : "s", elapsed);
 }
 
+static enum status bad_settings(const struct db_error *err)
+{
+	const struct log_field fields[] = {
+		{ "hint", strstr(err->message, "local user")
+				  ? "set database.user (or PGUSER): the operating system user has no "
+				    "name here (no /etc/passwd, as in a scratch image)"
+				  : NULL },
+		{ NULL, NULL },
+	};
+
+	log_event(LOG_ERROR, fields, "invalid connection settings: %s", err->message);
+	return ST_CONFIG;
+}
+
 /* cause is the last failure that was not cut short by the deadline. */
 static enum status give_up(const char *dbname, const struct db_error *cause, int attempts,
 			   int64_t ms)
@@ -128,14 +142,16 @@ enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_re
 		}
 		if (err.interrupted)
 			return ST_SIGNAL;
-		if (err.immediate && !err.no_attempt && !checked_params) {
+		/* libpq checks the settings before any network step: a failure there means
+		 * they were valid, and asking again would only repeat a slow DNS lookup. */
+		if (err.immediate && !err.no_attempt && !checked_params &&
+		    strncmp(err.message, "connection to server", 20) != 0 &&
+		    !strstr(err.message, "could not translate host name")) {
 			checked_params = true;
 			err.no_attempt = db_params_invalid(cfg, left);
 		}
-		if (err.no_attempt) {
-			log_error("invalid connection settings: %s", err.message);
-			return ST_CONFIG;
-		}
+		if (err.no_attempt)
+			return bad_settings(&err);
 		if (missing_ok && strcmp(err.sqlstate, "3D000") == 0) {
 			out->missing = true;
 			return ST_OK;
