@@ -65,9 +65,11 @@ deps:
 unit: tests/unit/unit_tests
 	$(Q)tests/unit/unit_tests
 
+# The whole suite runs twice: with ./pgboot and with ./pgboot-static (and in a chroot).
 check: deps
-	$(Q)$(MAKE) --no-print-directory pgboot tests/unit/unit_tests
-	$(Q)UNIT_TESTS=tests/unit/unit_tests tests/run
+	$(Q)$(MAKE) --no-print-directory pgboot tests/unit/unit_tests static
+	$(Q)scripts/lint-docker.sh
+	$(Q)UNIT_TESTS=tests/unit/unit_tests PGBOOT_STATIC=$(CURDIR)/pgboot-static tests/run
 
 demo: deps pgboot
 	$(Q)scripts/demo.sh
@@ -79,7 +81,11 @@ install: pgboot
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/pgboot
 
-clean:
+clean: clean-static
 	rm -rf $(BUILD) pgboot tests/unit/unit_tests
+
+# make static: ./pgboot-static, musl, fully static with TLS (static.mk, scripts/static-deps.sh).
+STATIC_EXTRA_CPPFLAGS = -D_GNU_SOURCE -DPGBOOT_VERSION='"$(VERSION)"' -Isrc
+include static.mk
 
 -include $(OBJS:.o=.d) $(UNIT_OBJS:.o=.d)
