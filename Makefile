@@ -35,7 +35,7 @@ LIB_OBJS  := $(LIB_SRCS:src/%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%.o)
 
-.PHONY: all check unit integration deps install uninstall clean demo
+.PHONY: all check unit integration deps install uninstall clean demo bench
 
 all: pgboot
 
@@ -73,6 +73,10 @@ check: deps
 
 demo: deps pgboot
 	$(Q)scripts/demo.sh
+
+# Benchmarks against the tools users would pick instead (not part of check): bench/run.
+bench: deps pgboot static
+	$(Q)bench/run
 
 install: pgboot
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -167,13 +167,14 @@ static bool valid_port_list(const char *s)
 	return true;
 }
 
+/* The table name leaves room for the "_progress" table pgboot keeps beside it. */
 static bool valid_table(const char *s)
 {
 	const char *dot = strchr(s, '.');
 
 	if (!dot)
-		return *s && strlen(s) <= 63;
-	return dot > s && dot - s <= 63 && dot[1] && !strchr(dot + 1, '.') && strlen(dot + 1) <= 63;
+		return *s && strlen(s) <= 54;
+	return dot > s && dot - s <= 63 && dot[1] && !strchr(dot + 1, '.') && strlen(dot + 1) <= 54;
 }
 
 /* Checks one value against its type; on failure says what was expected. */
@@ -194,7 +195,7 @@ static const char *check_value(enum cfg_key key, const char *value)
 	case T_NAME:
 		return strlen(value) <= 63 ? NULL : "longer than 63 bytes, the PostgreSQL limit";
 	case T_TABLE:
-		return valid_table(value) ? NULL : "expected table or schema.table, each at most 63 bytes";
+		return valid_table(value) ? NULL : "expected table or schema.table: a schema of at most 63 bytes, a table of at most 54";
 	default:
 		return NULL;
 	}

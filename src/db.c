@@ -225,6 +225,7 @@ static void result_error(PGconn *conn, const PGresult *res, struct db_error *err
 	copy_field(err->sqlstate, sizeof(err->sqlstate), res, PG_DIAG_SQLSTATE);
 	copy_field(err->detail, sizeof(err->detail), res, PG_DIAG_MESSAGE_DETAIL);
 	copy_field(err->hint, sizeof(err->hint), res, PG_DIAG_MESSAGE_HINT);
+	copy_field(err->context, sizeof(err->context), res, PG_DIAG_CONTEXT);
 	set_message(err, primary ? primary : PQresultErrorMessage(res));
 	err->position = pos ? atoi(pos) : 0;
 	err->connection_lost = PQstatus(conn) == CONNECTION_BAD;
@@ -283,21 +284,15 @@ static void refuse_copy(PGconn *conn, PGresult *res)
 			PQfreemem(data);
 }
 
-PGresult *db_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
-		   struct db_error *err)
+/*
+ * Reads the results of what was sent: the last one, or the first error's. With copy_in,
+ * stops at a COPY FROM STDIN result and returns it so the caller can send the data.
+ */
+static PGresult *collect(PGconn *conn, bool cancellable, bool copy_in, struct db_error *err)
 {
 	PGresult *last = NULL, *res;
-	bool failed = false, cancellable = !sig_caught();
-	int sent;
+	bool failed = false;
 
-	memset(err, 0, sizeof(*err));
-	sent = params ? PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)
-		      : PQsendQuery(conn, sql);
-	if (!sent) {
-		set_message(err, PQerrorMessage(conn));
-		err->connection_lost = PQstatus(conn) == CONNECTION_BAD;
-		return NULL;
-	}
 	for (;;) {
 		if (wait_result(conn, cancellable, err) < 0) {
 			PQclear(last);
@@ -306,6 +301,10 @@ PGresult *db_query(PGconn *conn, const char *sql, int nparams, const char *const
 		res = PQgetResult(conn);
 		if (!res)
 			break;
+		if (copy_in && !failed && PQresultStatus(res) == PGRES_COPY_IN) {
+			PQclear(last);
+			return res;
+		}
 		refuse_copy(conn, res);
 		if (failed || PQresultStatus(res) == PGRES_COPY_IN ||
 		    PQresultStatus(res) == PGRES_COPY_OUT) {
@@ -326,6 +325,52 @@ PGresult *db_query(PGconn *conn, const char *sql, int nparams, const char *const
 		err->interrupted = err->interrupted || sig_caught();
 	}
 	return last;
+}
+
+static bool send_failed(PGconn *conn, struct db_error *err)
+{
+	set_message(err, PQerrorMessage(conn));
+	err->connection_lost = PQstatus(conn) == CONNECTION_BAD;
+	return true;
+}
+
+PGresult *db_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+		   struct db_error *err)
+{
+	bool cancellable = !sig_caught();
+	int sent;
+
+	memset(err, 0, sizeof(*err));
+	sent = params ? PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)
+		      : PQsendQuery(conn, sql);
+	if (!sent && send_failed(conn, err))
+		return NULL;
+	return collect(conn, cancellable, false, err);
+}
+
+PGresult *db_copy_in(PGconn *conn, const char *sql, const char *data, size_t len,
+		     struct db_error *err)
+{
+	bool cancellable = !sig_caught();
+	PGresult *res;
+
+	memset(err, 0, sizeof(*err));
+	if (!PQsendQuery(conn, sql) && send_failed(conn, err))
+		return NULL;
+	res = collect(conn, cancellable, true, err);
+	if (!res || PQresultStatus(res) != PGRES_COPY_IN)
+		return res;
+	PQclear(res);
+	for (size_t off = 0; off < len;) {
+		int n = len - off > 65536 ? 65536 : (int)(len - off);
+
+		if (PQputCopyData(conn, data + off, n) != 1 && send_failed(conn, err))
+			return NULL;
+		off += (size_t)n;
+	}
+	if (PQputCopyEnd(conn, NULL) != 1 && send_failed(conn, err))
+		return NULL;
+	return collect(conn, cancellable, false, err);
 }
 
 int db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
@@ -358,4 +403,22 @@ void db_versions(char *out, size_t size)
 	int v = PQlibVersion();
 
 	snprintf(out, size, "libpq %d.%d, %s", v / 10000, v % 10000, OpenSSL_version(OPENSSL_VERSION));
+}
+
+enum status db_report(const struct db_error *err, const char *what)
+{
+	const struct log_field fields[] = {
+		{ "detail", err->detail[0] ? err->detail : NULL },
+		{ "hint", err->hint[0] ? err->hint : NULL },
+		{ "sqlstate", err->sqlstate[0] ? err->sqlstate : NULL },
+		{ NULL, NULL },
+	};
+
+	if (err->interrupted || sig_caught())
+		return ST_SIGNAL;
+	log_event(LOG_ERROR, fields, "could not %s: %s%s%s%s", what, err->message,
+		  err->sqlstate[0] ? " (SQLSTATE " : "", err->sqlstate, err->sqlstate[0] ? ")" : "");
+	if (strcmp(err->sqlstate, "42501") == 0)
+		return ST_PERMISSION;
+	return err->connection_lost || !err->sqlstate[0] ? ST_UNAVAILABLE : ST_INTERNAL;
 }

@@ -10,12 +10,14 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "status.h"
 
 struct db_error {
 	char sqlstate[6];    /* "" when there is none: network, DNS, timeout, lost connection */
 	char message[2048];  /* one event's text, libpq's trailing newline removed */
 	char detail[1024];
 	char hint[1024];
+	char context[1024];  /* where in a function or COPY the error happened */
 	int position;        /* the server's error position (characters, 1-based), or 0 */
 	bool no_attempt;     /* the parameters can never work: do not retry */
 	bool immediate;      /* libpq failed before waiting on any socket */
@@ -46,9 +48,20 @@ bool db_params_invalid(const struct config *cfg, int64_t timeout_ms);
  */
 PGresult *db_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
 		   struct db_error *err);
+/*
+ * Runs one COPY ... FROM STDIN statement and streams data (len bytes) to it. Returns the
+ * final result as db_query does.
+ */
+PGresult *db_copy_in(PGconn *conn, const char *sql, const char *data, size_t len,
+		     struct db_error *err);
 /* db_query for statements whose rows do not matter. Returns 0, or -1 with err filled. */
 int db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
 	    struct db_error *err);
+/*
+ * Logs "could not WHAT: message (SQLSTATE x)" with detail and hint, and says what it means
+ * for the exit: a signal, a permission, a lost connection, or an unexpected server error.
+ */
+enum status db_report(const struct db_error *err, const char *what);
 /* The identifier quoted for SQL ("my db" -> "\"my db\""). The caller frees it. */
 char *db_quote_ident(PGconn *conn, const char *name);
 /* The library versions, e.g. "libpq 15.18". */

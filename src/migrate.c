@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "db.h"
 #include "log.h"
 #include "sig.h"
@@ -24,8 +25,7 @@ struct history {
 	struct applied *rows;
 	size_t n;
 	bool table_missing;
-	char *table;  /* "schema"."table", quoted */
-	char *schema; /* "schema", quoted */
+	struct mig_tables t;
 };
 
 static void history_release(struct history *h)
@@ -41,29 +41,11 @@ static void history_release(struct history *h)
 	h->n = 0;
 }
 
-static enum status query_failure(const struct db_error *err, const char *what)
-{
-	const struct log_field fields[] = {
-		{ "detail", err->detail[0] ? err->detail : NULL },
-		{ "hint", err->hint[0] ? err->hint : NULL },
-		{ "sqlstate", err->sqlstate[0] ? err->sqlstate : NULL },
-		{ NULL, NULL },
-	};
-
-	if (err->interrupted || sig_caught())
-		return ST_SIGNAL;
-	log_event(LOG_ERROR, fields, "could not %s: %s%s%s%s", what, err->message,
-		  err->sqlstate[0] ? " (SQLSTATE " : "", err->sqlstate, err->sqlstate[0] ? ")" : "");
-	if (strcmp(err->sqlstate, "42501") == 0)
-		return ST_PERMISSION;
-	return err->connection_lost || !err->sqlstate[0] ? ST_UNAVAILABLE : ST_INTERNAL;
-}
-
 static enum status history_read(PGconn *conn, struct history *h)
 {
 	struct db_error err;
 	char *sql = xasprintf("SELECT version, name, checksum, applied_at, duration_ms FROM %s "
-			      "ORDER BY version", h->table);
+			      "ORDER BY version", h->t.history);
 	PGresult *res = db_query(conn, sql, 0, NULL, &err);
 	enum status st = ST_OK;
 
@@ -85,7 +67,7 @@ static enum status history_read(PGconn *conn, struct history *h)
 	} else if (strcmp(err.sqlstate, "42P01") == 0 || strcmp(err.sqlstate, "3F000") == 0) {
 		h->table_missing = true;
 	} else {
-		st = query_failure(&err, "read the migration history");
+		st = db_report(&err, "read the migration history");
 	}
 	PQclear(res);
 	return st;
@@ -211,7 +193,7 @@ static enum status lock_take(const struct config *cfg, PGconn *conn, const char 
 
 		PQclear(res);
 		if (failed)
-			return query_failure(&err, "take the migration lock");
+			return db_report(&err, "take the migration lock");
 		if (got)
 			return ST_OK;
 		if (attempt == 1)
@@ -255,143 +237,44 @@ static enum status history_create(PGconn *conn, const struct config *cfg,
 
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		PQclear(res);
-		return query_failure(&err, "look up the migration history schema");
+		return db_report(&err, "look up the migration history schema");
 	}
 	PQclear(res);
 	sql = xasprintf("%s%s%sCREATE TABLE IF NOT EXISTS %s ("
 			"version bigint PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, "
 			"applied_at timestamptz NOT NULL DEFAULT now(), "
 			"duration_ms bigint NOT NULL, applied_by text NOT NULL)",
-			have_schema ? "" : "CREATE SCHEMA IF NOT EXISTS ", have_schema ? "" : h->schema,
-			have_schema ? "" : "; ", h->table);
+			have_schema ? "" : "CREATE SCHEMA IF NOT EXISTS ", have_schema ? "" : h->t.schema,
+			have_schema ? "" : "; ", h->t.history);
 	if (db_exec(conn, sql, 0, NULL, &err) < 0)
-		st = query_failure(&err, "create the migration history table");
+		st = db_report(&err, "create the migration history table");
 	else
-		log_info("created migration history table %s", h->table);
+		log_info("created migration history table %s", h->t.history);
 	free(sql);
-	return st;
-}
-
-/* "dir/0003_x.sql:3:8: ERROR: message (SQLSTATE 42601)", with detail and hint lines. */
-static enum status report_failure(const struct migration *m, const struct buf *sql,
-				  const struct db_error *err)
-{
-	char where[64] = "", line_s[16], col_s[16];
-	struct log_field fields[] = {
-		{ "detail", err->detail[0] ? err->detail : NULL },
-		{ "hint", err->hint[0] ? err->hint : NULL },
-		{ "sqlstate", err->sqlstate[0] ? err->sqlstate : NULL },
-		{ "file", m->path },
-		{ "line", NULL },
-		{ "column", NULL },
-		{ NULL, NULL },
-	};
-
-	if (err->interrupted || sig_caught()) {
-		log_error("migration \"%s\" was cancelled; its transaction was rolled back", m->path);
-		return ST_SIGNAL;
-	}
-	if (err->connection_lost || !err->sqlstate[0]) {
-		log_error("lost the connection while applying \"%s\": %s", m->path, err->message);
-		return ST_UNAVAILABLE;
-	}
-	if (err->position > 0) {
-		int line, col;
-
-		mig_position(sql->data, sql->len, err->position, &line, &col);
-		snprintf(where, sizeof(where), ":%d:%d", line, col);
-		snprintf(line_s, sizeof(line_s), "%d", line);
-		snprintf(col_s, sizeof(col_s), "%d", col);
-		fields[4].value = line_s;
-		fields[5].value = col_s;
-	}
-	log_event(LOG_ERROR, fields, "%s%s: ERROR: %s (SQLSTATE %s)", m->path, where, err->message,
-		  err->sqlstate);
-	return ST_MIGRATION;
-}
-
-static enum status record(PGconn *conn, const struct history *h, const struct migration *m,
-			  const char *checksum, int64_t ms)
-{
-	char version[24], duration[24], host[256] = "";
-	const char *params[] = { version, m->file, checksum, duration, host };
-	char *sql = xasprintf("INSERT INTO %s (version, name, checksum, duration_ms, applied_by) "
-			      "VALUES ($1, $2, $3, $4, session_user || coalesce('@' || nullif($5, ''), ''))",
-			      h->table);
-	struct db_error err;
-	int rc;
-
-	snprintf(version, sizeof(version), "%" PRId64, m->version);
-	snprintf(duration, sizeof(duration), "%" PRId64, ms);
-	/* A truncated name may lack its NUL; a failure leaves the buffer empty. */
-	if (gethostname(host, sizeof(host) - 1) < 0)
-		memset(host, 0, sizeof(host));
-	rc = db_exec(conn, sql, 5, params, &err);
-	free(sql);
-	return rc < 0 ? query_failure(&err, "record the migration in the history") : ST_OK;
-}
-
-/* BEGIN; the file; its history row; COMMIT. Anything failing rolls all of it back. */
-static enum status apply_one(PGconn *conn, const struct history *h, const struct migration *m,
-			     const char *label)
-{
-	int64_t start = clock_ms();
-	enum status st = ST_MIGRATION;
-	struct db_error err;
-	struct buf sql;
-	char sum[65];
-
-	buf_init(&sql);
-	if (mig_read(m, &sql) < 0)
-		goto out;
-	mig_checksum(sql.data, sql.len, sum);
-	log_info("applying %s %s", m->file, label);
-	if (db_exec(conn, "BEGIN", 0, NULL, &err) < 0) {
-		st = query_failure(&err, "begin a transaction");
-		goto out;
-	}
-	if (db_exec(conn, sql.data, 0, NULL, &err) < 0) {
-		st = report_failure(m, &sql, &err);
-		goto rollback;
-	}
-	if (PQtransactionStatus(conn) != PQTRANS_INTRANS) {
-		log_error("migration \"%s\" ended pgboot's transaction itself (COMMIT or ROLLBACK in "
-			  "the file): its statements may be only partly applied", m->path);
-		goto rollback;
-	}
-	st = record(conn, h, m, sum, clock_ms() - start);
-	if (st != ST_OK)
-		goto rollback;
-	if (db_exec(conn, "COMMIT", 0, NULL, &err) < 0) {
-		st = report_failure(m, &sql, &err);
-		goto rollback;
-	}
-	log_info("applied %s in %" PRId64 "ms", m->file, clock_ms() - start);
-	st = ST_OK;
-	goto out;
-rollback:
-	if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
-		db_exec(conn, "ROLLBACK", 0, NULL, &err);
-out:
-	buf_release(&sql);
 	return st;
 }
 
 static void history_init(PGconn *conn, const struct config *cfg, struct history *h)
 {
 	char *table = db_quote_ident(conn, cfg->table_name);
+	char *progress_name = xasprintf("%s_progress", cfg->table_name);
+	char *progress = db_quote_ident(conn, progress_name);
 
 	memset(h, 0, sizeof(*h));
-	h->schema = db_quote_ident(conn, cfg->table_schema);
-	h->table = xasprintf("%s.%s", h->schema, table);
+	h->t.schema = db_quote_ident(conn, cfg->table_schema);
+	h->t.history = xasprintf("%s.%s", h->t.schema, table);
+	h->t.progress = xasprintf("%s.%s", h->t.schema, progress);
 	free(table);
+	free(progress_name);
+	free(progress);
 }
 
 static void history_free(struct history *h)
 {
 	history_release(h);
-	free(h->table);
-	free(h->schema);
+	free(h->t.history);
+	free(h->t.progress);
+	free(h->t.schema);
 }
 
 /* Under the lock: the history again (another runner may have applied some), then the rest. */
@@ -415,7 +298,7 @@ static enum status apply_locked(PGconn *conn, const struct config *cfg, struct h
 			log_warn("migration %s is older than the newest applied one (%" PRId64 ")",
 				 m->file, h->rows[h->n - 1].version);
 		snprintf(label, sizeof(label), "[%zu/%zu]", done + 1, pending);
-		st = apply_one(conn, h, m, label);
+		st = apply_file(conn, &h->t, m, label);
 		if (st == ST_OK)
 			done++;
 	}
@@ -440,7 +323,7 @@ enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_l
 			log_info("no pending migrations (%zu applied)", h.n);
 		goto out;
 	}
-	snprintf(key, sizeof(key), "%" PRId64, sha256_int64(h.table));
+	snprintf(key, sizeof(key), "%" PRId64, sha256_int64(h.t.history));
 	st = lock_take(cfg, conn, key);
 	if (st != ST_OK)
 		goto out;

@@ -13,6 +13,7 @@ int main(void)
 		{ "configuration files, environment and flags", test_config },
 		{ "redaction of connection strings", test_redact },
 		{ "backoff bounds", test_backoff },
+		{ "statement splitting", test_split },
 	};
 	int failed = 0, n = (int)(sizeof(tests) / sizeof(tests[0]));
 

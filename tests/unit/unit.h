@@ -37,5 +37,6 @@ void test_migfile(void);
 void test_config(void);
 void test_redact(void);
 void test_backoff(void);
+void test_split(void);
 
 #endif
