@@ -9,7 +9,7 @@ packages=(
 	postgresql-15 postgresql-client-15     # the throwaway server of the tests and demo
 	pgbouncer                              # pooling tests
 	python3 procps iproute2 util-linux     # test harness: json checks, ps, ss, runuser
-	openssl file                           # TLS test certificates; "statically linked" check
+	openssl file time                      # TLS test certificates, "statically linked", peak RSS
 	shellcheck                             # lint of the shell scripts
 )
 

@@ -494,6 +494,22 @@ static enum status apply_statements(PGconn *conn, const struct mig_tables *t,
 	return rc;
 }
 
+/*
+ * psql runs each file in a session of its own; pgboot runs them all in one. So that a
+ * migration's SET search_path, SET ROLE, temporary tables or prepared statements do not
+ * leak into the next, the session is reset as DISCARD ALL would, except for advisory
+ * locks: DISCARD ALL would release the migration lock.
+ */
+static enum status reset_session(PGconn *conn)
+{
+	static const char sql[] = "CLOSE ALL; RESET ALL; RESET SESSION AUTHORIZATION; "
+				  "DEALLOCATE ALL; UNLISTEN *; DISCARD PLANS; DISCARD TEMP; "
+				  "DISCARD SEQUENCES";
+	struct db_error err;
+
+	return db_exec(conn, sql, 0, NULL, &err) < 0 ? db_report(&err, "reset the session") : ST_OK;
+}
+
 enum status apply_file(PGconn *conn, const struct mig_tables *t, const struct migration *m,
 		       const char *label)
 {
@@ -517,6 +533,8 @@ enum status apply_file(PGconn *conn, const struct mig_tables *t, const struct mi
 	if (st == ST_OK)
 		log_info("applied %s in %" PRId64 "ms (%zu statement%s)", m->file, clock_ms() - start,
 			 pl.count, pl.count == 1 ? "" : "s");
+	if (st == ST_OK)
+		st = reset_session(conn);
 out:
 	buf_release(&sql);
 	return st;

@@ -91,8 +91,8 @@ static void format_text(struct buf *out, enum log_level level, const char *msg,
 	append_folded(out, msg);
 	buf_puts(out, "\n");
 	for (; fields && fields->key; fields++) {
-		if (!fields->value ||
-		    (strcmp(fields->key, "detail") != 0 && strcmp(fields->key, "hint") != 0))
+		if (!fields->value || (strcmp(fields->key, "detail") != 0 &&
+					strcmp(fields->key, "hint") != 0 && strcmp(fields->key, "context") != 0))
 			continue;
 		buf_printf(out, "pgboot: %s: ", fields->key);
 		append_folded(out, fields->value);

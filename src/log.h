@@ -10,8 +10,9 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 enum log_format { LOG_TEXT, LOG_JSON };
 
 /*
- * An extra key/value for an event. In text mode "detail" and "hint" print as lines of
- * their own ("pgboot: hint: ..."); the others appear only in JSON. A NULL value is skipped.
+ * An extra key/value for an event. In text mode "detail", "hint" and "context" print as
+ * lines of their own ("pgboot: hint: ..."); the others appear only in JSON. A NULL value
+ * is skipped.
  */
 struct log_field {
 	const char *key;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -153,22 +154,32 @@ char *buf_detach(struct buf *b)
 
 int read_file(const char *path, struct buf *out)
 {
-	char chunk[65536];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
 	int ret = -1;
 
 	if (fd < 0)
 		return -1;
+	/* Sized once from the file, so a large migration is not copied by doubling. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (uint64_t)st.st_size < SIZE_MAX / 2 && out->cap < out->len + (size_t)st.st_size + 2) {
+		out->cap = out->len + (size_t)st.st_size + 2;
+		out->data = xrealloc(out->data, out->cap);
+	}
 	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
+		ssize_t n;
 
+		if (out->cap - out->len < 2)
+			buf_grow(out, 65536);
+		n = read(fd, out->data + out->len, out->cap - out->len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			goto out;
 		if (n == 0)
 			break;
-		buf_append(out, chunk, (size_t)n);
+		out->len += (size_t)n;
+		out->data[out->len] = '\0';
 	}
 	if (!out->data)
 		buf_append(out, "", 0);
