@@ -12,6 +12,67 @@
 #include "log.h"
 #include "sig.h"
 #include "split.h"
+#include "wait.h"
+
+/* Names whoever holds the lock, so that a stuck deploy says who it waits for. */
+static void log_lock_holder(PGconn *conn, const char *key)
+{
+	static const char sql[] =
+		"SELECT a.pid, coalesce(a.application_name, ''), "
+		"coalesce(host(a.client_addr), 'local socket'), a.state "
+		"FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+		"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+		"AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) "
+		"AND l.objid::bigint = ($1::bigint & 4294967295)";
+	const char *params[] = { key };
+	struct db_error err;
+	PGresult *res = db_query(conn, sql, 1, params, &err);
+
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0)
+		log_error("the migration lock is held by pid %s (application \"%s\", client %s, %s)",
+			  PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+			  PQgetvalue(res, 0, 3));
+	PQclear(res);
+}
+
+/*
+ * Polls instead of blocking in pg_advisory_lock: a session blocked there keeps a snapshot
+ * open, which makes CREATE INDEX CONCURRENTLY in the holder wait for it forever. Between
+ * polls a read-committed transaction holds no snapshot either.
+ */
+enum status apply_lock(PGconn *conn, const struct config *cfg, const char *key, bool xact)
+{
+	const char *params[] = { key };
+	const char *sql = xact ? "SELECT pg_catalog.pg_try_advisory_xact_lock($1::bigint)"
+			       : "SELECT pg_catalog.pg_try_advisory_lock($1::bigint)";
+	int64_t deadline = clock_ms() + cfg->lock_wait_ms;
+	uint64_t rng = random_seed();
+
+	for (int attempt = 1;; attempt++) {
+		struct db_error err;
+		PGresult *res = db_query(conn, sql, 1, params, &err);
+		bool got = res && PQresultStatus(res) == PGRES_TUPLES_OK &&
+			   strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		bool failed = !res || PQresultStatus(res) != PGRES_TUPLES_OK;
+
+		PQclear(res);
+		if (failed)
+			return db_report(&err, "take the migration lock");
+		if (got)
+			return ST_OK;
+		if (attempt == 1)
+			log_info("waiting for another pgboot to finish migrating");
+		if (clock_ms() >= deadline) {
+			log_error("could not take the migration lock within %s (migrate.lock_wait)",
+				  cfg_get(cfg, CFG_MIGRATE_LOCK_WAIT));
+			log_lock_holder(conn, key);
+			return ST_UNAVAILABLE;
+		}
+		if (wait_sleep(wait_backoff(cfg->initial_delay_ms, cfg->max_delay_ms * 4, attempt,
+					    &rng)) < 0)
+			return ST_SIGNAL;
+	}
+}
 
 /* What a first pass over a file found. */
 struct plan {
@@ -197,36 +258,107 @@ static void rollback(PGconn *conn)
 		db_exec(conn, "ROLLBACK", 0, NULL, &err);
 }
 
-/* BEGIN (the file's own, when it wraps itself); every statement; the history row; COMMIT. */
-static enum status apply_in_transaction(PGconn *conn, const struct mig_tables *t,
-					const struct migration *m, struct buf *sql,
-					const struct plan *pl, const char *checksum)
+/* One file's run: what every step needs. */
+struct run {
+	PGconn *conn;
+	const struct config *cfg;
+	const struct mig_tables *t;
+	const struct migration *m;
+	struct buf sql;
+	struct plan plan;
+	char checksum[65];
+	bool lock_timed_out; /* the last failure was lock_not_available (55P03) */
+	bool skipped;        /* another runner applied the file meanwhile */
+};
+
+/* migrate.lock_timeout and statement_timeout, server-side; LOCAL inside a transaction. */
+static int set_timeouts(struct run *r, bool local, struct db_error *err)
+{
+	char *sql = xasprintf("SET %s lock_timeout = '%" PRId64 "ms'; SET %s statement_timeout = '%"
+			      PRId64 "ms'", local ? "LOCAL" : "SESSION", r->cfg->lock_timeout_ms,
+			      local ? "LOCAL" : "SESSION", r->cfg->statement_timeout_ms);
+	int rc = db_exec(r->conn, sql, 0, NULL, err);
+
+	free(sql);
+	return rc;
+}
+
+/*
+ * With migrate.lock = transaction (poolers that do not keep sessions), the lock is taken
+ * inside the file's transaction and the history is checked again under it.
+ */
+static enum status claim(struct run *r)
+{
+	enum status st = apply_lock(r->conn, r->cfg, r->t->lock_key, true);
+	char version[24];
+	const char *params[] = { version };
+	struct db_error err;
+	PGresult *res;
+	char *sql;
+
+	if (st != ST_OK)
+		return st;
+	snprintf(version, sizeof(version), "%" PRId64, r->m->version);
+	sql = xasprintf("SELECT 1 FROM %s WHERE version = $1", r->t->history);
+	res = db_query(r->conn, sql, 1, params, &err);
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
+		st = db_report(&err, "read the migration history");
+	else
+		r->skipped = PQntuples(res) > 0;
+	PQclear(res);
+	free(sql);
+	return st;
+}
+
+/* BEGIN (ours, or the file's own when it wraps itself), then the timeouts and, with
+ * migrate.lock = transaction, the lock. */
+static enum status begin(struct run *r, struct splitter *sp, size_t *done)
+{
+	struct db_error err;
+	struct stmt st;
+
+	*done = 0;
+	split_init(sp, r->sql.data, r->sql.len);
+	if (!r->plan.wrapped && db_exec(r->conn, "BEGIN", 0, NULL, &err) < 0)
+		return db_report(&err, "begin a transaction");
+	if (r->plan.wrapped) {
+		*done = 1;
+		if (split_next(sp, &st) == 1 && run_statement(r->conn, &r->sql, &st, &err) < 0)
+			return statement_failure(r->m, sp, &st, &err);
+	}
+	if (set_timeouts(r, true, &err) < 0)
+		return db_report(&err, "set the migration's timeouts");
+	return r->cfg->lock_per_transaction ? claim(r) : ST_OK;
+}
+
+/* Every statement; the history row; COMMIT. Anything failing rolls all of it back. */
+static enum status apply_in_transaction(struct run *r)
 {
 	int64_t start = clock_ms();
 	struct splitter sp;
 	struct db_error err;
 	struct stmt st;
-	enum status st_ = ST_OK;
-	size_t i = 0;
+	size_t done;
+	enum status rc = begin(r, &sp, &done);
 
-	if (!pl->wrapped && db_exec(conn, "BEGIN", 0, NULL, &err) < 0)
-		return db_report(&err, "begin a transaction");
-	split_init(&sp, sql->data, sql->len);
-	while (st_ == ST_OK && split_next(&sp, &st) == 1) {
-		if (pl->wrapped && ++i == pl->count)
+	r->lock_timed_out = false;
+	while (rc == ST_OK && !r->skipped && split_next(&sp, &st) == 1) {
+		if (r->plan.wrapped && ++done == r->plan.count)
 			break; /* the file's COMMIT: pgboot commits after the history row */
-		if (sig_caught())
-			st_ = ST_SIGNAL; /* a query sent now could no longer be cancelled */
-		else if (run_statement(conn, sql, &st, &err) < 0)
-			st_ = statement_failure(m, &sp, &st, &err);
+		if (sig_caught()) {
+			rc = ST_SIGNAL; /* a query sent now could no longer be cancelled */
+		} else if (run_statement(r->conn, &r->sql, &st, &err) < 0) {
+			r->lock_timed_out = strcmp(err.sqlstate, "55P03") == 0;
+			rc = statement_failure(r->m, &sp, &st, &err);
+		}
 	}
-	if (st_ == ST_OK)
-		st_ = record(conn, t, m, checksum, clock_ms() - start);
-	if (st_ == ST_OK && db_exec(conn, "COMMIT", 0, NULL, &err) < 0)
-		st_ = db_report(&err, "commit the migration");
-	if (st_ != ST_OK)
-		rollback(conn);
-	return st_;
+	if (rc == ST_OK && !r->skipped)
+		rc = record(r->conn, r->t, r->m, r->checksum, clock_ms() - start);
+	if (rc == ST_OK && !r->skipped && db_exec(r->conn, "COMMIT", 0, NULL, &err) < 0)
+		rc = db_report(&err, "commit the migration");
+	if (rc != ST_OK || r->skipped)
+		rollback(r->conn);
+	return rc;
 }
 
 /* The statements a failed run of this file completed: their checksums, in order. */
@@ -417,54 +549,56 @@ static enum status finish_statements(PGconn *conn, const struct mig_tables *t,
  * session is outside any transaction the file opened itself, so what is recorded is what
  * the server committed.
  */
-static enum status run_recorded(PGconn *conn, const struct mig_tables *t,
-				const struct migration *m, struct buf *sql, struct splitter *sp,
-				const struct stmt *st, struct progress *done, size_t *recorded)
+static enum status run_recorded(struct run *r, struct splitter *sp, const struct stmt *st,
+				struct progress *done, size_t *recorded)
 {
 	char name[64];
-	bool concurrent = concurrent_index_name(sql->data + st->start, name, sizeof(name));
+	bool concurrent = concurrent_index_name(r->sql.data + st->start, name, sizeof(name));
 	struct db_error err;
 	enum status rc = ST_OK;
 
-	if (concurrent && (rc = invalid_index(conn, m, name, true)) != ST_OK)
+	if (concurrent && (rc = invalid_index(r->conn, r->m, name, true)) != ST_OK)
 		return rc;
-	if (run_statement(conn, sql, st, &err) < 0) {
-		rc = statement_failure(m, sp, st, &err);
-		rollback(conn);
+	if (run_statement(r->conn, &r->sql, st, &err) < 0) {
+		r->lock_timed_out = strcmp(err.sqlstate, "55P03") == 0;
+		rc = statement_failure(r->m, sp, st, &err);
+		rollback(r->conn);
 		if (concurrent && rc == ST_MIGRATION)
-			invalid_index(conn, m, name, false);
+			invalid_index(r->conn, r->m, name, false);
 		return rc;
 	}
-	statement_checksum(sql, st, done->sums[done->n++]);
-	if (PQtransactionStatus(conn) != PQTRANS_IDLE)
+	statement_checksum(&r->sql, st, done->sums[done->n++]);
+	if (PQtransactionStatus(r->conn) != PQTRANS_IDLE)
 		return ST_OK;
 	for (; rc == ST_OK && *recorded < done->n; (*recorded)++)
-		rc = progress_add(conn, t, m, *recorded, done->sums[*recorded]);
+		rc = progress_add(r->conn, r->t, r->m, *recorded, done->sums[*recorded]);
 	return rc;
 }
 
-static enum status apply_statements(PGconn *conn, const struct mig_tables *t,
-				    const struct migration *m, struct buf *sql,
-				    const struct plan *pl, const char *checksum)
+static enum status apply_statements(struct run *r)
 {
 	int64_t start = clock_ms();
-	struct progress before, done = { xcalloc(pl->count + 1, 65), 0 };
+	struct progress before, done = { xcalloc(r->plan.count + 1, 65), 0 };
 	struct splitter sp;
 	struct stmt st;
 	struct buf changed;
+	struct db_error err;
 	size_t i = 0, recorded;
-	enum status rc = progress_read(conn, t, m, &before);
+	enum status rc = progress_read(r->conn, r->t, r->m, &before);
 
 	buf_init(&changed);
 	recorded = before.n;
+	r->lock_timed_out = false;
+	if (rc == ST_OK && set_timeouts(r, false, &err) < 0)
+		rc = db_report(&err, "set the migration's timeouts");
 	if (rc == ST_OK && before.n)
-		log_info("resuming %s at statement %zu of %zu", m->file, before.n + 1, pl->count);
-	split_init(&sp, sql->data, sql->len);
+		log_info("resuming %s at statement %zu of %zu", r->m->file, before.n + 1, r->plan.count);
+	split_init(&sp, r->sql.data, r->sql.len);
 	for (; rc == ST_OK && split_next(&sp, &st) == 1; i++) {
 		if (i < before.n) {
 			char sum[65];
 
-			statement_checksum(sql, &st, sum);
+			statement_checksum(&r->sql, &st, sum);
 			if (strcmp(sum, before.sums[i]) != 0)
 				buf_printf(&changed, "%s%zu", changed.len ? ", " : "", i + 1);
 			memcpy(done.sums[done.n++], sum, 65);
@@ -472,22 +606,22 @@ static enum status apply_statements(PGconn *conn, const struct mig_tables *t,
 		}
 		if (changed.len || sig_caught())
 			break;
-		rc = run_recorded(conn, t, m, sql, &sp, &st, &done, &recorded);
+		rc = run_recorded(r, &sp, &st, &done, &recorded);
 	}
 	if (rc == ST_OK && (changed.len || i < before.n)) {
 		log_error("\"%s\" was partly applied (%zu statements) and has changed since: "
-			  "statement%s %s", m->path, before.n, changed.len && !strchr(changed.data, ',')
+			  "statement%s %s", r->m->path, before.n, changed.len && !strchr(changed.data, ',')
 			  ? "" : "s", changed.len ? changed.data : "beyond the end of the file");
 		rc = ST_MIGRATION;
 	} else if (rc == ST_OK && sig_caught()) {
 		rc = ST_SIGNAL;
-	} else if (rc == ST_OK && PQtransactionStatus(conn) != PQTRANS_IDLE) {
-		log_error("\"%s\" ends inside a transaction it began: add its COMMIT", m->path);
-		rollback(conn);
+	} else if (rc == ST_OK && PQtransactionStatus(r->conn) != PQTRANS_IDLE) {
+		log_error("\"%s\" ends inside a transaction it began: add its COMMIT", r->m->path);
+		rollback(r->conn);
 		rc = ST_MIGRATION;
 	}
 	if (rc == ST_OK)
-		rc = finish_statements(conn, t, m, checksum, clock_ms() - start);
+		rc = finish_statements(r->conn, r->t, r->m, r->checksum, clock_ms() - start);
 	free(before.sums);
 	free(done.sums);
 	buf_release(&changed);
@@ -510,32 +644,101 @@ static enum status reset_session(PGconn *conn)
 	return db_exec(conn, sql, 0, NULL, &err) < 0 ? db_report(&err, "reset the session") : ST_OK;
 }
 
-enum status apply_file(PGconn *conn, const struct mig_tables *t, const struct migration *m,
-		       const char *label)
+/*
+ * After a lock timeout: the other sessions that hold locks on tables of this database,
+ * oldest transaction first, which is what the migration waited for. pg_locks is readable
+ * by every role; pg_stat_activity shows other roles' queries only to privileged ones.
+ */
+static void log_blockers(PGconn *conn, const struct migration *m, int64_t attempt,
+			 int64_t retries, int64_t delay_ms)
 {
+	static const char sql[] =
+		"SELECT l.pid, coalesce(nullif(a.application_name, ''), '-'), "
+		"coalesce(a.state, 'state hidden'), "
+		"string_agg(DISTINCT l.mode || ' on ' || l.relation::regclass::text, ', '), "
+		"coalesce(left(regexp_replace(a.query, '\\s+', ' ', 'g'), 120), '') "
+		"FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+		"WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_backend_pid() "
+		"AND l.relation >= 16384 AND l.database = (SELECT oid FROM pg_catalog.pg_database "
+		"WHERE datname = current_database()) "
+		"GROUP BY l.pid, a.application_name, a.state, a.query, a.xact_start "
+		"ORDER BY a.xact_start NULLS LAST LIMIT 3";
+	struct db_error err;
+	PGresult *res = db_query(conn, sql, 0, NULL, &err);
+	struct log_field fields[] = { { "detail", NULL }, { NULL, NULL } };
+	struct buf who;
+
+	buf_init(&who);
+	for (int i = 0; res && PQresultStatus(res) == PGRES_TUPLES_OK && i < PQntuples(res); i++)
+		buf_printf(&who, "%spid %s (%s, %s; holds %s): %s", i ? "; " : "sessions holding locks: ",
+			   PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+			   PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
+	fields[0].value = who.data;
+	log_event(LOG_WARN, fields, "lock timeout in \"%s\": retry %" PRId64 " of %" PRId64
+		  " in %" PRId64 "ms", m->file, attempt, retries, delay_ms);
+	buf_release(&who);
+	PQclear(res);
+}
+
+/* Retries after a lock timeout wait 1 s, 2 s, 4 s ... (at most 30 s), half of it jittered. */
+static int64_t retry_delay(int64_t attempt, uint64_t *rng)
+{
+	int64_t cap = 1000;
+
+	for (int64_t i = 1; i < attempt && cap < 30000; i++)
+		cap *= 2;
+	cap = cap > 30000 ? 30000 : cap;
+	return cap / 2 + (int64_t)(random_next(rng) % (uint64_t)(cap / 2 + 1));
+}
+
+static enum status run_with_retries(struct run *r)
+{
+	uint64_t rng = random_seed();
+
+	for (int64_t attempt = 1;; attempt++) {
+		enum status st;
+		int64_t delay;
+
+		if (sig_caught())
+			return ST_SIGNAL;
+		st = r->plan.no_transaction ? apply_statements(r) : apply_in_transaction(r);
+		if (st != ST_MIGRATION || !r->lock_timed_out || attempt > r->cfg->lock_retries)
+			return st;
+		delay = retry_delay(attempt, &rng);
+		log_blockers(r->conn, r->m, attempt, r->cfg->lock_retries, delay);
+		if (wait_sleep(delay) < 0)
+			return ST_SIGNAL;
+	}
+}
+
+enum status apply_file(PGconn *conn, const struct config *cfg, const struct mig_tables *t,
+		       const struct migration *m, const char *label, bool *skipped)
+{
+	struct run r = { .conn = conn, .cfg = cfg, .t = t, .m = m };
 	int64_t start = clock_ms();
 	enum status st = ST_MIGRATION;
-	struct plan pl;
-	struct buf sql;
-	char sum[65];
 
-	buf_init(&sql);
-	if (mig_read(m, &sql) < 0 || make_plan(m, &sql, &pl) < 0)
+	buf_init(&r.sql);
+	if (mig_read(m, &r.sql) < 0 || make_plan(m, &r.sql, &r.plan) < 0)
 		goto out;
-	mig_checksum(sql.data, sql.len, sum);
-	log_info("applying %s %s%s", m->file, label, pl.no_transaction ? " (no transaction)" : "");
-	if (sig_caught())
-		st = ST_SIGNAL;
-	else if (pl.no_transaction)
-		st = apply_statements(conn, t, m, &sql, &pl, sum);
-	else
-		st = apply_in_transaction(conn, t, m, &sql, &pl, sum);
-	if (st == ST_OK)
+	if (r.plan.no_transaction && cfg->lock_per_transaction) {
+		log_error("\"%s\" runs without a transaction, which migrate.lock = transaction cannot "
+			  "protect: apply it through a direct connection with migrate.lock = session",
+			  m->path);
+		goto out;
+	}
+	mig_checksum(r.sql.data, r.sql.len, r.checksum);
+	log_info("applying %s %s%s", m->file, label, r.plan.no_transaction ? " (no transaction)" : "");
+	st = run_with_retries(&r);
+	if (st == ST_OK && r.skipped)
+		log_info("%s was applied by another runner meanwhile", m->file);
+	else if (st == ST_OK)
 		log_info("applied %s in %" PRId64 "ms (%zu statement%s)", m->file, clock_ms() - start,
-			 pl.count, pl.count == 1 ? "" : "s");
+			 r.plan.count, r.plan.count == 1 ? "" : "s");
 	if (st == ST_OK)
 		st = reset_session(conn);
 out:
-	buf_release(&sql);
+	*skipped = r.skipped;
+	buf_release(&r.sql);
 	return st;
 }

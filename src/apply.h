@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 
+#include "config.h"
 #include "migfile.h"
 #include "status.h"
 
@@ -16,13 +17,22 @@ struct mig_tables {
 	char *schema;   /* quoted */
 	char *history;  /* "schema"."table" */
 	char *progress; /* "schema"."table_progress": statements of partly applied files */
+	char lock_key[24]; /* the advisory lock's key, a bigint in decimal */
 };
 
 /*
- * Applies m; label is the "[3/12]" of the progress line. The caller holds the migration
- * lock. Errors are logged with the file's line and column.
+ * Applies m; label is the "[3/12]" of the progress line. With migrate.lock = session the
+ * caller holds the migration lock; with transaction, the file's transaction takes it and
+ * sets *skipped when another runner applied the file meanwhile. migrate.lock_timeout and
+ * statement_timeout hold for its statements; a lock timeout is retried lock_retries
+ * times. Errors are logged with the file's line and column.
  */
-enum status apply_file(PGconn *conn, const struct mig_tables *t, const struct migration *m,
-		       const char *label);
+enum status apply_file(PGconn *conn, const struct config *cfg, const struct mig_tables *t,
+		       const struct migration *m, const char *label, bool *skipped);
+/*
+ * Polls pg_try_advisory_xact_lock (in a transaction) or pg_try_advisory_lock with backoff
+ * until migrate.lock_wait, then names the holder. Waiting holds no snapshot.
+ */
+enum status apply_lock(PGconn *conn, const struct config *cfg, const char *key, bool xact);
 
 #endif

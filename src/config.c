@@ -20,6 +20,7 @@ enum cfg_type {
 	T_PORT,     /* 1-65535, or a comma-separated list for several hosts */
 	T_NAME,     /* a PostgreSQL identifier: at most 63 bytes */
 	T_TABLE,    /* [schema.]table */
+	T_COUNT,    /* a whole number from 0 to 1000 */
 };
 
 struct cfg_spec {
@@ -66,6 +67,13 @@ static const struct cfg_spec specs[CFG_NKEYS] = {
 	[CFG_MIGRATE_DIR] = { "migrate", "dir", T_PATH, "migrations", NULL, NULL, NULL },
 	[CFG_MIGRATE_TABLE] = { "migrate", "table", T_TABLE, "pgboot.migrations", NULL, NULL, NULL },
 	[CFG_MIGRATE_LOCK_WAIT] = { "migrate", "lock_wait", T_DURATION, "10m", NULL, NULL, NULL },
+	[CFG_MIGRATE_LOCK] = { "migrate", "lock", T_ENUM, "session", "session|transaction", NULL, NULL },
+	[CFG_MIGRATE_LOCK_TIMEOUT] = { "migrate", "lock_timeout", T_DURATION, "5s", NULL, NULL, NULL },
+	[CFG_MIGRATE_STATEMENT_TIMEOUT] = { "migrate", "statement_timeout", T_DURATION, "0", NULL, NULL,
+					    NULL },
+	[CFG_MIGRATE_LOCK_RETRIES] = { "migrate", "lock_retries", T_COUNT, "3", NULL, NULL, NULL },
+	[CFG_MIGRATE_OUT_OF_ORDER] = { "migrate", "out_of_order", T_ENUM, "error", "error|allow", NULL,
+				       NULL },
 	[CFG_LOG_LEVEL] = { "log", "level", T_ENUM, "info", "debug|info|warn|error", NULL, NULL },
 	[CFG_LOG_FORMAT] = { "log", "format", T_ENUM, "text", "text|json", NULL, NULL },
 };
@@ -196,6 +204,8 @@ static const char *check_value(enum cfg_key key, const char *value)
 		return strlen(value) <= 63 ? NULL : "longer than 63 bytes, the PostgreSQL limit";
 	case T_TABLE:
 		return valid_table(value) ? NULL : "expected table or schema.table: a schema of at most 63 bytes, a table of at most 54";
+	case T_COUNT:
+		return parse_int64(value, 0, 1000, &ms) == 0 ? NULL : "expected a whole number from 0 to 1000";
 	default:
 		return NULL;
 	}
@@ -662,6 +672,11 @@ static int finish(struct config *cfg, char *err, size_t errsize)
 	parse_duration(cfg_get(cfg, CFG_WAIT_INITIAL_DELAY), &cfg->initial_delay_ms);
 	parse_duration(cfg_get(cfg, CFG_WAIT_MAX_DELAY), &cfg->max_delay_ms);
 	parse_duration(cfg_get(cfg, CFG_MIGRATE_LOCK_WAIT), &cfg->lock_wait_ms);
+	parse_duration(cfg_get(cfg, CFG_MIGRATE_LOCK_TIMEOUT), &cfg->lock_timeout_ms);
+	parse_duration(cfg_get(cfg, CFG_MIGRATE_STATEMENT_TIMEOUT), &cfg->statement_timeout_ms);
+	parse_int64(cfg_get(cfg, CFG_MIGRATE_LOCK_RETRIES), 0, 1000, &cfg->lock_retries);
+	cfg->lock_per_transaction = strcmp(cfg_get(cfg, CFG_MIGRATE_LOCK), "transaction") == 0;
+	cfg->out_of_order = strcmp(cfg_get(cfg, CFG_MIGRATE_OUT_OF_ORDER), "allow") == 0;
 	if (cfg->initial_delay_ms < 1 || cfg->max_delay_ms < cfg->initial_delay_ms) {
 		snprintf(err, errsize, "%s and %s: \"wait.initial_delay\" must be at least 1ms and "
 			 "at most \"wait.max_delay\"", cfg->entries[CFG_WAIT_INITIAL_DELAY].source,

@@ -36,6 +36,11 @@ enum cfg_key {
 	CFG_MIGRATE_DIR,
 	CFG_MIGRATE_TABLE,
 	CFG_MIGRATE_LOCK_WAIT,
+	CFG_MIGRATE_LOCK,
+	CFG_MIGRATE_LOCK_TIMEOUT,
+	CFG_MIGRATE_STATEMENT_TIMEOUT,
+	CFG_MIGRATE_LOCK_RETRIES,
+	CFG_MIGRATE_OUT_OF_ORDER,
 	CFG_LOG_LEVEL,
 	CFG_LOG_FORMAT,
 	CFG_NKEYS
@@ -66,6 +71,9 @@ struct config {
 
 	/* Typed values, filled by cfg_finish. */
 	int64_t connect_timeout_ms, wait_timeout_ms, initial_delay_ms, max_delay_ms, lock_wait_ms;
+	int64_t lock_timeout_ms, statement_timeout_ms, lock_retries;
+	bool lock_per_transaction; /* migrate.lock = transaction: for poolers */
+	bool out_of_order;         /* migrate.out_of_order = allow */
 	bool create_never;
 	enum log_level log_level;
 	enum log_format log_format;

@@ -116,15 +116,29 @@ static int file_checksum(const struct migration *m, char out[65])
  * Compares the files with the history: an applied file whose checksum changed stops
  * everything. Counts what is pending; warns about applied versions without a file.
  */
-static enum status history_check(const struct history *h, const struct mig_list *list,
-				 size_t *pending)
+static enum status history_check(const struct config *cfg, const struct history *h,
+				 const struct mig_list *list, size_t *pending)
 {
+	const struct applied *newest = h->n ? &h->rows[h->n - 1] : NULL;
+
 	*pending = 0;
 	for (size_t i = 0; i < list->n; i++) {
 		const struct migration *m = &list->items[i];
 		const struct applied *a = history_find(h, m->version);
 		char sum[65];
 
+		if (!a && newest && m->version < newest->version && !cfg->out_of_order) {
+			const struct log_field fields[] = {
+				{ "hint", "give it a version above the newest, or set migrate.out_of_order "
+					  "= allow to apply it anyway" },
+				{ NULL, NULL },
+			};
+
+			log_event(LOG_ERROR, fields, "migration \"%s\" is older than the newest applied "
+				  "one, \"%s\" (version %" PRId64 ")", m->file, newest->name,
+				  newest->version);
+			return ST_MIGRATION;
+		}
 		if (!a) {
 			(*pending)++;
 			continue;
@@ -149,65 +163,6 @@ static enum status history_check(const struct history *h, const struct mig_list 
 			log_warn("applied migration %" PRId64 " (\"%s\") has no file in the directory",
 				 h->rows[i].version, h->rows[i].name);
 	return ST_OK;
-}
-
-/* Names whoever holds the lock, so that a stuck deploy says who it waits for. */
-static void log_lock_holder(PGconn *conn, const char *key)
-{
-	static const char sql[] =
-		"SELECT a.pid, coalesce(a.application_name, ''), "
-		"coalesce(host(a.client_addr), 'local socket'), a.state "
-		"FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
-		"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-		"AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) "
-		"AND l.objid::bigint = ($1::bigint & 4294967295)";
-	const char *params[] = { key };
-	struct db_error err;
-	PGresult *res = db_query(conn, sql, 1, params, &err);
-
-	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0)
-		log_error("the migration lock is held by pid %s (application \"%s\", client %s, %s)",
-			  PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-			  PQgetvalue(res, 0, 3));
-	PQclear(res);
-}
-
-/*
- * Polls pg_try_advisory_lock instead of blocking in pg_advisory_lock: a session blocked
- * there keeps a snapshot open, which makes CREATE INDEX CONCURRENTLY in the holder wait
- * for it forever.
- */
-static enum status lock_take(const struct config *cfg, PGconn *conn, const char *key)
-{
-	const char *params[] = { key };
-	int64_t deadline = clock_ms() + cfg->lock_wait_ms;
-	uint64_t rng = random_seed();
-
-	for (int attempt = 1;; attempt++) {
-		struct db_error err;
-		PGresult *res = db_query(conn, "SELECT pg_catalog.pg_try_advisory_lock($1::bigint)", 1,
-					 params, &err);
-		bool got = res && PQresultStatus(res) == PGRES_TUPLES_OK &&
-			   strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-		bool failed = !res || PQresultStatus(res) != PGRES_TUPLES_OK;
-
-		PQclear(res);
-		if (failed)
-			return db_report(&err, "take the migration lock");
-		if (got)
-			return ST_OK;
-		if (attempt == 1)
-			log_info("waiting for another pgboot to finish migrating");
-		if (clock_ms() >= deadline) {
-			log_error("could not take the migration lock within %s (migrate.lock_wait)",
-				  cfg_get(cfg, CFG_MIGRATE_LOCK_WAIT));
-			log_lock_holder(conn, key);
-			return ST_UNAVAILABLE;
-		}
-		if (wait_sleep(wait_backoff(cfg->initial_delay_ms, cfg->max_delay_ms * 4, attempt,
-					    &rng)) < 0)
-			return ST_SIGNAL;
-	}
 }
 
 static void lock_release(PGconn *conn, const char *key)
@@ -264,6 +219,7 @@ static void history_init(PGconn *conn, const struct config *cfg, struct history 
 	h->t.schema = db_quote_ident(conn, cfg->table_schema);
 	h->t.history = xasprintf("%s.%s", h->t.schema, table);
 	h->t.progress = xasprintf("%s.%s", h->t.schema, progress);
+	snprintf(h->t.lock_key, sizeof(h->t.lock_key), "%" PRId64, sha256_int64(h->t.history));
 	free(table);
 	free(progress_name);
 	free(progress);
@@ -277,29 +233,48 @@ static void history_free(struct history *h)
 	free(h->t.schema);
 }
 
+/* With migrate.lock = transaction: the table is created under the lock, in a transaction. */
+static enum status history_create_locked(PGconn *conn, const struct config *cfg,
+					 const struct history *h)
+{
+	struct db_error err;
+	enum status st = ST_OK;
+
+	if (db_exec(conn, "BEGIN", 0, NULL, &err) < 0)
+		return db_report(&err, "begin a transaction");
+	st = apply_lock(conn, cfg, h->t.lock_key, true);
+	if (st == ST_OK)
+		st = history_create(conn, cfg, h);
+	if (st == ST_OK && db_exec(conn, "COMMIT", 0, NULL, &err) < 0)
+		st = db_report(&err, "commit the migration history table");
+	if (st != ST_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
+		db_exec(conn, "ROLLBACK", 0, NULL, &err);
+	return st;
+}
+
 /* Under the lock: the history again (another runner may have applied some), then the rest. */
 static enum status apply_locked(PGconn *conn, const struct config *cfg, struct history *h,
 				const struct mig_list *list, size_t *applied)
 {
-	size_t pending, done = 0;
+	size_t pending, done = 0, seen = 0;
 	enum status st = history_read(conn, h);
 
 	if (st == ST_OK && h->table_missing)
-		st = history_create(conn, cfg, h);
+		st = cfg->lock_per_transaction ? history_create_locked(conn, cfg, h)
+					       : history_create(conn, cfg, h);
 	if (st == ST_OK)
-		st = history_check(h, list, &pending);
+		st = history_check(cfg, h, list, &pending);
 	for (size_t i = 0; st == ST_OK && i < list->n; i++) {
 		const struct migration *m = &list->items[i];
 		char label[48];
 
+		bool skipped;
+
 		if (history_find(h, m->version))
 			continue;
-		if (h->n && m->version < h->rows[h->n - 1].version)
-			log_warn("migration %s is older than the newest applied one (%" PRId64 ")",
-				 m->file, h->rows[h->n - 1].version);
-		snprintf(label, sizeof(label), "[%zu/%zu]", done + 1, pending);
-		st = apply_file(conn, &h->t, m, label);
-		if (st == ST_OK)
+		snprintf(label, sizeof(label), "[%zu/%zu]", ++seen, pending);
+		st = apply_file(conn, cfg, &h->t, m, label, &skipped);
+		if (st == ST_OK && !skipped)
 			done++;
 	}
 	*applied = done;
@@ -309,7 +284,7 @@ static enum status apply_locked(PGconn *conn, const struct config *cfg, struct h
 enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_list *list)
 {
 	int64_t start = clock_ms();
-	char key[24], elapsed[32];
+	char elapsed[32];
 	struct history h;
 	size_t pending = 0, applied = 0;
 	enum status st;
@@ -317,18 +292,20 @@ enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_l
 	history_init(conn, cfg, &h);
 	st = history_read(conn, &h);
 	if (st == ST_OK)
-		st = history_check(&h, list, &pending);
+		st = history_check(cfg, &h, list, &pending);
 	if (st != ST_OK || pending == 0) {
 		if (st == ST_OK)
 			log_info("no pending migrations (%zu applied)", h.n);
 		goto out;
 	}
-	snprintf(key, sizeof(key), "%" PRId64, sha256_int64(h.t.history));
-	st = lock_take(cfg, conn, key);
-	if (st != ST_OK)
-		goto out;
+	if (!cfg->lock_per_transaction) {
+		st = apply_lock(conn, cfg, h.t.lock_key, false);
+		if (st != ST_OK)
+			goto out;
+	}
 	st = apply_locked(conn, cfg, &h, list, &applied);
-	lock_release(conn, key);
+	if (!cfg->lock_per_transaction)
+		lock_release(conn, h.t.lock_key);
 	format_seconds(clock_ms() - start, elapsed, sizeof(elapsed));
 	if (st == ST_OK && applied == 0)
 		log_info("no pending migrations: another runner applied them");

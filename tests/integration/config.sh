@@ -50,7 +50,17 @@ test_config_line_format() {
 		sed 's/^/    | /' "$PGB_WORK/bad-lines"
 		fail "lines not of the form \`section.key = value  (source)\`"
 	}
-	assert_eq 26 "$(wc -l <"$PGB_WORK/settings")" "number of settings (the contract lists 26)"
+	assert_eq 31 "$(wc -l <"$PGB_WORK/settings")" "number of settings (README lists 31)"
+	# entrypoint.ini documents every setting, in its section, set or commented out
+	local key section name
+	while read -r key _; do
+		section=${key%%.*} name=${key#*.}
+		awk -v s="[$section]" -v k="$name" '
+			/^\[/ { in_s = ($0 == s) }
+			in_s && $0 ~ "^;?" k " =" { found = 1 }
+			END { exit !found }' "$PGB_TOP/entrypoint.ini" ||
+			fail "entrypoint.ini does not document $key"
+	done <"$PGB_WORK/settings"
 	assert_match "$PGB_OUT" '^wait\.timeout = 12s  \(.*\)$'
 	assert_match "$PGB_OUT" '^log\.level = warn  \(.*\)$'
 }

@@ -1,0 +1,100 @@
+# shellcheck shell=bash
+# locking: lock and statement timeouts with retries, out-of-order files, per-transaction locks.
+
+# _hold_lock DB TABLE SECONDS: another session holds an ACCESS EXCLUSIVE lock on TABLE for
+# SECONDS, in the background; returns once the lock is held.
+_hold_lock() {
+	local db=$1 table=$2 seconds=$3 t0
+	psql_db "$db" -c "BEGIN; LOCK TABLE $table IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep($seconds); COMMIT;" \
+		>/dev/null 2>&1 &
+	t0=$(ms_now)
+	until [[ $(q "$db" "SELECT count(*) FROM pg_locks WHERE relation = '$table'::regclass AND mode = 'AccessExclusiveLock' AND granted") == 1 ]]; do
+		(($(ms_now) - t0 < 10000)) || fail "the lock on $table was never taken"
+		sleep 0.05
+	done
+}
+
+test_locking_lock_timeout_is_retried_and_names_the_blocker() {
+	app_role
+	migdir migrations 0001_t.sql 'CREATE TABLE lt (id int);'
+	pgb_run migrate
+	assert_exit 0
+	migdir migrations 0001_t.sql 'CREATE TABLE lt (id int);' 0002_alter.sql 'ALTER TABLE lt ADD COLUMN n int;'
+	_hold_lock "$PGB_DB" lt 2
+	pgb_run migrate --migrate-lock-timeout 300ms --migrate-lock-retries 5
+	assert_exit 0
+	assert_contains "$PGB_ERR" 'migrations/0002_alter.sql:1:1: ERROR: canceling statement due to lock timeout (SQLSTATE 55P03)'
+	assert_contains "$PGB_ERR" 'lock timeout in "0002_alter.sql": retry 1 of 5'
+	# the app role sees the holder in pg_locks; pg_stat_activity hides the superuser's query
+	assert_match "$PGB_ERR" 'detail: sessions holding locks: pid [0-9]+ \(psql, state hidden; holds AccessExclusiveLock on lt\)'
+	assert_eq t "$(q "$PGB_DB" "SELECT count(*) = 1 FROM information_schema.columns WHERE table_name = 'lt' AND column_name = 'n'")" "column added"
+	assert_eq 2 "$(q "$PGB_DB" 'SELECT count(*) FROM pgboot.migrations')" "history rows"
+}
+
+test_locking_lock_timeout_without_retries_is_65() {
+	app_role
+	migdir migrations 0001_t.sql 'CREATE TABLE lt0 (id int);'
+	pgb_run migrate
+	migdir migrations 0001_t.sql 'CREATE TABLE lt0 (id int);' 0002_alter.sql 'ALTER TABLE lt0 ADD COLUMN n int;'
+	_hold_lock "$PGB_DB" lt0 3
+	pgb_run run --migrate-lock-timeout 200ms --migrate-lock-retries 0 -- touch "$PGB_WORK/app-ran"
+	assert_exit 65
+	assert_contains "$PGB_ERR" '(SQLSTATE 55P03)'
+	assert_not_contains "$PGB_ERR" 'retry'
+	[[ ! -e $PGB_WORK/app-ran ]] || fail "the application ran"
+	assert_eq 1 "$(q "$PGB_DB" 'SELECT count(*) FROM pgboot.migrations')" "history rows"
+}
+
+test_locking_statement_timeout_is_server_side() {
+	app_role
+	migdir migrations 0001_slow.sql $'CREATE TABLE st_t (id int);\nSELECT pg_sleep(3);'
+	pgb_run migrate --migrate-statement-timeout 300ms
+	assert_exit 65
+	assert_contains "$PGB_ERR" 'migrations/0001_slow.sql:2:1: ERROR: canceling statement due to statement timeout (SQLSTATE 57014)'
+	assert_lt "$PGB_ELAPSED_MS" 2500 "ms before the statement timeout ended the run"
+	assert_eq f "$(table_exists "$PGB_DB" st_t)" "table of the timed-out migration"
+}
+
+test_locking_out_of_order_is_refused_unless_allowed() {
+	app_role
+	migdir migrations 0001_a.sql 'CREATE TABLE oo1 (id int);' 0003_c.sql 'CREATE TABLE oo3 (id int);'
+	pgb_run migrate
+	assert_exit 0
+	printf '%s\n' 'CREATE TABLE oo2 (id int);' >migrations/0002_b.sql
+	pgb_run migrate
+	assert_exit 65
+	assert_contains "$PGB_ERR" 'migration "0002_b.sql" is older than the newest applied one, "0003_c.sql" (version 3)'
+	assert_contains "$PGB_ERR" 'migrate.out_of_order = allow'
+	assert_eq f "$(table_exists "$PGB_DB" oo2)" "table of the out-of-order file"
+	PGBOOT_MIGRATE_OUT_OF_ORDER=allow pgb_run migrate
+	assert_exit 0
+	assert_eq t "$(table_exists "$PGB_DB" oo2)" "table of the out-of-order file"
+}
+
+test_locking_transaction_mode_with_ten_runners() {
+	app_role
+	local i n=10 pids=()
+	migdir migrations \
+		0001_a.sql 'CREATE TABLE tx1 (id int);' \
+		0002_b.sql $'CREATE TABLE tx2 (id int);\nSELECT pg_sleep(0.2);' \
+		0003_c.sql 'CREATE TABLE tx3 (id int);'
+	for ((i = 0; i < n; i++)); do
+		env --default-signal=INT,TERM "$PGBOOT" migrate --migrate-lock transaction --wait-timeout 20s \
+			>"$PGB_WORK/out.$i" 2>"$PGB_WORK/err.$i" &
+		pids+=($!)
+	done
+	for ((i = 0; i < n; i++)); do
+		wait "${pids[i]}" || { cat "$PGB_WORK/err.$i"; fail "runner $i exited $?"; }
+	done
+	assert_eq "1,2,3" "$(q "$PGB_DB" "SELECT string_agg(version::text, ',' ORDER BY version) FROM pgboot.migrations")" "history"
+	assert_eq 0 "$(q "$PGB_DB" "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" "advisory locks left"
+}
+
+test_locking_transaction_mode_refuses_no_transaction_files() {
+	app_role
+	migdir migrations 0001_nt.sql $'-- pgboot:no-transaction\nCREATE TABLE ntx (id int);'
+	pgb_run migrate --migrate-lock transaction
+	assert_exit 65
+	assert_contains "$PGB_ERR" 'runs without a transaction, which migrate.lock = transaction cannot protect'
+	assert_eq f "$(table_exists "$PGB_DB" ntx)" "table"
+}
