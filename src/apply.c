@@ -742,3 +742,17 @@ out:
 	buf_release(&r.sql);
 	return st;
 }
+
+int apply_describe(const struct migration *m, struct apply_info *out)
+{
+	struct plan pl;
+	struct buf sql;
+	int rc;
+
+	buf_init(&sql);
+	rc = mig_read(m, &sql) < 0 || make_plan(m, &sql, &pl) < 0 ? -1 : 0;
+	if (rc == 0)
+		*out = (struct apply_info){ pl.count, pl.no_transaction, pl.wrapped };
+	buf_release(&sql);
+	return rc;
+}

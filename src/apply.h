@@ -29,6 +29,14 @@ struct mig_tables {
  */
 enum status apply_file(PGconn *conn, const struct config *cfg, const struct mig_tables *t,
 		       const struct migration *m, const char *label, bool *skipped);
+struct apply_info {
+	size_t statements;
+	bool no_transaction;
+	bool wrapped;
+};
+
+/* Reads and checks m as apply_file would, running nothing. Returns 0, or -1 (logged). */
+int apply_describe(const struct migration *m, struct apply_info *out);
 /*
  * Polls pg_try_advisory_xact_lock (in a transaction) or pg_try_advisory_lock with backoff
  * until migrate.lock_wait, then names the holder. Waiting holds no snapshot.

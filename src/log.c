@@ -47,18 +47,7 @@ static void append_json_string(struct buf *b, const char *s)
 
 	buf_init(&folded);
 	append_folded(&folded, s);
-	buf_puts(b, "\"");
-	for (const char *p = folded.data ? folded.data : ""; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c == '"' || c == '\\')
-			buf_printf(b, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			buf_printf(b, "\\u%04x", c);
-		else
-			buf_append(b, p, 1);
-	}
-	buf_puts(b, "\"");
+	buf_json_string(b, folded.data ? folded.data : "");
 	buf_release(&folded);
 }
 

@@ -20,12 +20,16 @@
 
 #define EXIT_USAGE 64
 
-static const char *const commands[] = { "run", "wait", "create", "migrate", "status", "config" };
+static const char *const commands[] = { "run",    "wait", "create", "migrate",
+					"status", "plan", "config" };
 
 struct cli {
 	const char *command;
 	const char *config_path;
 	char **app_argv; /* the application command for run, or NULL */
+	bool json;       /* status --json */
+	bool check;      /* status --check */
+	bool dry_run;    /* migrate/run --dry-run */
 };
 
 static void usage(FILE *out)
@@ -39,7 +43,11 @@ static void usage(FILE *out)
 		"  pgboot wait [OPTIONS]      wait until the database accepts a connection\n"
 		"  pgboot create [OPTIONS]    wait, then create the database if missing\n"
 		"  pgboot migrate [OPTIONS]   wait, create, apply pending migrations\n"
-		"  pgboot status [OPTIONS]    list applied and pending migrations\n"
+		"  pgboot status [OPTIONS] [--json] [--check]\n"
+		"                             list migrations: applied, pending, changed...;\n"
+		"                             --check exits 1 unless all are applied and unchanged\n"
+		"  pgboot plan [OPTIONS]      what migrate would apply, in order; changes nothing\n"
+		"                             (also: migrate --dry-run, run --dry-run)\n"
 		"  pgboot config [OPTIONS]    print the effective settings and their sources\n"
 		"\n"
 		"Options:\n"
@@ -56,7 +64,8 @@ static void usage(FILE *out)
 		"Precedence: flags > environment > ini file > defaults.\n"
 		"\n"
 		"Exit codes:\n"
-		"  0 success           64 usage error         65 migration failed\n"
+		"  0 success           1 status --check: not up to date\n"
+		"  64 usage error      65 migration failed\n"
 		"  69 database unavailable (timed out, connection lost)\n"
 		"  70 internal error   77 not permitted       78 configuration error\n"
 		"  126 command not executable                 127 command not found\n"
@@ -112,7 +121,7 @@ static int usage_error(const char *what, const char *arg)
  */
 static int parse_options(int argc, char **argv, struct config *cfg, struct cli *cli)
 {
-	struct option longopts[CFG_NKEYS + 4];
+	struct option longopts[CFG_NKEYS + 7];
 	char err[512];
 	int n = 0, c;
 
@@ -122,6 +131,9 @@ static int parse_options(int argc, char **argv, struct config *cfg, struct cli *
 	longopts[n++] = (struct option){ "config", required_argument, NULL, 'c' };
 	longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
 	longopts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
+	longopts[n++] = (struct option){ "json", no_argument, NULL, 'j' };
+	longopts[n++] = (struct option){ "check", no_argument, NULL, 'k' };
+	longopts[n++] = (struct option){ "dry-run", no_argument, NULL, 'n' };
 	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
 	opterr = 0;
 	optind = 0; /* GNU getopt: start afresh, also for the options after a command */
@@ -134,6 +146,8 @@ static int parse_options(int argc, char **argv, struct config *cfg, struct cli *
 			return 0;
 		} else if (c == 'c') {
 			cli->config_path = optarg;
+		} else if (c == 'j' || c == 'k' || c == 'n') {
+			*(c == 'j' ? &cli->json : c == 'k' ? &cli->check : &cli->dry_run) = true;
 		} else if (c == ':') {
 			return usage_error("missing value for option", argv[optind - 1]);
 		} else if (c == '?') {
@@ -182,6 +196,10 @@ static int parse_cli(int argc, char **argv, struct config *cfg, struct cli *cli)
 	}
 	if (i < argc && strcmp(cli->command, "run") != 0)
 		return usage_error("unexpected argument", argv[i]);
+	if ((cli->json || cli->check) && strcmp(cli->command, "status") != 0)
+		return usage_error("only status takes", cli->json ? "--json" : "--check");
+	if (cli->dry_run && strcmp(cli->command, "run") != 0 && strcmp(cli->command, "migrate") != 0)
+		return usage_error("only migrate and run take", "--dry-run");
 	if (i < argc)
 		cli->app_argv = argv + i;
 	return 1;
@@ -192,15 +210,23 @@ static bool command_is(const struct cli *cli, const char *name)
 	return strcmp(cli->command, name) == 0;
 }
 
+/* Reports: they read the database and change nothing, not even by creating it. */
+static bool read_only(const struct cli *cli)
+{
+	return command_is(cli, "status") || command_is(cli, "plan") || cli->dry_run;
+}
+
 /* Waits for the target; creates it when missing and allowed, then connects to it. */
 static enum status connect_target(const struct config *cfg, const struct cli *cli,
 				  struct wait_result *w)
 {
-	bool may_create = !command_is(cli, "wait") && !command_is(cli, "status") &&
-			  !cfg->create_never;
-	enum status st = wait_ready(cfg, may_create || command_is(cli, "status"), w);
+	bool may_create = !command_is(cli, "wait") && !read_only(cli) && !cfg->create_never;
+	enum status st = wait_ready(cfg, may_create || read_only(cli), w);
 
-	if (st != ST_OK || !w->missing || command_is(cli, "status"))
+	if (st == ST_OK && w->missing && read_only(cli))
+		log_info("database \"%s\" does not exist%s", w->dbname,
+			 cfg->create_never ? "" : "; it would be created");
+	if (st != ST_OK || !w->missing || read_only(cli))
 		return st;
 	st = create_database(cfg, w->dbname, w->deadline);
 	if (st != ST_OK)
@@ -212,7 +238,7 @@ static enum status connect_target(const struct config *cfg, const struct cli *cl
 static enum status run_phases(const struct config *cfg, const struct cli *cli)
 {
 	bool migrations = command_is(cli, "run") || command_is(cli, "migrate") ||
-			  command_is(cli, "status");
+			  command_is(cli, "status") || command_is(cli, "plan");
 	struct mig_list list;
 	struct wait_result w = { 0 };
 	enum status st = ST_OK;
@@ -224,7 +250,9 @@ static enum status run_phases(const struct config *cfg, const struct cli *cli)
 	if (st == ST_OK)
 		st = connect_target(cfg, cli, &w);
 	if (st == ST_OK && command_is(cli, "status"))
-		st = mig_status(cfg, w.conn, &list);
+		st = mig_status(cfg, w.conn, &list, cli->json, cli->check);
+	else if (st == ST_OK && read_only(cli))
+		st = mig_plan(cfg, w.conn, &list);
 	else if (st == ST_OK && migrations)
 		st = mig_apply(cfg, w.conn, &list);
 	PQfinish(w.conn);
@@ -237,6 +265,8 @@ static int exit_code(enum status st)
 	switch (st) {
 	case ST_OK:
 		return 0;
+	case ST_PENDING:
+		return 1;
 	case ST_MIGRATION:
 		return 65;
 	case ST_UNAVAILABLE:
@@ -298,7 +328,7 @@ int main(int argc, char **argv)
 	cfg_release(&cfg);
 	if (st != ST_OK)
 		return exit_code(st);
-	if (!cli.app_argv)
+	if (!cli.app_argv || cli.dry_run)
 		return 0;
 	return exec_command(cli.app_argv);
 }

@@ -316,38 +316,176 @@ out:
 	return st;
 }
 
-enum status mig_status(const struct config *cfg, PGconn *conn, const struct mig_list *list)
+/* Statements done of partly applied no-transaction files: version -> count, or 0. */
+static long partial_count(PGresult *progress, int64_t version)
+{
+	for (int i = 0; progress && i < PQntuples(progress); i++)
+		if (strtoll(PQgetvalue(progress, i, 0), NULL, 10) == version)
+			return strtol(PQgetvalue(progress, i, 1), NULL, 10);
+	return 0;
+}
+
+static PGresult *progress_counts(PGconn *conn, const struct history *h)
+{
+	char *sql = xasprintf("SELECT version, count(*) FROM %s GROUP BY version", h->t.progress);
+	struct db_error err;
+	PGresult *res = db_query(conn, sql, 0, NULL, &err);
+
+	free(sql);
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK)
+		return res;
+	PQclear(res); /* no progress table yet: nothing is partly applied */
+	return NULL;
+}
+
+/* One line of the report: a file, an applied row, or both. */
+struct report_row {
+	int64_t version;
+	const char *name;
+	const char *state; /* applied, changed, pending, out-of-order, partial, missing */
+	const struct applied *a;
+	long done;
+};
+
+static void print_text(const struct report_row *r)
+{
+	if (r->a)
+		printf("%s %s %s %sms%s\n", r->state, r->name, r->a->applied_at, r->a->duration_ms,
+		       strcmp(r->state, "missing") == 0 ? " (no file)" : "");
+	else if (r->done)
+		printf("%s %s (%ld statements done)\n", r->state, r->name, r->done);
+	else
+		printf("%s %s\n", r->state, r->name);
+}
+
+static void print_json(struct buf *out, const struct report_row *r, bool first)
+{
+	buf_printf(out, "%s{\"version\":%" PRId64 ",\"name\":", first ? "" : ",", r->version);
+	buf_json_string(out, r->name);
+	buf_puts(out, ",\"state\":");
+	buf_json_string(out, r->state);
+	if (r->a) {
+		buf_puts(out, ",\"applied_at\":");
+		buf_json_string(out, r->a->applied_at);
+		buf_printf(out, ",\"duration_ms\":%s,\"checksum\":", r->a->duration_ms);
+		buf_json_string(out, r->a->checksum);
+	}
+	if (r->done)
+		buf_printf(out, ",\"statements_done\":%ld", r->done);
+	buf_puts(out, "}");
+}
+
+/* The state of file m: -1 when it cannot be read (logged). */
+static int file_row(const struct history *h, const struct migration *m, PGresult *progress,
+		    struct report_row *r)
+{
+	const struct applied *newest = h->n ? &h->rows[h->n - 1] : NULL;
+	char sum[65];
+
+	*r = (struct report_row){ m->version, m->file, "pending", history_find(h, m->version), 0 };
+	if (r->a) {
+		if (file_checksum(m, sum) < 0)
+			return -1;
+		r->state = strcmp(sum, r->a->checksum) ? "changed" : "applied";
+	} else if ((r->done = partial_count(progress, m->version))) {
+		r->state = "partial";
+	} else if (newest && m->version < newest->version) {
+		r->state = "out-of-order";
+	}
+	return 0;
+}
+enum status mig_status(const struct config *cfg, PGconn *conn, const struct mig_list *list,
+		       bool json, bool check)
 {
 	struct history h = { 0 };
-	size_t pending = 0, changed = 0;
+	size_t count[2] = { 0, 0 }, fi = 0, hi = 0; /* applied, not */
+	PGresult *progress = NULL;
+	struct buf out;
+	enum status st = ST_OK;
+
+	buf_init(&out);
+	if (conn) {
+		history_init(conn, cfg, &h);
+		st = history_read(conn, &h);
+		progress = st == ST_OK && !h.table_missing ? progress_counts(conn, &h) : NULL;
+	}
+	buf_printf(&out, "{\"database_exists\":%s,\"migrations\":[", conn ? "true" : "false");
+	while (st == ST_OK && (fi < list->n || hi < h.n)) {
+		const struct migration *m = fi < list->n ? &list->items[fi] : NULL;
+		const struct applied *a = hi < h.n ? &h.rows[hi] : NULL;
+		struct report_row r;
+
+		if (m && (!a || m->version <= a->version)) {
+			if (file_row(&h, m, progress, &r) < 0)
+				st = ST_MIGRATION;
+			fi++;
+			hi += a && a->version == m->version;
+		} else {
+			r = (struct report_row){ a->version, a->name, "missing", a, 0 };
+			hi++;
+		}
+		if (st != ST_OK)
+			break;
+		count[strcmp(r.state, "applied") != 0]++;
+		if (json)
+			print_json(&out, &r, count[0] + count[1] == 1);
+		else
+			print_text(&r);
+	}
+	buf_printf(&out, "],\"applied\":%zu,\"not_applied\":%zu}\n", count[0], count[1]);
+	if (st == ST_OK && json)
+		fputs(out.data, stdout);
+	fflush(stdout);
+	if (st == ST_OK)
+		log_info("%zu applied, %zu pending or out of sync", count[0], count[1]);
+	if (st == ST_OK && check && count[1])
+		st = ST_PENDING;
+	PQclear(progress);
+	history_free(&h);
+	buf_release(&out);
+	return st;
+}
+
+enum status mig_plan(const struct config *cfg, PGconn *conn, const struct mig_list *list)
+{
+	struct history h = { 0 };
+	PGresult *progress = NULL;
+	size_t pending = 0, shown = 0;
 	enum status st = ST_OK;
 
 	if (conn) {
 		history_init(conn, cfg, &h);
 		st = history_read(conn, &h);
+		progress = st == ST_OK && !h.table_missing ? progress_counts(conn, &h) : NULL;
 	}
+	if (st == ST_OK)
+		st = history_check(cfg, &h, list, &pending);
 	for (size_t i = 0; st == ST_OK && i < list->n; i++) {
 		const struct migration *m = &list->items[i];
-		const struct applied *a = history_find(&h, m->version);
-		char sum[65];
+		struct apply_info info;
+		long done = partial_count(progress, m->version);
 
-		if (!a) {
-			pending++;
-			printf("pending %s\n", m->file);
-		} else if (file_checksum(m, sum) < 0) {
+		if (history_find(&h, m->version))
+			continue;
+		if (apply_describe(m, &info) < 0) {
 			st = ST_MIGRATION;
-		} else {
-			changed += strcmp(sum, a->checksum) != 0;
-			printf("%s %s %s %sms\n", strcmp(sum, a->checksum) ? "changed" : "applied",
-			       m->file, a->applied_at, a->duration_ms);
+			break;
 		}
+		printf("apply %s (%s, %zu statement%s", m->file,
+		       info.no_transaction ? "no transaction"
+		       : info.wrapped      ? "one transaction, the file's own BEGIN"
+					   : "one transaction",
+		       info.statements, info.statements == 1 ? "" : "s");
+		if (done)
+			printf(", resumes at statement %ld", done + 1);
+		printf(")\n");
+		shown++;
 	}
-	for (size_t i = 0; st == ST_OK && i < h.n; i++)
-		if (!in_list(list, h.rows[i].version))
-			printf("missing %s %s (no file)\n", h.rows[i].name, h.rows[i].applied_at);
 	fflush(stdout);
 	if (st == ST_OK)
-		log_info("%zu applied, %zu pending, %zu changed", h.n, pending, changed);
+		log_info("dry run: %zu migration%s would be applied; nothing was changed", shown,
+			 shown == 1 ? "" : "s");
+	PQclear(progress);
 	history_free(&h);
 	return st;
 }

@@ -15,9 +15,18 @@
  */
 enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_list *list);
 /*
- * Prints one line per migration to stdout: applied, pending, changed or missing. conn may
- * be NULL when the database does not exist yet (everything is pending).
+ * Prints one line per migration to stdout (or one JSON document): applied, changed
+ * (checksum differs), pending, out-of-order, partial (a no-transaction file stopped
+ * midway) or missing (applied, no file). conn is NULL when the database does not exist
+ * yet. With check, returns ST_PENDING unless every migration is applied and unchanged.
  */
-enum status mig_status(const struct config *cfg, PGconn *conn, const struct mig_list *list);
+enum status mig_status(const struct config *cfg, PGconn *conn, const struct mig_list *list,
+		       bool json, bool check);
+
+/*
+ * Prints what mig_apply would do, in order: each pending file with its transaction mode
+ * and statement count, after the same checks (edited files, order). Changes nothing.
+ */
+enum status mig_plan(const struct config *cfg, PGconn *conn, const struct mig_list *list);
 
 #endif

@@ -144,6 +144,22 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+void buf_json_string(struct buf *b, const char *s)
+{
+	buf_puts(b, "\"");
+	for (const char *p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '"' || c == '\\')
+			buf_printf(b, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			buf_printf(b, "\\u%04x", c);
+		else
+			buf_append(b, p, 1);
+	}
+	buf_puts(b, "\"");
+}
+
 char *buf_detach(struct buf *b)
 {
 	char *s = b->data ? b->data : xstrdup("");

@@ -29,6 +29,8 @@ void buf_release(struct buf *b);
 void buf_append(struct buf *b, const void *data, size_t len);
 void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* Appends s as a JSON string, quoted and escaped. */
+void buf_json_string(struct buf *b, const char *s);
 /* Takes the buffer's string; the buffer is left empty and the caller frees the result. */
 char *buf_detach(struct buf *b);
 

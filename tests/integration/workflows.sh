@@ -1,0 +1,105 @@
+# shellcheck shell=bash
+# workflows: status (text, --json, --check), plan and --dry-run.
+
+test_workflows_status_states_and_json() {
+	need_tools python3
+	app_role
+	migdir migrations \
+		0001_a.sql 'CREATE TABLE wf1 (id int);' \
+		0003_c.sql 'CREATE TABLE wf3 (id int);' \
+		0004_gone.sql 'CREATE TABLE wf4 (id int);'
+	pgb_run migrate
+	assert_exit 0
+	rm migrations/0004_gone.sql
+	printf '%s\n' 'CREATE TABLE wf1 (id bigint);' >migrations/0001_a.sql
+	printf '%s\n' 'CREATE TABLE wf2 (id int);' >migrations/0002_b.sql
+	printf '%s\n' '-- pgboot:no-transaction' 'CREATE TABLE wf5 (id int);' 'SELECT 1/0;' >migrations/0005_nt.sql
+	printf '%s\n' 'CREATE TABLE wf6 (id int);' >migrations/0006_f.sql
+	# 0005 stops midway: run it alone through a directory holding only the applied files and it
+	cp -r migrations "$PGB_WORK/partial"
+	rm "$PGB_WORK/partial/0001_a.sql" "$PGB_WORK/partial/0002_b.sql" "$PGB_WORK/partial/0006_f.sql"
+	pgb_run migrate --migrate-dir "$PGB_WORK/partial" --migrate-out-of-order allow
+	assert_exit 65
+	pgb_run status
+	assert_exit 0
+	assert_eq "$(printf '%s\n' 'changed 0001_a.sql' 'out-of-order 0002_b.sql' 'applied 0003_c.sql' \
+		'missing 0004_gone.sql' 'partial 0005_nt.sql' 'pending 0006_f.sql')" \
+		"$(awk '{ print $1, $2 }' "$PGB_OUT")" "status lines"
+	assert_contains "$PGB_OUT" 'partial 0005_nt.sql (1 statements done)'
+	pgb_run status --json
+	assert_exit 0
+	python3 - "$PGB_OUT" <<'PY' || fail "status --json is not the expected document"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+states = {m["name"]: m["state"] for m in doc["migrations"]}
+assert states == {"0001_a.sql": "changed", "0002_b.sql": "out-of-order", "0003_c.sql": "applied",
+                  "0004_gone.sql": "missing", "0005_nt.sql": "partial", "0006_f.sql": "pending"}, states
+assert doc["database_exists"] is True and doc["applied"] == 1 and doc["not_applied"] == 5, doc
+row = [m for m in doc["migrations"] if m["name"] == "0003_c.sql"][0]
+assert row["version"] == 3 and len(row["checksum"]) == 64 and row["duration_ms"] >= 0, row
+assert [m for m in doc["migrations"] if m["name"] == "0005_nt.sql"][0]["statements_done"] == 1
+PY
+	pgb_run status --check
+	assert_exit 1
+}
+
+test_workflows_status_check_is_0_when_up_to_date() {
+	app_role
+	migdir migrations 0001_a.sql 'CREATE TABLE ok1 (id int);'
+	pgb_run status --check
+	assert_exit 1
+	assert_eq 0 "$(db_exists "$PGB_DB")" "database created by status"
+	pgb_run migrate
+	pgb_run status --check
+	assert_exit 0
+	assert_eq "applied 0001_a.sql" "$(awk '{ print $1, $2 }' "$PGB_OUT")" "status"
+}
+
+test_workflows_plan_and_dry_run_change_nothing() {
+	app_role
+	migdir migrations \
+		0001_a.sql 'CREATE TABLE pl1 (id int);' \
+		0002_wrapped.sql $'BEGIN;\nCREATE TABLE pl2 (id int);\nCREATE TABLE pl2b (id int);\nCOMMIT;' \
+		0003_nt.sql $'-- pgboot:no-transaction\nCREATE INDEX CONCURRENTLY pl1_id ON pl1 (id);'
+	pgb_run plan
+	assert_exit 0
+	assert_eq 0 "$(db_exists "$PGB_DB")" "database created by plan"
+	assert_contains "$PGB_ERR" "database \"$PGB_DB\" does not exist; it would be created"
+	assert_eq "$(printf '%s\n' 'apply 0001_a.sql (one transaction, 1 statement)' \
+		"apply 0002_wrapped.sql (one transaction, the file's own BEGIN, 4 statements)" \
+		'apply 0003_nt.sql (no transaction, 1 statement)')" "$(cat "$PGB_OUT")" "plan"
+	pgb_run run --dry-run -- touch "$PGB_WORK/app-ran"
+	assert_exit 0
+	[[ ! -e $PGB_WORK/app-ran ]] || fail "the application ran in a dry run"
+	pgb_run migrate --migrate-dir migrations
+	assert_exit 0
+	printf '%s\n' 'CREATE TABLE pl4 (id int);' >migrations/0004_d.sql
+	pgb_run migrate --dry-run
+	assert_exit 0
+	assert_eq 'apply 0004_d.sql (one transaction, 1 statement)' "$(cat "$PGB_OUT")" "dry run"
+	assert_eq f "$(table_exists "$PGB_DB" pl4)" "table of the dry run"
+	assert_contains "$PGB_ERR" 'dry run: 1 migration would be applied; nothing was changed'
+}
+
+test_workflows_plan_reports_what_a_run_would_refuse() {
+	app_role
+	migdir migrations 0001_a.sql 'CREATE TABLE pr1 (id int);'
+	pgb_run migrate
+	printf '%s\n' 'CREATE TABLE pr1 (id bigint);' >migrations/0001_a.sql
+	pgb_run plan
+	assert_exit 65
+	assert_contains "$PGB_ERR" 'checksum of applied migration "0001_a.sql" has changed'
+	migdir migrations 0001_a.sql 'CREATE TABLE pr1 (id int);' 0002_meta.sql '\i other.sql'
+	pgb_run migrate --dry-run
+	assert_exit 65
+	assert_contains "$PGB_ERR" 'migrations/0002_meta.sql:1: psql meta-command "\i"'
+}
+
+test_workflows_report_options_belong_to_their_commands() {
+	pgb_run migrate --json
+	assert_exit 64
+	pgb_run status --dry-run
+	assert_exit 64
+	pgb_run plan extra
+	assert_exit 64
+}
