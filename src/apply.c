@@ -108,6 +108,7 @@ static enum status statement_failure(const struct migration *m, const struct spl
 	}
 	if (err->position > 0)
 		split_position(sp, st, err->position, &line, &col);
+	line += m->line_offset;
 	snprintf(line_s, sizeof(line_s), "%d", line);
 	snprintf(col_s, sizeof(col_s), "%d", col);
 	log_event(LOG_ERROR, fields, "%s:%d:%d: ERROR: %s (SQLSTATE %s)", m->path, line, col,
@@ -165,8 +166,8 @@ static int read_directive(const struct migration *m, const struct buf *sql, bool
 		*no_txn = true;
 		return 0;
 	}
-	log_error("%s:1: unknown directive \"%.*s\" (pgboot knows \"pgboot:no-transaction\")",
-		  m->path, (int)n, p);
+	log_error("%s:%d: unknown directive \"%.*s\" (pgboot knows \"pgboot:no-transaction\")",
+		  m->path, m->line_offset + 1, (int)n, p);
 	return -1;
 }
 
@@ -210,7 +211,7 @@ static int make_plan(const struct migration *m, const struct buf *sql, struct pl
 		last_commit = st.kind == STMT_COMMIT;
 	}
 	if (rc < 0) {
-		log_error("%s:%d: %s", m->path, sp.error_line, sp.error);
+		log_error("%s:%d: %s", m->path, sp.error_line + m->line_offset, sp.error);
 		return -1;
 	}
 	if (pl->no_transaction || txn == 0)
@@ -222,40 +223,10 @@ static int make_plan(const struct migration *m, const struct buf *sql, struct pl
 		bad = first;
 	log_error("%s:%d:%d: %s is not allowed here: pgboot runs this migration in one transaction "
 		  "with its history row; to control transactions yourself, make "
-		  "\"-- pgboot:no-transaction\" the file's first line", m->path, bad.line, bad.column,
+		  "\"-- pgboot:no-transaction\" the file's first line", m->path,
+		  bad.line + m->line_offset, bad.column,
 		  kind_name(bad.kind));
 	return -1;
-}
-
-/* The history row, in the migration's transaction. */
-static enum status record(PGconn *conn, const struct mig_tables *t, const struct migration *m,
-			  const char *checksum, int64_t ms)
-{
-	char version[24], duration[24], host[256];
-	const char *params[] = { version, m->file, checksum, duration, host };
-	char *sql = xasprintf("INSERT INTO %s (version, name, checksum, duration_ms, applied_by) "
-			      "VALUES ($1, $2, $3, $4, session_user || coalesce('@' || nullif($5, ''), ''))",
-			      t->history);
-	struct db_error err;
-	int rc;
-
-	snprintf(version, sizeof(version), "%" PRId64, m->version);
-	snprintf(duration, sizeof(duration), "%" PRId64, ms);
-	/* A truncated name may lack its NUL; a failure leaves the buffer empty. */
-	memset(host, 0, sizeof(host));
-	if (gethostname(host, sizeof(host) - 1) < 0)
-		memset(host, 0, sizeof(host));
-	rc = db_exec(conn, sql, 5, params, &err);
-	free(sql);
-	return rc < 0 ? db_report(&err, "record the migration in the history") : ST_OK;
-}
-
-static void rollback(PGconn *conn)
-{
-	struct db_error err;
-
-	if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
-		db_exec(conn, "ROLLBACK", 0, NULL, &err);
 }
 
 /* One file's run: what every step needs. */
@@ -268,8 +239,40 @@ struct run {
 	struct plan plan;
 	char checksum[65];
 	bool lock_timed_out; /* the last failure was lock_not_available (55P03) */
-	bool skipped;        /* another runner applied the file meanwhile */
+	bool skipped;        /* another runner applied (or rolled back) the file meanwhile */
+	bool down;           /* rolling back: the down part runs, the history row goes */
 };
+
+/* The history row, in the migration's transaction: written going up, removed going down. */
+static enum status record(struct run *r, int64_t ms)
+{
+	char version[24], duration[24], host[256];
+	const char *params[] = { version, r->m->file, r->checksum, duration, host };
+	char *sql = r->down ? xasprintf("DELETE FROM %s WHERE version = $1", r->t->history)
+			    : xasprintf("INSERT INTO %s (version, name, checksum, duration_ms, "
+					"applied_by) VALUES ($1, $2, $3, $4, session_user || "
+					"coalesce('@' || nullif($5, ''), ''))", r->t->history);
+	struct db_error err;
+	int rc;
+
+	snprintf(version, sizeof(version), "%" PRId64, r->m->version);
+	snprintf(duration, sizeof(duration), "%" PRId64, ms);
+	/* A truncated name may lack its NUL; a failure leaves the buffer empty. */
+	memset(host, 0, sizeof(host));
+	if (gethostname(host, sizeof(host) - 1) < 0)
+		memset(host, 0, sizeof(host));
+	rc = db_exec(r->conn, sql, r->down ? 1 : 5, params, &err);
+	free(sql);
+	return rc < 0 ? db_report(&err, "record the migration in the history") : ST_OK;
+}
+
+static void rollback(PGconn *conn)
+{
+	struct db_error err;
+
+	if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
+		db_exec(conn, "ROLLBACK", 0, NULL, &err);
+}
 
 /* migrate.lock_timeout and statement_timeout, server-side; LOCAL inside a transaction. */
 static int set_timeouts(struct run *r, bool local, struct db_error *err)
@@ -304,7 +307,7 @@ static enum status claim(struct run *r)
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
 		st = db_report(&err, "read the migration history");
 	else
-		r->skipped = PQntuples(res) > 0;
+		r->skipped = r->down ? PQntuples(res) == 0 : PQntuples(res) > 0;
 	PQclear(res);
 	free(sql);
 	return st;
@@ -353,7 +356,7 @@ static enum status apply_in_transaction(struct run *r)
 		}
 	}
 	if (rc == ST_OK && !r->skipped)
-		rc = record(r->conn, r->t, r->m, r->checksum, clock_ms() - start);
+		rc = record(r, clock_ms() - start);
 	if (rc == ST_OK && !r->skipped && db_exec(r->conn, "COMMIT", 0, NULL, &err) < 0)
 		rc = db_report(&err, "commit the migration");
 	if (rc != ST_OK || r->skipped)
@@ -520,9 +523,11 @@ static enum status invalid_index(PGconn *conn, const struct migration *m, const 
 }
 
 /* The end of a no-transaction file: its history row replaces its progress, atomically. */
-static enum status finish_statements(PGconn *conn, const struct mig_tables *t,
-				     const struct migration *m, const char *checksum, int64_t ms)
+static enum status finish_statements(struct run *r, int64_t ms)
 {
+	PGconn *conn = r->conn;
+	const struct mig_tables *t = r->t;
+	const struct migration *m = r->m;
 	char version[24];
 	const char *params[] = { version };
 	char *sql = xasprintf("DELETE FROM %s WHERE version = $1", t->progress);
@@ -533,7 +538,7 @@ static enum status finish_statements(PGconn *conn, const struct mig_tables *t,
 	if (db_exec(conn, "BEGIN", 0, NULL, &err) < 0)
 		st = db_report(&err, "begin a transaction");
 	if (st == ST_OK)
-		st = record(conn, t, m, checksum, ms);
+		st = record(r, ms);
 	if (st == ST_OK && db_exec(conn, sql, 1, params, &err) < 0)
 		st = db_report(&err, "clear the migration progress");
 	if (st == ST_OK && db_exec(conn, "COMMIT", 0, NULL, &err) < 0)
@@ -621,7 +626,7 @@ static enum status apply_statements(struct run *r)
 		rc = ST_MIGRATION;
 	}
 	if (rc == ST_OK)
-		rc = finish_statements(r->conn, r->t, r->m, r->checksum, clock_ms() - start);
+		rc = finish_statements(r, clock_ms() - start);
 	free(before.sums);
 	free(done.sums);
 	buf_release(&changed);
@@ -642,6 +647,36 @@ static enum status reset_session(PGconn *conn)
 	struct db_error err;
 
 	return db_exec(conn, sql, 0, NULL, &err) < 0 ? db_report(&err, "reset the session") : ST_OK;
+}
+
+/* A no-transaction down part: its statements, then the history row goes. No progress is
+ * kept: a down part that fails midway is finished by hand, as the message says. */
+static enum status down_statements(struct run *r)
+{
+	struct splitter sp;
+	struct stmt st;
+	struct db_error err;
+	enum status rc = ST_OK;
+
+	r->lock_timed_out = false;
+	if (set_timeouts(r, false, &err) < 0)
+		return db_report(&err, "set the migration's timeouts");
+	split_init(&sp, r->sql.data, r->sql.len);
+	while (rc == ST_OK && split_next(&sp, &st) == 1) {
+		if (sig_caught()) {
+			rc = ST_SIGNAL;
+		} else if (run_statement(r->conn, &r->sql, &st, &err) < 0) {
+			r->lock_timed_out = strcmp(err.sqlstate, "55P03") == 0;
+			rc = statement_failure(r->m, &sp, &st, &err);
+			rollback(r->conn);
+		}
+	}
+	if (rc == ST_OK && PQtransactionStatus(r->conn) != PQTRANS_IDLE) {
+		log_error("\"%s\" ends inside a transaction it began: add its COMMIT", r->m->path);
+		rollback(r->conn);
+		rc = ST_MIGRATION;
+	}
+	return rc == ST_OK ? finish_statements(r, 0) : rc;
 }
 
 /*
@@ -701,7 +736,9 @@ static enum status run_with_retries(struct run *r)
 
 		if (sig_caught())
 			return ST_SIGNAL;
-		st = r->plan.no_transaction ? apply_statements(r) : apply_in_transaction(r);
+		st = !r->plan.no_transaction ? apply_in_transaction(r)
+		     : r->down		 ? down_statements(r)
+					 : apply_statements(r);
 		if (st != ST_MIGRATION || !r->lock_timed_out || attempt > r->cfg->lock_retries)
 			return st;
 		delay = retry_delay(attempt, &rng);
@@ -755,4 +792,35 @@ int apply_describe(const struct migration *m, struct apply_info *out)
 		*out = (struct apply_info){ pl.count, pl.no_transaction, pl.wrapped };
 	buf_release(&sql);
 	return rc;
+}
+
+enum status apply_down(PGconn *conn, const struct config *cfg, const struct mig_tables *t,
+		       const struct migration *m, struct buf *sql, const char *label)
+{
+	struct run r = { .conn = conn, .cfg = cfg, .t = t, .m = m, .down = true };
+	enum status st = ST_MIGRATION;
+
+	r.sql = *sql;
+	buf_init(sql);
+	if (make_plan(m, &r.sql, &r.plan) < 0)
+		goto out;
+	if (r.plan.no_transaction && cfg->lock_per_transaction) {
+		log_error("the down part of \"%s\" runs without a transaction, which migrate.lock = "
+			  "transaction cannot protect", m->path);
+		goto out;
+	}
+	log_info("rolling back %s %s%s", m->file, label, r.plan.no_transaction ? " (no transaction)" : "");
+	st = run_with_retries(&r);
+	if (st == ST_OK && r.skipped)
+		log_info("%s was rolled back by another runner meanwhile", m->file);
+	else if (st == ST_OK)
+		log_info("rolled back %s", m->file);
+	else if (st == ST_MIGRATION && r.plan.no_transaction)
+		log_error("the down part of \"%s\" ran outside a transaction and stopped midway: "
+			  "finish or undo its statements by hand; its history row is kept", m->file);
+	if (st == ST_OK)
+		st = reset_session(conn);
+out:
+	buf_release(&r.sql);
+	return st;
 }

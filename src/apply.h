@@ -29,6 +29,14 @@ struct mig_tables {
  */
 enum status apply_file(PGconn *conn, const struct config *cfg, const struct mig_tables *t,
 		       const struct migration *m, const char *label, bool *skipped);
+/*
+ * Runs the down part of m, held in sql (taken over: sql is left empty), and removes its
+ * history row in the same transaction (after it, for a no-transaction down part). m is a
+ * view whose path and line_offset name where the down part was read.
+ */
+enum status apply_down(PGconn *conn, const struct config *cfg, const struct mig_tables *t,
+		       const struct migration *m, struct buf *sql, const char *label);
+
 struct apply_info {
 	size_t statements;
 	bool no_transaction;

@@ -20,8 +20,9 @@
 
 #define EXIT_USAGE 64
 
-static const char *const commands[] = { "run",    "wait", "create", "migrate",
-					"status", "plan", "config" };
+static const char *const commands[] = { "run",    "wait",     "create",   "migrate", "status",
+					"plan",   "rollback", "baseline", "repair",  "new",
+					"config" };
 
 struct cli {
 	const char *command;
@@ -30,6 +31,10 @@ struct cli {
 	bool json;       /* status --json */
 	bool check;      /* status --check */
 	bool dry_run;    /* migrate/run --dry-run */
+	const char *arg; /* new NAME, baseline VERSION */
+	int64_t steps;   /* rollback --steps N */
+	int64_t to;      /* rollback --to VERSION, or -1 */
+	int64_t version; /* baseline VERSION */
 };
 
 static void usage(FILE *out)
@@ -48,6 +53,12 @@ static void usage(FILE *out)
 		"                             --check exits 1 unless all are applied and unchanged\n"
 		"  pgboot plan [OPTIONS]      what migrate would apply, in order; changes nothing\n"
 		"                             (also: migrate --dry-run, run --dry-run)\n"
+		"  pgboot rollback [OPTIONS] [--steps N | --to VERSION]\n"
+		"                             run the down parts of the newest migrations\n"
+		"  pgboot new [OPTIONS] NAME  write the next migration file\n"
+		"  pgboot baseline [OPTIONS] VERSION\n"
+		"                             record migrations up to VERSION as applied, unrun\n"
+		"  pgboot repair [OPTIONS]    re-record the checksums of edited applied files\n"
 		"  pgboot config [OPTIONS]    print the effective settings and their sources\n"
 		"\n"
 		"Options:\n"
@@ -103,6 +114,11 @@ static bool is_command(const char *word)
 	return false;
 }
 
+static bool command_is(const struct cli *cli, const char *name)
+{
+	return strcmp(cli->command, name) == 0;
+}
+
 /* "what "arg"", with the hint to read --help. Returns -1. */
 static int usage_error(const char *what, const char *arg)
 {
@@ -119,9 +135,10 @@ static int usage_error(const char *what, const char *arg)
  * on a usage error, PARSE_CONFIG_ERROR for a bad setting value (both logged), or 0 when
  * --help or --version has been answered.
  */
-static int parse_options(int argc, char **argv, struct config *cfg, struct cli *cli)
+static int parse_options(int argc, char **argv, struct config *cfg, struct cli *cli,
+			 bool anywhere)
 {
-	struct option longopts[CFG_NKEYS + 7];
+	struct option longopts[CFG_NKEYS + 9];
 	char err[512];
 	int n = 0, c;
 
@@ -134,10 +151,13 @@ static int parse_options(int argc, char **argv, struct config *cfg, struct cli *
 	longopts[n++] = (struct option){ "json", no_argument, NULL, 'j' };
 	longopts[n++] = (struct option){ "check", no_argument, NULL, 'k' };
 	longopts[n++] = (struct option){ "dry-run", no_argument, NULL, 'n' };
+	longopts[n++] = (struct option){ "steps", required_argument, NULL, 's' };
+	longopts[n++] = (struct option){ "to", required_argument, NULL, 't' };
 	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
 	opterr = 0;
 	optind = 0; /* GNU getopt: start afresh, also for the options after a command */
-	while ((c = getopt_long(argc, argv, "+:c:hV", longopts, NULL)) != -1) {
+	/* Options stop at the first other word for run, whose later words are the app's. */
+	while ((c = getopt_long(argc, argv, anywhere ? ":c:hV" : "+:c:hV", longopts, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
 			return 0;
@@ -146,6 +166,11 @@ static int parse_options(int argc, char **argv, struct config *cfg, struct cli *
 			return 0;
 		} else if (c == 'c') {
 			cli->config_path = optarg;
+		} else if (c == 's' || c == 't') {
+			if (parse_int64(optarg, c == 's' ? 1 : 0, INT64_MAX,
+					c == 's' ? &cli->steps : &cli->to) < 0)
+				return usage_error(c == 's' ? "--steps takes a whole number from 1, not"
+							    : "--to takes a version, not", optarg);
 		} else if (c == 'j' || c == 'k' || c == 'n') {
 			*(c == 'j' ? &cli->json : c == 'k' ? &cli->check : &cli->dry_run) = true;
 		} else if (c == ':') {
@@ -176,7 +201,7 @@ static int parse_options(int argc, char **argv, struct config *cfg, struct cli *
  */
 static int parse_cli(int argc, char **argv, struct config *cfg, struct cli *cli)
 {
-	int i = parse_options(argc, argv, cfg, cli);
+	int i = parse_options(argc, argv, cfg, cli, false);
 	bool dashdash;
 
 	if (i <= 0)
@@ -189,13 +214,24 @@ static int parse_cli(int argc, char **argv, struct config *cfg, struct cli *cli)
 		cli->command = argv[i];
 		argc -= i;
 		argv += i;
-		j = parse_options(argc, argv, cfg, cli);
+		j = parse_options(argc, argv, cfg, cli, !command_is(cli, "run"));
 		if (j <= 0)
 			return j;
 		i = j;
 	}
+	if ((command_is(cli, "new") || command_is(cli, "baseline")) && i + 1 == argc)
+		cli->arg = argv[i++];
+	else if (command_is(cli, "new") || command_is(cli, "baseline"))
+		return usage_error(i == argc ? "missing the argument of" : "too many arguments for",
+				   cli->command);
+	if (command_is(cli, "baseline") && parse_int64(cli->arg, 0, INT64_MAX, &cli->version) < 0)
+		return usage_error("baseline takes a version, not", cli->arg);
 	if (i < argc && strcmp(cli->command, "run") != 0)
 		return usage_error("unexpected argument", argv[i]);
+	if ((cli->steps || cli->to >= 0) && !command_is(cli, "rollback"))
+		return usage_error("only rollback takes", cli->steps ? "--steps" : "--to");
+	if (cli->steps && cli->to >= 0)
+		return usage_error("rollback takes --steps or --to, not both:", "--to");
 	if ((cli->json || cli->check) && strcmp(cli->command, "status") != 0)
 		return usage_error("only status takes", cli->json ? "--json" : "--check");
 	if (cli->dry_run && strcmp(cli->command, "run") != 0 && strcmp(cli->command, "migrate") != 0)
@@ -205,23 +241,24 @@ static int parse_cli(int argc, char **argv, struct config *cfg, struct cli *cli)
 	return 1;
 }
 
-static bool command_is(const struct cli *cli, const char *name)
-{
-	return strcmp(cli->command, name) == 0;
-}
-
 /* Reports: they read the database and change nothing, not even by creating it. */
 static bool read_only(const struct cli *cli)
 {
 	return command_is(cli, "status") || command_is(cli, "plan") || cli->dry_run;
 }
 
+/* Only these create a missing database; the history commands need an existing one. */
+static bool may_create(const struct config *cfg, const struct cli *cli)
+{
+	return !read_only(cli) && !cfg->create_never &&
+	       (command_is(cli, "run") || command_is(cli, "migrate") || command_is(cli, "create"));
+}
+
 /* Waits for the target; creates it when missing and allowed, then connects to it. */
 static enum status connect_target(const struct config *cfg, const struct cli *cli,
 				  struct wait_result *w)
 {
-	bool may_create = !command_is(cli, "wait") && !read_only(cli) && !cfg->create_never;
-	enum status st = wait_ready(cfg, may_create || read_only(cli), w);
+	enum status st = wait_ready(cfg, may_create(cfg, cli) || read_only(cli), w);
 
 	if (st == ST_OK && w->missing && read_only(cli))
 		log_info("database \"%s\" does not exist%s", w->dbname,
@@ -237,8 +274,7 @@ static enum status connect_target(const struct config *cfg, const struct cli *cl
 /* The phases in order. The connection is closed on every path, before any exec. */
 static enum status run_phases(const struct config *cfg, const struct cli *cli)
 {
-	bool migrations = command_is(cli, "run") || command_is(cli, "migrate") ||
-			  command_is(cli, "status") || command_is(cli, "plan");
+	bool migrations = !command_is(cli, "wait") && !command_is(cli, "create");
 	struct mig_list list;
 	struct wait_result w = { 0 };
 	enum status st = ST_OK;
@@ -253,6 +289,12 @@ static enum status run_phases(const struct config *cfg, const struct cli *cli)
 		st = mig_status(cfg, w.conn, &list, cli->json, cli->check);
 	else if (st == ST_OK && read_only(cli))
 		st = mig_plan(cfg, w.conn, &list);
+	else if (st == ST_OK && command_is(cli, "rollback"))
+		st = mig_rollback(cfg, w.conn, &list, cli->steps ? cli->steps : 1, cli->to);
+	else if (st == ST_OK && command_is(cli, "baseline"))
+		st = mig_baseline(cfg, w.conn, &list, cli->version);
+	else if (st == ST_OK && command_is(cli, "repair"))
+		st = mig_repair(cfg, w.conn, &list);
 	else if (st == ST_OK && migrations)
 		st = mig_apply(cfg, w.conn, &list);
 	PQfinish(w.conn);
@@ -267,6 +309,8 @@ static int exit_code(enum status st)
 		return 0;
 	case ST_PENDING:
 		return 1;
+	case ST_USAGE:
+		return EXIT_USAGE;
 	case ST_MIGRATION:
 		return 65;
 	case ST_UNAVAILABLE:
@@ -299,7 +343,7 @@ static void log_warnings(struct config *cfg)
 
 int main(int argc, char **argv)
 {
-	struct cli cli = { 0 };
+	struct cli cli = { .to = -1 };
 	struct config cfg;
 	char err[4096];
 	enum status st;
@@ -322,6 +366,11 @@ int main(int argc, char **argv)
 		cfg_print(&cfg);
 		cfg_release(&cfg);
 		return 0;
+	}
+	if (command_is(&cli, "new")) {
+		st = mig_new(cfg_get(&cfg, CFG_MIGRATE_DIR), cli.arg);
+		cfg_release(&cfg);
+		return exit_code(st);
 	}
 	sig_setup();
 	st = run_phases(&cfg, &cli);

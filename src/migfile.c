@@ -2,11 +2,15 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -113,7 +117,7 @@ enum status mig_scan(const char *dir, struct mig_list *out)
 			cap = cap ? cap * 2 : 32;
 			out->items = xrealloc(out->items, cap * sizeof(*out->items));
 		}
-		out->items[out->n++] = (struct migration){ version, xstrdup(de->d_name), path };
+		out->items[out->n++] = (struct migration){ version, xstrdup(de->d_name), path, 0 };
 	}
 	if (errno) {
 		log_error("could not read migrations directory \"%s\": %s", dir, strerror(errno));
@@ -126,17 +130,32 @@ enum status mig_scan(const char *dir, struct mig_list *out)
 	return check_duplicates(out);
 }
 
-int mig_read(const struct migration *m, struct buf *sql)
+/* The offset of the line "-- pgboot:down", or len when the file has none. */
+static size_t down_marker(const char *sql, size_t len)
+{
+	for (size_t p = 0; p < len;) {
+		const char *nl = memchr(sql + p, '\n', len - p);
+		size_t end = nl ? (size_t)(nl - sql) : len, n = end - p;
+
+		while (n && (sql[p + n - 1] == '\r' || sql[p + n - 1] == ' ' || sql[p + n - 1] == '\t'))
+			n--;
+		if (n == strlen("-- pgboot:down") && memcmp(sql + p, "-- pgboot:down", n) == 0)
+			return p;
+		p = end + 1;
+	}
+	return len;
+}
+
+static int read_whole(const char *path, struct buf *sql)
 {
 	static const char bom[] = "\xef\xbb\xbf";
 
-	if (read_file(m->path, sql) < 0) {
-		log_error("could not read migration \"%s\": %s", m->path, strerror(errno));
+	if (read_file(path, sql) < 0) {
+		log_error("could not read migration \"%s\": %s", path, strerror(errno));
 		return -1;
 	}
 	if (strlen(sql->data) != sql->len) {
-		log_error("migration \"%s\" contains a NUL byte at offset %zu", m->path,
-			  strlen(sql->data));
+		log_error("migration \"%s\" contains a NUL byte at offset %zu", path, strlen(sql->data));
 		return -1;
 	}
 	if (sql->len >= 3 && memcmp(sql->data, bom, 3) == 0) {
@@ -144,6 +163,47 @@ int mig_read(const struct migration *m, struct buf *sql)
 		sql->len -= 3;
 	}
 	return 0;
+}
+
+int mig_read(const struct migration *m, struct buf *sql)
+{
+	if (read_whole(m->path, sql) < 0)
+		return -1;
+	sql->len = down_marker(sql->data, sql->len);
+	sql->data[sql->len] = '\0';
+	return 0;
+}
+
+int mig_read_down(const struct migration *m, struct buf *sql, char **where, int *line_offset)
+{
+	size_t marker, n = strlen(m->path) - strlen(".sql");
+	char *companion;
+
+	*where = NULL;
+	*line_offset = 0;
+	if (read_whole(m->path, sql) < 0)
+		return -1;
+	marker = down_marker(sql->data, sql->len);
+	if (marker < sql->len) {
+		const char *nl = memchr(sql->data + marker, '\n', sql->len - marker);
+		size_t start = nl ? (size_t)(nl - sql->data) + 1 : sql->len;
+
+		for (size_t i = 0; i < start; i++)
+			*line_offset += sql->data[i] == '\n';
+		memmove(sql->data, sql->data + start, sql->len - start + 1);
+		sql->len -= start;
+		*where = xstrdup(m->path);
+		return 1;
+	}
+	companion = xasprintf("%.*s.down.sql", (int)n, m->path);
+	sql->len = 0;
+	sql->data[0] = '\0';
+	if (access(companion, F_OK) != 0) {
+		free(companion);
+		return 0;
+	}
+	*where = companion;
+	return read_whole(companion, sql) < 0 ? -1 : 1;
 }
 
 void mig_checksum(const char *data, size_t len, char out[65])
@@ -192,4 +252,93 @@ void mig_position(const char *sql, size_t len, int position, int *line, int *col
 	}
 	if (*column > 1)
 		(*column)--;
+}
+
+/* "Add users!" -> "add_users": lower case, runs of anything else as one underscore. */
+static char *slug(const char *name)
+{
+	struct buf b;
+
+	buf_init(&b);
+	for (const char *p = name; *p; p++) {
+		char c = *p >= 'A' && *p <= 'Z' ? (char)(*p + 32) : *p;
+		bool keep = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+
+		if (keep)
+			buf_append(&b, &c, 1);
+		else if (b.len && b.data[b.len - 1] != '_')
+			buf_append(&b, "_", 1);
+	}
+	while (b.len && b.data[b.len - 1] == '_')
+		b.data[--b.len] = '\0';
+	return buf_detach(&b);
+}
+
+/* The next version: a timestamp when the directory uses them, else the newest plus one. */
+static void next_version(const struct mig_list *list, char *out, size_t size)
+{
+	const struct migration *newest = list->n ? &list->items[list->n - 1] : NULL;
+	int width = newest ? (int)strspn(newest->file, "0123456789") : 4;
+
+	if (newest && newest->version >= 10000000000000LL) {
+		time_t now = time(NULL);
+		struct tm tm;
+		int64_t v;
+
+		gmtime_r(&now, &tm);
+		strftime(out, size, "%Y%m%d%H%M%S", &tm);
+		v = strtoll(out, NULL, 10);
+		if (v <= newest->version)
+			snprintf(out, size, "%" PRId64, newest->version + 1);
+		return;
+	}
+	snprintf(out, size, "%0*" PRId64, width, (newest ? newest->version : 0) + 1);
+}
+
+enum status mig_new(const char *dir, const char *name)
+{
+	char *base = slug(name), *path = NULL, version[32];
+	struct mig_list list;
+	enum status st = ST_CONFIG;
+	int fd;
+
+	mig_list_init(&list);
+	if (!*base) {
+		log_error("migration name \"%s\" has no letters or digits", name);
+		goto out;
+	}
+	if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+		log_error("could not create migrations directory \"%s\": %s", dir, strerror(errno));
+		goto out;
+	}
+	if ((st = mig_scan(dir, &list)) != ST_OK)
+		goto out;
+	st = ST_CONFIG;
+	next_version(&list, version, sizeof(version));
+	path = xasprintf("%s/%s_%s.sql", dir, version, base);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd < 0) {
+		log_error("could not create \"%s\": %s", path, strerror(errno));
+		goto out;
+	}
+	{
+		char *text = xasprintf("-- %s\n-- Runs in one transaction with its history row. Make "
+				       "\"-- pgboot:no-transaction\" the first\n-- line to run it statement "
+				       "by statement; add a \"-- pgboot:down\" line before\n-- the SQL "
+				       "that undoes it.\n", name);
+		ssize_t n = write(fd, text, strlen(text));
+
+		free(text);
+		if (close(fd) < 0 || n < 0) {
+			log_error("could not write \"%s\": %s", path, strerror(errno));
+			goto out;
+		}
+	}
+	printf("%s\n", path);
+	st = ST_OK;
+out:
+	mig_list_release(&list);
+	free(base);
+	free(path);
+	return st;
 }

@@ -12,6 +12,7 @@ struct migration {
 	int64_t version;
 	char *file;      /* "0001_init.sql" */
 	char *path;      /* the directory joined with file, as shown in messages */
+	int line_offset; /* lines of the file before the SQL at hand: nonzero for a down section */
 };
 
 struct mig_list {
@@ -35,10 +36,19 @@ enum status mig_scan(const char *dir, struct mig_list *out);
  */
 int mig_parse_name(const char *file, int64_t *version);
 /*
- * Reads a migration into sql (initialised by the caller), without a leading UTF-8 byte
- * order mark. Returns 0, or -1 after logging (unreadable, or a NUL byte).
+ * Reads a migration's up part into sql (initialised by the caller): the file without a
+ * leading UTF-8 byte order mark, up to a line "-- pgboot:down" if it has one. That part
+ * is what runs and what the checksum covers. Returns 0, or -1 after logging (unreadable,
+ * or a NUL byte).
  */
 int mig_read(const struct migration *m, struct buf *sql);
+/*
+ * Reads the down part: what follows "-- pgboot:down" in the file, else the companion
+ * file <version>_<name>.down.sql. Returns 1 with it in sql, 0 when there is none, -1
+ * after logging. *where is set to the file it came from (the caller frees it) and
+ * *line_offset to the number of lines before it there.
+ */
+int mig_read_down(const struct migration *m, struct buf *sql, char **where, int *line_offset);
 /* Lowercase hex SHA-256 of data with every CRLF read as LF. */
 void mig_checksum(const char *data, size_t len, char out[65]);
 /*
@@ -46,5 +56,13 @@ void mig_checksum(const char *data, size_t len, char out[65]);
  * line and column (in characters). Positions past the end map to the last character.
  */
 void mig_position(const char *sql, size_t len, int position, int *line, int *column);
+
+/*
+ * Writes the next migration file for name in dir (created when missing) and prints its
+ * path: numbered like the newest file ("0007" after "0006"), or a UTC timestamp
+ * (YYYYmmddHHMMSS) when the directory uses timestamps. name becomes lower case
+ * [a-z0-9_]. Returns ST_OK, ST_CONFIG for a bad name or directory (logged).
+ */
+enum status mig_new(const char *dir, const char *name);
 
 #endif

@@ -380,10 +380,11 @@ static int file_row(const struct history *h, const struct migration *m, PGresult
 		    struct report_row *r)
 {
 	const struct applied *newest = h->n ? &h->rows[h->n - 1] : NULL;
-	char sum[65];
 
 	*r = (struct report_row){ m->version, m->file, "pending", history_find(h, m->version), 0 };
 	if (r->a) {
+		char sum[65];
+
 		if (file_checksum(m, sum) < 0)
 			return -1;
 		r->state = strcmp(sum, r->a->checksum) ? "changed" : "applied";
@@ -394,6 +395,7 @@ static int file_row(const struct history *h, const struct migration *m, PGresult
 	}
 	return 0;
 }
+
 enum status mig_status(const struct config *cfg, PGconn *conn, const struct mig_list *list,
 		       bool json, bool check)
 {
@@ -486,6 +488,255 @@ enum status mig_plan(const struct config *cfg, PGconn *conn, const struct mig_li
 		log_info("dry run: %zu migration%s would be applied; nothing was changed", shown,
 			 shown == 1 ? "" : "s");
 	PQclear(progress);
+	history_free(&h);
+	return st;
+}
+
+/* The lock for the commands that change the history; released by unlock. */
+static enum status lock(PGconn *conn, const struct config *cfg, struct history *h)
+{
+	enum status st = cfg->lock_per_transaction ? ST_OK
+						   : apply_lock(conn, cfg, h->t.lock_key, false);
+
+	if (st == ST_OK)
+		st = history_read(conn, h);
+	if (st != ST_OK && !cfg->lock_per_transaction)
+		lock_release(conn, h->t.lock_key);
+	return st;
+}
+
+static void unlock(PGconn *conn, const struct config *cfg, struct history *h)
+{
+	if (!cfg->lock_per_transaction)
+		lock_release(conn, h->t.lock_key);
+}
+
+static const struct migration *list_find(const struct mig_list *list, int64_t version)
+{
+	for (size_t i = 0; i < list->n; i++)
+		if (list->items[i].version == version)
+			return &list->items[i];
+	return NULL;
+}
+
+/* A down part ready to run: read and checked before anything is rolled back. */
+struct down {
+	struct migration view; /* where the down part was read, for messages */
+	struct buf sql;
+};
+
+static enum status prepare_down(const struct mig_list *list, const struct applied *a,
+				struct down *d)
+{
+	const struct migration *m = list_find(list, a->version);
+	char sum[65];
+	int rc;
+
+	buf_init(&d->sql);
+	d->view = (struct migration){ a->version, a->name, NULL, 0 };
+	if (!m) {
+		log_error("applied migration \"%s\" has no file: nothing was rolled back", a->name);
+		return ST_MIGRATION;
+	}
+	if (file_checksum(m, sum) < 0)
+		return ST_MIGRATION;
+	if (strcmp(sum, a->checksum) != 0) {
+		log_error("\"%s\" has changed since it was applied: its down part may not undo what "
+			  "ran; nothing was rolled back", m->path);
+		return ST_MIGRATION;
+	}
+	d->view.file = m->file;
+	rc = mig_read_down(m, &d->sql, &d->view.path, &d->view.line_offset);
+	if (rc == 0)
+		log_error("\"%s\" has no down part (a \"-- pgboot:down\" section or a .down.sql file): "
+			  "nothing was rolled back", m->path);
+	return rc == 1 ? ST_OK : ST_MIGRATION;
+}
+
+/* The applied migrations to undo, newest first: the last steps, or all above to. */
+static size_t rollback_targets(const struct history *h, int64_t steps, int64_t to)
+{
+	size_t n = 0;
+
+	while (n < h->n && (to >= 0 ? h->rows[h->n - 1 - n].version > to : (int64_t)n < steps))
+		n++;
+	return n;
+}
+
+enum status mig_rollback(const struct config *cfg, PGconn *conn, const struct mig_list *list,
+			 int64_t steps, int64_t to)
+{
+	struct history h;
+	struct down *downs = NULL;
+	size_t n = 0, ready = 0;
+	enum status st;
+
+	history_init(conn, cfg, &h);
+	st = lock(conn, cfg, &h);
+	if (st != ST_OK)
+		goto out;
+	if (to > 0 && !history_find(&h, to)) {
+		log_error("version %" PRId64 " is not applied: nothing was rolled back", to);
+		st = ST_USAGE;
+		goto unlock;
+	}
+	n = rollback_targets(&h, steps, to);
+	downs = xcalloc(n ? n : 1, sizeof(*downs));
+	for (; st == ST_OK && ready < n; ready++)
+		st = prepare_down(list, &h.rows[h.n - 1 - ready], &downs[ready]);
+	for (size_t i = 0; st == ST_OK && i < n; i++) {
+		char label[48];
+
+		snprintf(label, sizeof(label), "[%zu/%zu]", i + 1, n);
+		st = apply_down(conn, cfg, &h.t, &downs[i].view, &downs[i].sql, label);
+	}
+	if (st == ST_OK && n == 0)
+		log_info("nothing to roll back");
+	else if (st == ST_OK)
+		log_info("rolled back %zu migration%s", n, n == 1 ? "" : "s");
+unlock:
+	unlock(conn, cfg, &h);
+out:
+	for (size_t i = 0; i < ready; i++) {
+		free(downs[i].view.path);
+		buf_release(&downs[i].sql);
+	}
+	free(downs);
+	history_free(&h);
+	return st;
+}
+
+/* Records m as applied without running it (baseline), in the caller's transaction. */
+static enum status record_baseline(PGconn *conn, const struct history *h,
+				   const struct migration *m)
+{
+	char version[24], sum[65];
+	const char *params[] = { version, m->file, sum };
+	char *sql = xasprintf("INSERT INTO %s (version, name, checksum, duration_ms, applied_by) "
+			      "VALUES ($1, $2, $3, 0, session_user || ' (baseline)')", h->t.history);
+	struct db_error err;
+	int rc;
+
+	snprintf(version, sizeof(version), "%" PRId64, m->version);
+	if (file_checksum(m, sum) < 0) {
+		free(sql);
+		return ST_MIGRATION;
+	}
+	rc = db_exec(conn, sql, 3, params, &err);
+	free(sql);
+	if (rc < 0)
+		return db_report(&err, "record the baseline");
+	log_info("recorded %s as applied (baseline: not run)", m->file);
+	return ST_OK;
+}
+
+/* Runs step for each of the given files in one transaction. */
+static enum status in_transaction(PGconn *conn, const struct history *h,
+				  const struct migration **files, size_t n,
+				  enum status (*step)(PGconn *, const struct history *,
+						      const struct migration *))
+{
+	struct db_error err;
+	enum status st = ST_OK;
+
+	if (db_exec(conn, "BEGIN", 0, NULL, &err) < 0)
+		return db_report(&err, "begin a transaction");
+	for (size_t i = 0; st == ST_OK && i < n; i++)
+		st = step(conn, h, files[i]);
+	if (st == ST_OK && db_exec(conn, "COMMIT", 0, NULL, &err) < 0)
+		st = db_report(&err, "commit");
+	if (st != ST_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
+		db_exec(conn, "ROLLBACK", 0, NULL, &err);
+	return st;
+}
+
+enum status mig_baseline(const struct config *cfg, PGconn *conn, const struct mig_list *list,
+			 int64_t version)
+{
+	const struct migration **files = xcalloc(list->n + 1, sizeof(*files));
+	struct history h;
+	size_t n = 0;
+	enum status st;
+
+	history_init(conn, cfg, &h);
+	st = lock(conn, cfg, &h);
+	if (st != ST_OK)
+		goto out;
+	if (st == ST_OK && h.table_missing)
+		st = cfg->lock_per_transaction ? history_create_locked(conn, cfg, &h)
+					       : history_create(conn, cfg, &h);
+	for (size_t i = 0; st == ST_OK && i < list->n && list->items[i].version <= version; i++)
+		if (!history_find(&h, list->items[i].version))
+			files[n++] = &list->items[i];
+	if (st == ST_OK && (!list->n || list->items[0].version > version)) {
+		log_error("no migration has a version up to %" PRId64, version);
+		st = ST_USAGE;
+	} else if (st == ST_OK) {
+		st = in_transaction(conn, &h, files, n, record_baseline);
+	}
+	if (st == ST_OK)
+		log_info("baseline: %zu migration%s recorded as applied", n, n == 1 ? "" : "s");
+	unlock(conn, cfg, &h);
+out:
+	free(files);
+	history_free(&h);
+	return st;
+}
+
+/* Re-records the checksum of an applied file that was edited (repair). */
+static enum status record_checksum(PGconn *conn, const struct history *h,
+				   const struct migration *m)
+{
+	const struct applied *a = history_find(h, m->version);
+	char version[24], sum[65];
+	const char *params[] = { version, sum };
+	char *sql = xasprintf("UPDATE %s SET checksum = $2 WHERE version = $1", h->t.history);
+	struct db_error err;
+	int rc;
+
+	snprintf(version, sizeof(version), "%" PRId64, m->version);
+	if (file_checksum(m, sum) < 0) {
+		free(sql);
+		return ST_MIGRATION;
+	}
+	rc = db_exec(conn, sql, 2, params, &err);
+	free(sql);
+	if (rc < 0)
+		return db_report(&err, "re-record the checksum");
+	log_warn("re-recorded the checksum of %s, edited after it was applied: %s -> %s (the "
+		 "edit itself was not run)", m->file, a->checksum, sum);
+	return ST_OK;
+}
+
+enum status mig_repair(const struct config *cfg, PGconn *conn, const struct mig_list *list)
+{
+	const struct migration **files = xcalloc(list->n + 1, sizeof(*files));
+	struct history h;
+	size_t n = 0;
+	enum status st;
+
+	history_init(conn, cfg, &h);
+	st = lock(conn, cfg, &h);
+	if (st != ST_OK)
+		goto out;
+	for (size_t i = 0; st == ST_OK && i < list->n; i++) {
+		const struct applied *a = history_find(&h, list->items[i].version);
+		char sum[65];
+
+		if (!a)
+			continue;
+		if (file_checksum(&list->items[i], sum) < 0)
+			st = ST_MIGRATION;
+		else if (strcmp(sum, a->checksum) != 0)
+			files[n++] = &list->items[i];
+	}
+	if (st == ST_OK && n)
+		st = in_transaction(conn, &h, files, n, record_checksum);
+	if (st == ST_OK && n == 0)
+		log_info("every applied file matches its checksum: nothing to repair");
+	unlock(conn, cfg, &h);
+out:
+	free(files);
 	history_free(&h);
 	return st;
 }

@@ -103,3 +103,115 @@ test_workflows_report_options_belong_to_their_commands() {
 	pgb_run plan extra
 	assert_exit 64
 }
+
+test_workflows_new_follows_the_directory_style() {
+	pgb_run new 'Create Users!' --migrate-dir "$PGB_WORK/fresh"
+	assert_exit 0
+	assert_eq "$PGB_WORK/fresh/0001_create_users.sql" "$(cat "$PGB_OUT")" "path printed"
+	pgb_run new add-email --migrate-dir "$PGB_WORK/fresh"
+	assert_eq "$PGB_WORK/fresh/0002_add_email.sql" "$(cat "$PGB_OUT")" "next numbered file"
+	migdir migrations 20240101120000_a.sql 'SELECT 1;' 20240102120000_b.sql 'SELECT 1;'
+	pgb_run new 'b c'
+	assert_exit 0
+	assert_match "$PGB_OUT" '^migrations/20[0-9]{12}_b_c\.sql$'
+	[[ $(basename "$(cat "$PGB_OUT")") > 20240102120000_b.sql ]] || fail "timestamp not after the newest"
+	pgb_run new '!!!'
+	assert_exit 78
+	assert_contains "$PGB_ERR" 'migration name "!!!" has no letters or digits'
+	pgb_run new
+	assert_exit 64
+}
+
+test_workflows_rollback_runs_down_parts_newest_first() {
+	app_role
+	migdir migrations \
+		0001_users.sql $'CREATE TABLE rb_users (id int);\n-- pgboot:down\nDROP TABLE rb_users;' \
+		0002_email.sql 'ALTER TABLE rb_users ADD COLUMN email text;' \
+		0002_email.down.sql 'ALTER TABLE rb_users DROP COLUMN email;' \
+		0003_idx.sql $'-- pgboot:no-transaction\nCREATE INDEX CONCURRENTLY rb_idx ON rb_users (id);\n-- pgboot:down\n-- pgboot:no-transaction\nDROP INDEX CONCURRENTLY rb_idx;'
+	pgb_run migrate
+	assert_exit 0
+	pgb_run rollback
+	assert_exit 0
+	assert_contains "$PGB_ERR" 'rolling back 0003_idx.sql [1/1] (no transaction)'
+	assert_eq f "$(table_exists "$PGB_DB" rb_idx)" "index after one step"
+	assert_eq "1,2" "$(q "$PGB_DB" "SELECT string_agg(version::text, ',' ORDER BY version) FROM pgboot.migrations")" "history"
+	pgb_run rollback --to 0
+	assert_exit 0
+	assert_eq "0002_email.sql,0001_users.sql" \
+		"$({ grep -oE 'rolling back [^ ]+' "$PGB_ERR" || true; } | awk '{ print $3 }' | paste -sd, -)" "order"
+	assert_eq f "$(table_exists "$PGB_DB" rb_users)" "table after rolling back everything"
+	assert_eq "" "$(history "$PGB_DB")" "history"
+	pgb_run migrate
+	assert_exit 0
+	assert_eq 3 "$(q "$PGB_DB" 'SELECT count(*) FROM pgboot.migrations')" "history after migrating again"
+}
+
+test_workflows_rollback_refuses_before_anything_runs() {
+	app_role
+	migdir migrations \
+		0001_a.sql $'CREATE TABLE rf1 (id int);\n-- pgboot:down\nDROP TABLE rf1;' \
+		0002_b.sql 'CREATE TABLE rf2 (id int);' \
+		0003_c.sql $'CREATE TABLE rf3 (id int);\n-- pgboot:down\nDROP TABLE rf3;'
+	pgb_run migrate
+	pgb_run rollback --steps 2
+	assert_exit 65
+	assert_contains "$PGB_ERR" '"migrations/0002_b.sql" has no down part (a "-- pgboot:down" section or a .down.sql file): nothing was rolled back'
+	assert_eq t "$(table_exists "$PGB_DB" rf3)" "table of the newest migration"
+	assert_eq 3 "$(q "$PGB_DB" 'SELECT count(*) FROM pgboot.migrations')" "history rows"
+	pgb_run rollback --to 7
+	assert_exit 64
+	assert_contains "$PGB_ERR" 'version 7 is not applied'
+	pgb_run rollback --steps 0
+	assert_exit 64
+	pgb_run rollback --steps 1 --to 1
+	assert_exit 64
+}
+
+test_workflows_rollback_error_points_into_the_down_part() {
+	app_role
+	migdir migrations 0001_a.sql $'CREATE TABLE re1 (id int);\n-- pgboot:down\n\nDROP TABLE no_such_table;'
+	pgb_run migrate
+	pgb_run rollback
+	assert_exit 65
+	# line 4 of the file (the down part's second line); DROP TABLE names no position
+	assert_contains "$PGB_ERR" 'migrations/0001_a.sql:4:1: ERROR: table "no_such_table" does not exist (SQLSTATE 42P01)'
+	assert_eq t "$(table_exists "$PGB_DB" re1)" "table"
+	assert_eq 1 "$(q "$PGB_DB" 'SELECT count(*) FROM pgboot.migrations')" "history rows"
+}
+
+test_workflows_baseline_adopts_an_existing_schema() {
+	app_role
+	pgb_run create
+	q "$PGB_DB" 'CREATE TABLE legacy (id int)' >/dev/null
+	migdir migrations \
+		0001_legacy.sql 'CREATE TABLE legacy (id int);' \
+		0002_more.sql 'CREATE TABLE bl_more (id int);'
+	pgb_run baseline 1
+	assert_exit 0
+	assert_contains "$PGB_ERR" 'recorded 0001_legacy.sql as applied (baseline: not run)'
+	assert_eq "1|0001_legacy.sql|$(sha migrations/0001_legacy.sql)" "$(history "$PGB_DB")" "history"
+	pgb_run migrate
+	assert_exit 0
+	assert_eq t "$(table_exists "$PGB_DB" bl_more)" "table of the migration after the baseline"
+	pgb_run baseline 0
+	assert_exit 64
+	assert_contains "$PGB_ERR" 'no migration has a version up to 0'
+}
+
+test_workflows_repair_rerecords_edited_checksums() {
+	app_role
+	migdir migrations 0001_a.sql 'CREATE TABLE rp1 (id int);'
+	pgb_run migrate
+	printf '%s\n' '-- a comment added later' 'CREATE TABLE rp1 (id int);' >migrations/0001_a.sql
+	pgb_run migrate
+	assert_exit 65
+	pgb_run repair
+	assert_exit 0
+	assert_contains "$PGB_ERR" 'warning: re-recorded the checksum of 0001_a.sql, edited after it was applied'
+	assert_eq "1|0001_a.sql|$(sha migrations/0001_a.sql)" "$(history "$PGB_DB")" "history"
+	pgb_run migrate
+	assert_exit 0
+	pgb_run repair
+	assert_contains "$PGB_ERR" 'nothing to repair'
+}
