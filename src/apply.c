@@ -241,6 +241,7 @@ struct run {
 	bool lock_timed_out; /* the last failure was lock_not_available (55P03) */
 	bool skipped;        /* another runner applied (or rolled back) the file meanwhile */
 	bool down;           /* rolling back: the down part runs, the history row goes */
+	bool outer;          /* inside the one transaction of migrate.transaction = all */
 };
 
 /* The history row, in the migration's transaction: written going up, removed going down. */
@@ -322,6 +323,12 @@ static enum status begin(struct run *r, struct splitter *sp, size_t *done)
 
 	*done = 0;
 	split_init(sp, r->sql.data, r->sql.len);
+	if (r->outer) {
+		/* The transaction is open already: a wrapper's BEGIN is skipped like its COMMIT. */
+		if (r->plan.wrapped && split_next(sp, &st) == 1)
+			*done = 1;
+		return r->cfg->lock_per_transaction ? claim(r) : ST_OK;
+	}
 	if (!r->plan.wrapped && db_exec(r->conn, "BEGIN", 0, NULL, &err) < 0)
 		return db_report(&err, "begin a transaction");
 	if (r->plan.wrapped) {
@@ -357,6 +364,8 @@ static enum status apply_in_transaction(struct run *r)
 	}
 	if (rc == ST_OK && !r->skipped)
 		rc = record(r, clock_ms() - start);
+	if (r->outer)
+		return rc; /* the caller commits or rolls back everything */
 	if (rc == ST_OK && !r->skipped && db_exec(r->conn, "COMMIT", 0, NULL, &err) < 0)
 		rc = db_report(&err, "commit the migration");
 	if (rc != ST_OK || r->skipped)
@@ -823,4 +832,63 @@ enum status apply_down(PGconn *conn, const struct config *cfg, const struct mig_
 out:
 	buf_release(&r.sql);
 	return st;
+}
+
+/* The files of migrate.transaction = all, in the caller's open transaction. */
+static enum status apply_each(PGconn *conn, const struct config *cfg, const struct mig_tables *t,
+			      const struct migration *const *files, size_t n, size_t *applied,
+			      bool *lock_timed_out)
+{
+	enum status st = ST_OK;
+
+	*applied = 0;
+	for (size_t i = 0; st == ST_OK && i < n; i++) {
+		struct run r = { .conn = conn, .cfg = cfg, .t = t, .m = files[i], .outer = true };
+
+		buf_init(&r.sql);
+		if (mig_read(files[i], &r.sql) < 0 || make_plan(files[i], &r.sql, &r.plan) < 0) {
+			st = ST_MIGRATION;
+		} else {
+			mig_checksum(r.sql.data, r.sql.len, r.checksum);
+			log_info("applying %s [%zu/%zu] (one transaction for all)", files[i]->file, i + 1, n);
+			st = sig_caught() ? ST_SIGNAL : apply_in_transaction(&r);
+			*lock_timed_out = r.lock_timed_out;
+			*applied += st == ST_OK && !r.skipped;
+		}
+		buf_release(&r.sql);
+	}
+	return st;
+}
+
+enum status apply_all(PGconn *conn, const struct config *cfg, const struct mig_tables *t,
+		      const struct migration *const *files, size_t n, size_t *applied)
+{
+	uint64_t rng = random_seed();
+	struct run timeouts = { .conn = conn, .cfg = cfg };
+	struct db_error err;
+
+	for (int64_t attempt = 1;; attempt++) {
+		bool lock_timed_out = false;
+		enum status st = ST_OK;
+		int64_t delay;
+
+		if (db_exec(conn, "BEGIN", 0, NULL, &err) < 0)
+			return db_report(&err, "begin a transaction");
+		if (set_timeouts(&timeouts, true, &err) < 0)
+			st = db_report(&err, "set the migration's timeouts");
+		if (st == ST_OK)
+			st = apply_each(conn, cfg, t, files, n, applied, &lock_timed_out);
+		if (st == ST_OK && db_exec(conn, "COMMIT", 0, NULL, &err) < 0)
+			st = db_report(&err, "commit the migrations");
+		if (st == ST_OK)
+			return reset_session(conn);
+		rollback(conn);
+		*applied = 0;
+		if (st != ST_MIGRATION || !lock_timed_out || attempt > cfg->lock_retries)
+			return st;
+		delay = retry_delay(attempt, &rng);
+		log_blockers(conn, files[0], attempt, cfg->lock_retries, delay);
+		if (wait_sleep(delay) < 0)
+			return ST_SIGNAL;
+	}
 }

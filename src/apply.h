@@ -37,6 +37,14 @@ enum status apply_file(PGconn *conn, const struct config *cfg, const struct mig_
 enum status apply_down(PGconn *conn, const struct config *cfg, const struct mig_tables *t,
 		       const struct migration *m, struct buf *sql, const char *label);
 
+/*
+ * migrate.transaction = all: every file of files in one transaction, each with its
+ * history row; a failure anywhere leaves none of them. No-transaction files must have
+ * been refused by the caller. *applied counts the files applied.
+ */
+enum status apply_all(PGconn *conn, const struct config *cfg, const struct mig_tables *t,
+		      const struct migration *const *files, size_t n, size_t *applied);
+
 struct apply_info {
 	size_t statements;
 	bool no_transaction;

@@ -74,6 +74,8 @@ static const struct cfg_spec specs[CFG_NKEYS] = {
 	[CFG_MIGRATE_LOCK_RETRIES] = { "migrate", "lock_retries", T_COUNT, "3", NULL, NULL, NULL },
 	[CFG_MIGRATE_OUT_OF_ORDER] = { "migrate", "out_of_order", T_ENUM, "error", "error|allow", NULL,
 				       NULL },
+	[CFG_MIGRATE_TRANSACTION] = { "migrate", "transaction", T_ENUM, "file", "file|all", NULL,
+				      NULL },
 	[CFG_LOG_LEVEL] = { "log", "level", T_ENUM, "info", "debug|info|warn|error", NULL, NULL },
 	[CFG_LOG_FORMAT] = { "log", "format", T_ENUM, "text", "text|json", NULL, NULL },
 };
@@ -677,6 +679,7 @@ static int finish(struct config *cfg, char *err, size_t errsize)
 	parse_int64(cfg_get(cfg, CFG_MIGRATE_LOCK_RETRIES), 0, 1000, &cfg->lock_retries);
 	cfg->lock_per_transaction = strcmp(cfg_get(cfg, CFG_MIGRATE_LOCK), "transaction") == 0;
 	cfg->out_of_order = strcmp(cfg_get(cfg, CFG_MIGRATE_OUT_OF_ORDER), "allow") == 0;
+	cfg->one_transaction = strcmp(cfg_get(cfg, CFG_MIGRATE_TRANSACTION), "all") == 0;
 	if (cfg->initial_delay_ms < 1 || cfg->max_delay_ms < cfg->initial_delay_ms) {
 		snprintf(err, errsize, "%s and %s: \"wait.initial_delay\" must be at least 1ms and "
 			 "at most \"wait.max_delay\"", cfg->entries[CFG_WAIT_INITIAL_DELAY].source,

@@ -41,6 +41,7 @@ enum cfg_key {
 	CFG_MIGRATE_STATEMENT_TIMEOUT,
 	CFG_MIGRATE_LOCK_RETRIES,
 	CFG_MIGRATE_OUT_OF_ORDER,
+	CFG_MIGRATE_TRANSACTION,
 	CFG_LOG_LEVEL,
 	CFG_LOG_FORMAT,
 	CFG_NKEYS
@@ -74,6 +75,7 @@ struct config {
 	int64_t lock_timeout_ms, statement_timeout_ms, lock_retries;
 	bool lock_per_transaction; /* migrate.lock = transaction: for poolers */
 	bool out_of_order;         /* migrate.out_of_order = allow */
+	bool one_transaction;      /* migrate.transaction = all */
 	bool create_never;
 	enum log_level log_level;
 	enum log_format log_format;

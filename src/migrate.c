@@ -253,31 +253,60 @@ static enum status history_create_locked(PGconn *conn, const struct config *cfg,
 }
 
 /* Under the lock: the history again (another runner may have applied some), then the rest. */
+/* migrate.transaction = all: the pending files in one transaction, none without one. */
+static enum status apply_together(PGconn *conn, const struct config *cfg, struct history *h,
+				  const struct mig_list *list, size_t *applied)
+{
+	const struct migration **files = xcalloc(list->n + 1, sizeof(*files));
+	enum status st = ST_OK;
+	size_t n = 0;
+
+	for (size_t i = 0; st == ST_OK && i < list->n; i++) {
+		struct apply_info info;
+
+		if (history_find(h, list->items[i].version))
+			continue;
+		if (apply_describe(&list->items[i], &info) < 0) {
+			st = ST_MIGRATION;
+		} else if (info.no_transaction) {
+			log_error("\"%s\" runs without a transaction, so it cannot join the one "
+				  "transaction of migrate.transaction = all: nothing was applied",
+				  list->items[i].path);
+			st = ST_MIGRATION;
+		}
+		files[n++] = &list->items[i];
+	}
+	if (st == ST_OK)
+		st = apply_all(conn, cfg, &h->t, files, n, applied);
+	free(files);
+	return st;
+}
+
 static enum status apply_locked(PGconn *conn, const struct config *cfg, struct history *h,
 				const struct mig_list *list, size_t *applied)
 {
-	size_t pending, done = 0, seen = 0;
+	size_t pending, seen = 0;
 	enum status st = history_read(conn, h);
 
+	*applied = 0;
 	if (st == ST_OK && h->table_missing)
 		st = cfg->lock_per_transaction ? history_create_locked(conn, cfg, h)
 					       : history_create(conn, cfg, h);
 	if (st == ST_OK)
 		st = history_check(cfg, h, list, &pending);
+	if (st == ST_OK && cfg->one_transaction)
+		return apply_together(conn, cfg, h, list, applied);
 	for (size_t i = 0; st == ST_OK && i < list->n; i++) {
 		const struct migration *m = &list->items[i];
 		char label[48];
-
 		bool skipped;
 
 		if (history_find(h, m->version))
 			continue;
 		snprintf(label, sizeof(label), "[%zu/%zu]", ++seen, pending);
 		st = apply_file(conn, cfg, &h->t, m, label, &skipped);
-		if (st == ST_OK && !skipped)
-			done++;
+		*applied += st == ST_OK && !skipped;
 	}
-	*applied = done;
 	return st;
 }
 

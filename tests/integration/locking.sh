@@ -98,3 +98,32 @@ test_locking_transaction_mode_refuses_no_transaction_files() {
 	assert_contains "$PGB_ERR" 'runs without a transaction, which migrate.lock = transaction cannot protect'
 	assert_eq f "$(table_exists "$PGB_DB" ntx)" "table"
 }
+
+test_locking_transaction_all_is_all_or_nothing() {
+	app_role
+	migdir migrations \
+		0001_a.sql 'CREATE TABLE ta1 (id int);' \
+		0002_b.sql $'BEGIN;\nCREATE TABLE ta2 (id int);\nCOMMIT;' \
+		0003_c.sql 'CREATE TABLE ta3 (id int); SELECT 1/0;'
+	pgb_run migrate --migrate-transaction all
+	assert_exit 65
+	assert_contains "$PGB_ERR" 'migrations/0003_c.sql:1:28: ERROR: division by zero'
+	assert_eq f "$(table_exists "$PGB_DB" ta1)" "table of the first file"
+	assert_eq "" "$(history "$PGB_DB")" "history"
+	printf '%s\n' 'CREATE TABLE ta3 (id int);' >migrations/0003_c.sql
+	pgb_run migrate --migrate-transaction all
+	assert_exit 0
+	assert_contains "$PGB_ERR" 'applying 0002_b.sql [2/3] (one transaction for all)'
+	assert_eq "1,2,3" "$(q "$PGB_DB" "SELECT string_agg(version::text, ',' ORDER BY version) FROM pgboot.migrations")" "history"
+	assert_eq 1 "$(q "$PGB_DB" "SELECT count(DISTINCT applied_at) FROM pgboot.migrations")" "one transaction (one now())"
+}
+
+test_locking_transaction_all_refuses_no_transaction_files() {
+	app_role
+	migdir migrations 0001_a.sql 'CREATE TABLE tn1 (id int);' \
+		0002_nt.sql $'-- pgboot:no-transaction\nCREATE TABLE tn2 (id int);'
+	pgb_run migrate --migrate-transaction all
+	assert_exit 65
+	assert_contains "$PGB_ERR" 'cannot join the one transaction of migrate.transaction = all: nothing was applied'
+	assert_eq f "$(table_exists "$PGB_DB" tn1)" "table of the first file"
+}
