@@ -42,36 +42,49 @@ static void log_lock_holder(PGconn *conn, const char *key)
  */
 enum status apply_lock(PGconn *conn, const struct config *cfg, const char *key, bool xact)
 {
-	const char *params[] = { key };
-	const char *sql = xact ? "SELECT pg_catalog.pg_try_advisory_xact_lock($1::bigint)"
-			       : "SELECT pg_catalog.pg_try_advisory_lock($1::bigint)";
+	/*
+	 * The simple protocol, with the key (a number pgboot formatted) in the text: a query
+	 * with parameters leaves its unnamed portal, and that portal's snapshot, open in the
+	 * transaction until the next query, which would make CREATE INDEX CONCURRENTLY in
+	 * the runner holding the lock wait for the runners that poll for it.
+	 */
+	char *sql = xasprintf("SELECT pg_catalog.pg_try_advisory%s_lock(%s::bigint)",
+			      xact ? "_xact" : "", key);
 	int64_t deadline = clock_ms() + cfg->lock_wait_ms;
 	uint64_t rng = random_seed();
+	enum status st = ST_OK;
 
 	for (int attempt = 1;; attempt++) {
 		struct db_error err;
-		PGresult *res = db_query(conn, sql, 1, params, &err);
+		PGresult *res = db_query(conn, sql, 0, NULL, &err);
 		bool got = res && PQresultStatus(res) == PGRES_TUPLES_OK &&
 			   strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 		bool failed = !res || PQresultStatus(res) != PGRES_TUPLES_OK;
 
 		PQclear(res);
-		if (failed)
-			return db_report(&err, "take the migration lock");
+		if (failed) {
+			st = db_report(&err, "take the migration lock");
+			break;
+		}
 		if (got)
-			return ST_OK;
+			break;
 		if (attempt == 1)
 			log_info("waiting for another pgboot to finish migrating");
 		if (clock_ms() >= deadline) {
 			log_error("could not take the migration lock within %s (migrate.lock_wait)",
 				  cfg_get(cfg, CFG_MIGRATE_LOCK_WAIT));
 			log_lock_holder(conn, key);
-			return ST_UNAVAILABLE;
+			st = ST_UNAVAILABLE;
+			break;
 		}
 		if (wait_sleep(wait_backoff(cfg->initial_delay_ms, cfg->max_delay_ms * 4, attempt,
-					    &rng)) < 0)
-			return ST_SIGNAL;
+					    &rng)) < 0) {
+			st = ST_SIGNAL;
+			break;
+		}
 	}
+	free(sql);
+	return st;
 }
 
 /* What a first pass over a file found. */

@@ -26,6 +26,7 @@ struct history {
 	size_t n;
 	bool table_missing;
 	struct mig_tables t;
+	PGconn *lock_conn; /* holds the migration lock with migrate.lock = session */
 };
 
 static void history_release(struct history *h)
@@ -165,13 +166,44 @@ static enum status history_check(const struct config *cfg, const struct history 
 	return ST_OK;
 }
 
-static void lock_release(PGconn *conn, const char *key)
+/*
+ * Holds the migration lock for a whole run (migrate.lock = session). It is a
+ * transaction-level lock in a transaction left open on a connection of its own: a pooler
+ * in transaction mode cannot give that server connection to anyone else while the
+ * transaction is open, and closing the connection releases the lock, so the lock can
+ * neither be shared by two runners nor left behind. Between polls, and while held, the
+ * transaction holds no snapshot, so CREATE INDEX CONCURRENTLY elsewhere does not wait
+ * for it.
+ */
+static enum status lock_hold(const struct config *cfg, struct history *h)
 {
-	const char *params[] = { key };
 	struct db_error err;
+	enum status st;
 
-	if (db_exec(conn, "SELECT pg_catalog.pg_advisory_unlock($1::bigint)", 1, params, &err) < 0)
-		log_debug("could not release the migration lock: %s", err.message);
+	h->lock_conn = db_connect(cfg, NULL, cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms
+									 : -1, &err);
+	if (!h->lock_conn) {
+		log_error("could not open the connection that holds the migration lock: %s",
+			  err.message);
+		return err.interrupted ? ST_SIGNAL : ST_UNAVAILABLE;
+	}
+	if (db_exec(h->lock_conn, "BEGIN; SET LOCAL idle_in_transaction_session_timeout = 0", 0,
+		    NULL, &err) < 0)
+		st = db_report(&err, "begin the migration lock's transaction");
+	else
+		st = apply_lock(h->lock_conn, cfg, h->t.lock_key, true);
+	if (st != ST_OK) {
+		PQfinish(h->lock_conn);
+		h->lock_conn = NULL;
+	}
+	return st;
+}
+
+/* Ends the lock's transaction by closing its connection, which releases the lock. */
+static void lock_drop(struct history *h)
+{
+	PQfinish(h->lock_conn);
+	h->lock_conn = NULL;
 }
 
 /*
@@ -227,6 +259,7 @@ static void history_init(PGconn *conn, const struct config *cfg, struct history 
 
 static void history_free(struct history *h)
 {
+	PQfinish(h->lock_conn);
 	history_release(h);
 	free(h->t.history);
 	free(h->t.progress);
@@ -327,14 +360,10 @@ enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_l
 			log_info("no pending migrations (%zu applied)", h.n);
 		goto out;
 	}
-	if (!cfg->lock_per_transaction) {
-		st = apply_lock(conn, cfg, h.t.lock_key, false);
-		if (st != ST_OK)
-			goto out;
-	}
+	if (!cfg->lock_per_transaction && (st = lock_hold(cfg, &h)) != ST_OK)
+		goto out;
 	st = apply_locked(conn, cfg, &h, list, &applied);
-	if (!cfg->lock_per_transaction)
-		lock_release(conn, h.t.lock_key);
+	lock_drop(&h);
 	format_seconds(clock_ms() - start, elapsed, sizeof(elapsed));
 	if (st == ST_OK && applied == 0)
 		log_info("no pending migrations: another runner applied them");
@@ -521,23 +550,16 @@ enum status mig_plan(const struct config *cfg, PGconn *conn, const struct mig_li
 	return st;
 }
 
-/* The lock for the commands that change the history; released by unlock. */
+/* The lock for the commands that change the history; released by lock_drop. */
 static enum status lock(PGconn *conn, const struct config *cfg, struct history *h)
 {
-	enum status st = cfg->lock_per_transaction ? ST_OK
-						   : apply_lock(conn, cfg, h->t.lock_key, false);
+	enum status st = cfg->lock_per_transaction ? ST_OK : lock_hold(cfg, h);
 
 	if (st == ST_OK)
 		st = history_read(conn, h);
-	if (st != ST_OK && !cfg->lock_per_transaction)
-		lock_release(conn, h->t.lock_key);
+	if (st != ST_OK)
+		lock_drop(h);
 	return st;
-}
-
-static void unlock(PGconn *conn, const struct config *cfg, struct history *h)
-{
-	if (!cfg->lock_per_transaction)
-		lock_release(conn, h->t.lock_key);
 }
 
 static const struct migration *list_find(const struct mig_list *list, int64_t version)
@@ -624,7 +646,7 @@ enum status mig_rollback(const struct config *cfg, PGconn *conn, const struct mi
 	else if (st == ST_OK)
 		log_info("rolled back %zu migration%s", n, n == 1 ? "" : "s");
 unlock:
-	unlock(conn, cfg, &h);
+	lock_drop(&h);
 out:
 	for (size_t i = 0; i < ready; i++) {
 		free(downs[i].view.path);
@@ -705,7 +727,7 @@ enum status mig_baseline(const struct config *cfg, PGconn *conn, const struct mi
 	}
 	if (st == ST_OK)
 		log_info("baseline: %zu migration%s recorded as applied", n, n == 1 ? "" : "s");
-	unlock(conn, cfg, &h);
+	lock_drop(&h);
 out:
 	free(files);
 	history_free(&h);
@@ -763,7 +785,7 @@ enum status mig_repair(const struct config *cfg, PGconn *conn, const struct mig_
 		st = in_transaction(conn, &h, files, n, record_checksum);
 	if (st == ST_OK && n == 0)
 		log_info("every applied file matches its checksum: nothing to repair");
-	unlock(conn, cfg, &h);
+	lock_drop(&h);
 out:
 	free(files);
 	history_free(&h);

@@ -127,3 +127,51 @@ test_locking_transaction_all_refuses_no_transaction_files() {
 	assert_contains "$PGB_ERR" 'cannot join the one transaction of migrate.transaction = all: nothing was applied'
 	assert_eq f "$(table_exists "$PGB_DB" tn1)" "table of the first file"
 }
+
+test_locking_concurrent_index_while_five_runners_wait() {
+	app_role
+	local i n=6 pids=() t0
+	migdir migrations \
+		0001_data.sql $'CREATE TABLE cic (id int PRIMARY KEY, v text);\nINSERT INTO cic SELECT g, md5(g::text) FROM generate_series(1, 20000) g;' \
+		0002_index.sql $'-- pgboot:no-transaction\nSELECT pg_sleep(1);\nCREATE INDEX CONCURRENTLY cic_v ON cic (v);'
+	t0=$(ms_now)
+	for ((i = 0; i < n; i++)); do
+		env --default-signal=INT,TERM "$PGBOOT" migrate --wait-timeout 20s --migrate-lock-timeout 10s \
+			>"$PGB_WORK/out.$i" 2>"$PGB_WORK/err.$i" &
+		pids+=($!)
+	done
+	for ((i = 0; i < n; i++)); do
+		wait "${pids[i]}" || { cat "$PGB_WORK/err.$i"; fail "runner $i exited $?"; }
+	done
+	echo "$n runners done in $(($(ms_now) - t0)) ms"
+	assert_lt $(($(ms_now) - t0)) 15000 "ms for the runners (a deadlock would end in lock timeouts)"
+	assert_eq t "$(q "$PGB_DB" "SELECT indisvalid FROM pg_index WHERE indexrelid = 'cic_v'::regclass")" "index valid"
+	assert_eq "1,2" "$(q "$PGB_DB" "SELECT string_agg(version::text, ',' ORDER BY version) FROM pgboot.migrations")" "history"
+	assert_eq 0 "$(q "$PGB_DB" "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" "advisory locks left"
+	cat "$PGB_WORK"/err.* >"$PGB_WORK/all-err"
+	assert_not_contains "$PGB_WORK/all-err" 'lock timeout'
+}
+
+test_locking_killed_no_transaction_run_resumes() {
+	app_role
+	migdir migrations 0001_nt.sql \
+		$'-- pgboot:no-transaction\nCREATE TABLE k1 (id int);\nSELECT pg_sleep(2);\nCREATE TABLE k3 (id int);'
+	pgb_bg migrate --wait-timeout 10s
+	local t0
+	t0=$(ms_now)
+	until [[ $(q "$PGB_DB" "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(2)%'" 2>/dev/null) == 1 ]]; do
+		(($(ms_now) - t0 < 15000)) || fail "the statement never ran"
+		sleep 0.05
+	done
+	kill -KILL "$PGB_PID"
+	pgb_wait_pid 5
+	assert_exit 137
+	assert_eq "1" "$(q "$PGB_DB" "SELECT string_agg(statement::text, ',') FROM pgboot.migrations_progress")" "statements recorded"
+	assert_eq f "$(table_exists "$PGB_DB" k3)" "table of statement 3"
+	pgb_run migrate --wait-timeout 10s
+	assert_exit 0
+	assert_contains "$PGB_ERR" 'resuming 0001_nt.sql at statement 2 of 3'
+	assert_eq t "$(table_exists "$PGB_DB" k3)" "table of statement 3"
+	assert_eq "1|0001_nt.sql|$(sha migrations/0001_nt.sql)" "$(history "$PGB_DB")" "history"
+	assert_eq 0 "$(q "$PGB_DB" 'SELECT count(*) FROM pgboot.migrations_progress')" "progress rows left"
+}
