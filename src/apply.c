@@ -40,16 +40,19 @@ static void log_lock_holder(PGconn *conn, const char *key)
  * open, which makes CREATE INDEX CONCURRENTLY in the holder wait for it forever. Between
  * polls a read-committed transaction holds no snapshot either.
  */
-enum status apply_lock(PGconn *conn, const struct config *cfg, const char *key, bool xact)
+enum status apply_lock(PGconn *conn, const struct config *cfg, const char *key, bool own)
 {
 	/*
 	 * The simple protocol, with the key (a number pgboot formatted) in the text: a query
 	 * with parameters leaves its unnamed portal, and that portal's snapshot, open in the
 	 * transaction until the next query, which would make CREATE INDEX CONCURRENTLY in
-	 * the runner holding the lock wait for the runners that poll for it.
+	 * the runner holding the lock wait for the runners that poll for it. With its own
+	 * transaction, each poll begins one and a miss rolls it back: a waiter then holds no
+	 * server connection of a pooler between polls.
 	 */
-	char *sql = xasprintf("SELECT pg_catalog.pg_try_advisory%s_lock(%s::bigint)",
-			      xact ? "_xact" : "", key);
+	char *sql = xasprintf("%sSELECT pg_catalog.pg_try_advisory_xact_lock(%s::bigint)",
+			      own ? "BEGIN; SET LOCAL idle_in_transaction_session_timeout = 0; " : "",
+			      key);
 	int64_t deadline = clock_ms() + cfg->lock_wait_ms;
 	uint64_t rng = random_seed();
 	enum status st = ST_OK;
@@ -68,6 +71,10 @@ enum status apply_lock(PGconn *conn, const struct config *cfg, const char *key, 
 		}
 		if (got)
 			break;
+		if (own && db_exec(conn, "ROLLBACK", 0, NULL, &err) < 0) {
+			st = db_report(&err, "end a poll for the migration lock");
+			break;
+		}
 		if (attempt == 1)
 			log_info("waiting for another pgboot to finish migrating");
 		if (clock_ms() >= deadline) {
@@ -306,7 +313,7 @@ static int set_timeouts(struct run *r, bool local, struct db_error *err)
  */
 static enum status claim(struct run *r)
 {
-	enum status st = apply_lock(r->conn, r->cfg, r->t->lock_key, true);
+	enum status st = apply_lock(r->conn, r->cfg, r->t->lock_key, false);
 	char version[24];
 	const char *params[] = { version };
 	struct db_error err;

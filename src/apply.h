@@ -54,9 +54,10 @@ struct apply_info {
 /* Reads and checks m as apply_file would, running nothing. Returns 0, or -1 (logged). */
 int apply_describe(const struct migration *m, struct apply_info *out);
 /*
- * Polls pg_try_advisory_xact_lock (in a transaction) or pg_try_advisory_lock with backoff
- * until migrate.lock_wait, then names the holder. Waiting holds no snapshot.
+ * Polls pg_try_advisory_xact_lock with backoff until migrate.lock_wait, then names the
+ * holder. Either in the caller's open transaction, or (own) in a transaction of its own
+ * that stays open once the lock is taken. Waiting holds no snapshot.
  */
-enum status apply_lock(PGconn *conn, const struct config *cfg, const char *key, bool xact);
+enum status apply_lock(PGconn *conn, const struct config *cfg, const char *key, bool own);
 
 #endif

@@ -187,11 +187,7 @@ static enum status lock_hold(const struct config *cfg, struct history *h)
 			  err.message);
 		return err.interrupted ? ST_SIGNAL : ST_UNAVAILABLE;
 	}
-	if (db_exec(h->lock_conn, "BEGIN; SET LOCAL idle_in_transaction_session_timeout = 0", 0,
-		    NULL, &err) < 0)
-		st = db_report(&err, "begin the migration lock's transaction");
-	else
-		st = apply_lock(h->lock_conn, cfg, h->t.lock_key, true);
+	st = apply_lock(h->lock_conn, cfg, h->t.lock_key, true);
 	if (st != ST_OK) {
 		PQfinish(h->lock_conn);
 		h->lock_conn = NULL;
@@ -275,7 +271,7 @@ static enum status history_create_locked(PGconn *conn, const struct config *cfg,
 
 	if (db_exec(conn, "BEGIN", 0, NULL, &err) < 0)
 		return db_report(&err, "begin a transaction");
-	st = apply_lock(conn, cfg, h->t.lock_key, true);
+	st = apply_lock(conn, cfg, h->t.lock_key, false);
 	if (st == ST_OK)
 		st = history_create(conn, cfg, h);
 	if (st == ST_OK && db_exec(conn, "COMMIT", 0, NULL, &err) < 0)

@@ -73,7 +73,7 @@ test_locking_out_of_order_is_refused_unless_allowed() {
 
 test_locking_transaction_mode_with_ten_runners() {
 	app_role
-	local i n=10 pids=()
+	local i n=10 pids=() rc
 	migdir migrations \
 		0001_a.sql 'CREATE TABLE tx1 (id int);' \
 		0002_b.sql $'CREATE TABLE tx2 (id int);\nSELECT pg_sleep(0.2);' \
@@ -84,7 +84,11 @@ test_locking_transaction_mode_with_ten_runners() {
 		pids+=($!)
 	done
 	for ((i = 0; i < n; i++)); do
-		wait "${pids[i]}" || { cat "$PGB_WORK/err.$i"; fail "runner $i exited $?"; }
+		wait "${pids[i]}" || {
+			rc=$?
+			cat "$PGB_WORK/err.$i"
+			fail "runner $i exited $rc"
+		}
 	done
 	assert_eq "1,2,3" "$(q "$PGB_DB" "SELECT string_agg(version::text, ',' ORDER BY version) FROM pgboot.migrations")" "history"
 	assert_eq 0 "$(q "$PGB_DB" "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" "advisory locks left"
@@ -130,7 +134,7 @@ test_locking_transaction_all_refuses_no_transaction_files() {
 
 test_locking_concurrent_index_while_five_runners_wait() {
 	app_role
-	local i n=6 pids=() t0
+	local i n=6 pids=() t0 rc
 	migdir migrations \
 		0001_data.sql $'CREATE TABLE cic (id int PRIMARY KEY, v text);\nINSERT INTO cic SELECT g, md5(g::text) FROM generate_series(1, 20000) g;' \
 		0002_index.sql $'-- pgboot:no-transaction\nSELECT pg_sleep(1);\nCREATE INDEX CONCURRENTLY cic_v ON cic (v);'
@@ -141,7 +145,11 @@ test_locking_concurrent_index_while_five_runners_wait() {
 		pids+=($!)
 	done
 	for ((i = 0; i < n; i++)); do
-		wait "${pids[i]}" || { cat "$PGB_WORK/err.$i"; fail "runner $i exited $?"; }
+		wait "${pids[i]}" || {
+			rc=$?
+			cat "$PGB_WORK/err.$i"
+			fail "runner $i exited $rc"
+		}
 	done
 	echo "$n runners done in $(($(ms_now) - t0)) ms"
 	assert_lt $(($(ms_now) - t0)) 15000 "ms for the runners (a deadlock would end in lock timeouts)"
