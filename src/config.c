@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum cfg_type {
@@ -30,17 +31,21 @@ struct cfg_spec {
 	const char *choices;
 	const char *libpq_keyword; /* the libpq connection keyword it sets, if any */
 	const char *libpq_env;     /* "env " and libpq's own variable for that keyword, if any */
+	const char *env;           /* the variable, when not PGBOOT_<SECTION>_<KEY> */
+	const char *flag;          /* the flag, when not <section>-<key> */
 };
 
 static const struct cfg_spec specs[CFG_NKEYS] = {
+	[CFG_PGBOOT_ENVIRONMENT] = { "pgboot", "environment", T_NAME, NULL, NULL, NULL, NULL,
+				     "PGBOOT_ENVIRONMENT", "environment" },
+	[CFG_PGBOOT_PROTECT] = { "pgboot", "protect", T_STRING, "production", NULL, NULL, NULL,
+				 "PGBOOT_PROTECT", "protect" },
 	[CFG_DATABASE_URL] = { "database", "url", T_URL, NULL, NULL, NULL, NULL },
 	[CFG_DATABASE_HOST] = { "database", "host", T_STRING, NULL, NULL, "host", "env PGHOST" },
 	[CFG_DATABASE_PORT] = { "database", "port", T_PORT, NULL, NULL, "port", "env PGPORT" },
 	[CFG_DATABASE_USER] = { "database", "user", T_STRING, NULL, NULL, "user", "env PGUSER" },
 	[CFG_DATABASE_PASSWORD] = { "database", "password", T_SECRET, NULL, NULL, "password",
 				    "env PGPASSWORD" },
-	[CFG_DATABASE_PASSWORD_FILE] = { "database", "password_file", T_PATH, NULL, NULL, NULL,
-					 NULL },
 	[CFG_DATABASE_DBNAME] = { "database", "dbname", T_NAME, NULL, NULL, "dbname",
 				  "env PGDATABASE" },
 	[CFG_DATABASE_SSLMODE] = { "database", "sslmode", T_ENUM, NULL,
@@ -60,6 +65,7 @@ static const struct cfg_spec specs[CFG_NKEYS] = {
 	[CFG_WAIT_TIMEOUT] = { "wait", "timeout", T_DURATION, "60s", NULL, NULL, NULL },
 	[CFG_WAIT_INITIAL_DELAY] = { "wait", "initial_delay", T_DURATION, "50ms", NULL, NULL, NULL },
 	[CFG_WAIT_MAX_DELAY] = { "wait", "max_delay", T_DURATION, "250ms", NULL, NULL, NULL },
+	[CFG_WAIT_FOR_PRIMARY] = { "wait", "for_primary", T_ENUM, "false", "false|true", NULL, NULL },
 	[CFG_CREATE_MODE] = { "create", "mode", T_ENUM, "auto", "auto|never", NULL, NULL },
 	[CFG_CREATE_OWNER] = { "create", "owner", T_NAME, NULL, NULL, NULL, NULL },
 	[CFG_CREATE_TEMPLATE] = { "create", "template", T_NAME, NULL, NULL, NULL, NULL },
@@ -80,7 +86,8 @@ static const struct cfg_spec specs[CFG_NKEYS] = {
 	[CFG_LOG_FORMAT] = { "log", "format", T_ENUM, "text", "text|json", NULL, NULL },
 };
 
-static const char *const section_names[] = { "database", "wait", "create", "migrate", "log" };
+static const char *const section_names[] = { "pgboot", "database", "wait", "create", "migrate",
+					     "log" };
 
 static char names[CFG_NKEYS][48];
 static char flag_names[CFG_NKEYS][48];
@@ -92,7 +99,11 @@ static void init_names(void)
 		return;
 	for (int i = 0; i < CFG_NKEYS; i++) {
 		snprintf(names[i], sizeof(names[i]), "%s.%s", specs[i].section, specs[i].key);
-		snprintf(flag_names[i], sizeof(flag_names[i]), "%s-%s", specs[i].section, specs[i].key);
+		if (specs[i].flag)
+			snprintf(flag_names[i], sizeof(flag_names[i]), "%s", specs[i].flag);
+		else
+			snprintf(flag_names[i], sizeof(flag_names[i]), "%s-%s", specs[i].section,
+				 specs[i].key);
 		for (char *p = flag_names[i]; *p; p++)
 			if (*p == '_')
 				*p = '-';
@@ -142,6 +153,7 @@ void cfg_release(struct config *cfg)
 	free(cfg->table_schema);
 	free(cfg->table_name);
 	free(cfg->localhost_addrs);
+	cfgfile_release(&cfg->file);
 	buf_release(&cfg->warnings);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -260,167 +272,26 @@ int cfg_set_flag(struct config *cfg, enum cfg_key key, const char *flag, const c
 	return set_value(cfg, key, value, CFG_TIER_FLAG, flag, 0, err, errsize);
 }
 
-/* inih reads lines through this state, so errors can name the line. */
-struct ini_state {
-	struct config *cfg;
-	FILE *file;
-	const char *path;
-	char *dir;        /* the file's directory, for relative paths */
-	char *raw;        /* the current line as read */
-	size_t rawcap;
-	int line;
-	int error_line;   /* the first error's line, or 0 */
-	char *err;
-	size_t errsize;
-	char prev_key[160];
-};
-
-static int ini_fail(struct ini_state *st, const char *fmt, ...) PRINTF_LIKE(2, 3);
-static int ini_fail(struct ini_state *st, const char *fmt, ...)
+static bool known(const char *section, const char *key)
 {
-	va_list ap;
-	int len;
+	char full[200];
 
-	if (st->error_line)
-		return 0;
-	st->error_line = st->line;
-	len = snprintf(st->err, st->errsize, "%s:%d: ", st->path, st->line);
-	va_start(ap, fmt);
-	if (len >= 0 && (size_t)len < st->errsize)
-		vsnprintf(st->err + len, st->errsize - (size_t)len, fmt, ap);
-	va_end(ap);
-	return 0;
-}
-
-static bool known_section(const char *section)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(section_names); i++)
-		if (strcmp(section_names[i], section) == 0)
-			return true;
-	return false;
-}
-
-/* Section headers are checked as read, so the error names their line, even when empty. */
-static void check_section_line(struct ini_state *st)
-{
-	const char *p = st->raw;
-	const char *end;
-	char *name;
-
-	while (isspace((unsigned char)*p))
-		p++;
-	if (*p != '[' || !(end = strchr(p, ']')))
-		return;
-	name = xstrndup(p + 1, (size_t)(end - p - 1));
-	if (!known_section(name))
-		ini_fail(st, "unknown section \"[%s]\"", name);
-	free(name);
-}
-
-static char *read_ini_line(char *str, int num, void *stream)
-{
-	struct ini_state *st = stream;
-	ssize_t n = getline(&st->raw, &st->rawcap, st->file);
-
-	if (n < 0)
-		return NULL;
-	st->line++;
-	if (n >= num) {
-		if (!st->error_line) {
-			st->error_line = st->line;
-			snprintf(st->err, st->errsize, "%s:%d: line longer than %d bytes", st->path,
-				 st->line, num - 2);
-		}
-		return NULL;
+	if (!key) {
+		for (size_t i = 0; i < ARRAY_SIZE(section_names); i++)
+			if (strcmp(section_names[i], section) == 0)
+				return true;
+		return false;
 	}
-	check_section_line(st);
-	memcpy(str, st->raw, (size_t)n + 1);
-	return str;
-}
-
-static int handle_ini_pair(void *user, const char *section, const char *name, const char *value)
-{
-	struct ini_state *st = user;
-	struct config *cfg = st->cfg;
-	char full[160], where[4200];
-	struct cfg_entry *e;
-	char *resolved = NULL;
-	int key, rc;
-
-	if (st->error_line)
-		return 0;
-	if (!*section)
-		return ini_fail(st, "key \"%s\" is outside of any section", name);
-	if (!known_section(section))
-		return 0; /* reported at the section's line */
-	snprintf(full, sizeof(full), "%s.%s", section, name);
-	key = cfg_lookup(full);
-	if (key < 0)
-		return ini_fail(st, "unknown key \"%s\"", full);
-	if (isspace((unsigned char)st->raw[0]) && strcmp(st->prev_key, full) == 0)
-		return ini_fail(st, "continuation lines are not supported (key \"%s\")", full);
-	e = &cfg->entries[key];
-	if (e->tier == CFG_TIER_INI || (e->line && e->tier > CFG_TIER_INI))
-		return ini_fail(st, "duplicate key \"%s\" (first set on line %d)", full, e->line);
-	snprintf(st->prev_key, sizeof(st->prev_key), "%s", full);
-	if (specs[key].type == T_PATH && *value && value[0] != '/' && st->dir)
-		value = resolved = xasprintf("%s/%s", st->dir, value);
-	snprintf(where, sizeof(where), "%s:%d", st->path, st->line);
-	rc = set_value(cfg, key, value, CFG_TIER_INI, where, st->line, st->err, st->errsize);
-	if (e->tier > CFG_TIER_INI)
-		e->line = st->line; /* remembered for duplicates even when overridden */
-	free(resolved);
-	if (rc < 0) {
-		st->error_line = st->line;
-		return 0;
-	}
-	return 1;
-}
-
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		return NULL;
-	return slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
-}
-
-static int load_ini(struct config *cfg, const char *path, char *err, size_t errsize)
-{
-	struct ini_state st = { .cfg = cfg, .path = path, .err = err, .errsize = errsize };
-	int rc, ret = -1;
-
-	st.file = fopen(path, "re");
-	if (!st.file) {
-		snprintf(err, errsize, "could not open configuration file \"%s\": %s", path,
-			 strerror(errno));
-		return -1;
-	}
-	st.dir = dir_of(path);
-	rc = ini_parse_stream(read_ini_line, &st, handle_ini_pair, &st);
-	if (ferror(st.file)) {
-		snprintf(err, errsize, "could not read configuration file \"%s\": %s", path,
-			 strerror(errno));
-		goto out;
-	}
-	if (rc > 0 && (!st.error_line || rc < st.error_line))
-		snprintf(err, errsize, "%s:%d: syntax error (expected \"[section]\" or \"key = value\")",
-			 path, rc);
-	else if (rc < 0 && !st.error_line)
-		snprintf(err, errsize, "could not read configuration file \"%s\"", path);
-	if (rc != 0 || st.error_line)
-		goto out;
-	ret = 0;
-out:
-	fclose(st.file);
-	free(st.dir);
-	free(st.raw);
-	return ret;
+	snprintf(full, sizeof(full), "%s.%s", section, key);
+	return cfg_lookup(full) >= 0;
 }
 
 static void env_name(enum cfg_key key, char *out, size_t size)
 {
+	if (specs[key].env) {
+		snprintf(out, size, "%s", specs[key].env);
+		return;
+	}
 	snprintf(out, size, "PGBOOT_%s_%s", specs[key].section, specs[key].key);
 	for (char *p = out; *p; p++)
 		*p = (char)toupper((unsigned char)*p);
@@ -428,85 +299,218 @@ static void env_name(enum cfg_key key, char *out, size_t size)
 
 extern char **environ;
 
-static int load_env(struct config *cfg, char *err, size_t errsize)
-{
-	char name[64], source[80];
-	const char *v;
+static int set_from_file(struct config *cfg, enum cfg_key key, const char *path,
+			 enum cfg_tier tier, const char *where, int line, char *err, size_t errsize);
 
-	/* DATABASE_URL first, so that PGBOOT_DATABASE_URL, in the same tier, overrides it. */
-	v = getenv("DATABASE_URL");
-	if (v && *v && set_value(cfg, CFG_DATABASE_URL, v, CFG_TIER_ENV, "env DATABASE_URL", 0, err,
-				 errsize) < 0)
+/* Variables that stand in for a setting at a lower rank: the first is overridden. */
+static const struct {
+	enum cfg_key key;
+	const char *name;
+} aliases[] = {
+	{ CFG_DATABASE_URL, "DATABASE_URL" },
+	{ CFG_PGBOOT_ENVIRONMENT, "ENVIRONMENT" },
+	{ CFG_PGBOOT_ENVIRONMENT, "APP_ENV" },
+};
+
+/*
+ * One setting from the environment: NAME, or NAME_FILE naming a file that holds it. The
+ * aliases (APP_ENV...) have no _FILE twin: other programs use such names for themselves.
+ */
+static int env_setting(struct config *cfg, enum cfg_key key, const char *name, bool twin,
+		       char *err, size_t errsize)
+{
+	char file_name[80], source[96];
+	const char *v = getenv(name), *f;
+
+	snprintf(file_name, sizeof(file_name), "%s_FILE", name);
+	f = twin ? getenv(file_name) : NULL;
+	if (v && *v && f && *f) {
+		snprintf(err, errsize, "env %s and env %s: set only one of them", name, file_name);
 		return -1;
+	}
+	if (f && *f) {
+		snprintf(source, sizeof(source), "env %s", file_name);
+		return set_from_file(cfg, key, f, CFG_TIER_ENV, source, 0, err, errsize);
+	}
+	if (!v || !*v)
+		return 0;
+	snprintf(source, sizeof(source), "env %s", name);
+	return set_value(cfg, key, v, CFG_TIER_ENV, source, 0, err, errsize);
+}
+
+static bool known_variable(const char *var, size_t len)
+{
+	char name[64];
+
+	if (len == strlen("PGBOOT_CONFIG") && strncmp(var, "PGBOOT_CONFIG", len) == 0)
+		return true;
 	for (int i = 0; i < CFG_NKEYS; i++) {
 		env_name((enum cfg_key)i, name, sizeof(name));
-		v = getenv(name);
-		if (!v || !*v)
-			continue;
-		snprintf(source, sizeof(source), "env %s", name);
-		if (set_value(cfg, (enum cfg_key)i, v, CFG_TIER_ENV, source, 0, err, errsize) < 0)
+		if ((strlen(name) == len || strlen(name) + 5 == len) && strncmp(var, name, strlen(name)) == 0 &&
+		    (strlen(name) == len || strncmp(var + len - 5, "_FILE", 5) == 0))
+			return true;
+	}
+	return false;
+}
+
+static int load_env(struct config *cfg, char *err, size_t errsize)
+{
+	char name[64];
+
+	for (size_t i = 0; i < ARRAY_SIZE(aliases); i++)
+		if (env_setting(cfg, aliases[i].key, aliases[i].name, false, err, errsize) < 0)
+			return -1;
+	for (int i = 0; i < CFG_NKEYS; i++) {
+		env_name((enum cfg_key)i, name, sizeof(name));
+		if (env_setting(cfg, (enum cfg_key)i, name, true, err, errsize) < 0)
 			return -1;
 	}
 	/* A misspelt variable would silently do nothing: say so. */
 	for (char **ep = environ; ep && *ep; ep++) {
 		size_t len = strcspn(*ep, "=");
-		bool known = len == strlen("PGBOOT_CONFIG") && strncmp(*ep, "PGBOOT_CONFIG", len) == 0;
 
-		if (strncmp(*ep, "PGBOOT_", 7) != 0 || known)
-			continue;
-		for (int i = 0; i < CFG_NKEYS && !known; i++) {
-			env_name((enum cfg_key)i, name, sizeof(name));
-			known = strlen(name) == len && strncmp(*ep, name, len) == 0;
-		}
-		if (!known)
+		if (strncmp(*ep, "PGBOOT_", 7) == 0 && !known_variable(*ep, len))
 			buf_printf(&cfg->warnings, "unknown environment variable \"%.*s\" ignored\n",
 				   (int)len, *ep);
 	}
 	return 0;
 }
 
-static int read_password_file(struct config *cfg, char *err, size_t errsize)
+/*
+ * <key>_file: the setting's value is the file's content, trailing newlines stripped, as
+ * Docker and Kubernetes mount secrets. A secret readable by group or others is warned about.
+ */
+static int set_from_file(struct config *cfg, enum cfg_key key, const char *path,
+			 enum cfg_tier tier, const char *where, int line, char *err, size_t errsize)
 {
-	const struct cfg_entry *e = &cfg->entries[CFG_DATABASE_PASSWORD_FILE];
+	char *source = xasprintf("file %s (%s)", path, where);
+	struct stat st;
 	struct buf b;
 	int ret = -1;
 
 	buf_init(&b);
-	if (read_file(e->value, &b) < 0) {
-		snprintf(err, errsize, "%s: could not read password file \"%s\": %s", e->source,
-			 e->value, strerror(errno));
+	if (read_file(path, &b) < 0) {
+		snprintf(err, errsize, "%s: could not read \"%s\" for \"%s\": %s", where, path,
+			 cfg_name(key), strerror(errno));
 		goto out;
 	}
 	while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
 		b.data[--b.len] = '\0';
 	if (strlen(b.data) != b.len || b.len == 0) {
-		snprintf(err, errsize, "%s: password file \"%s\" is %s", e->source, e->value,
-			 b.len ? "not text (it contains a NUL byte)" : "empty");
+		snprintf(err, errsize, "%s: file \"%s\" for \"%s\" is %s", where, path, cfg_name(key),
+			 b.len ? "not text (it holds a NUL byte)" : "empty");
 		goto out;
 	}
-	cfg->password = buf_detach(&b);
-	ret = 0;
+	if ((specs[key].type == T_SECRET || specs[key].type == T_URL) && stat(path, &st) == 0 &&
+	    (st.st_mode & 077))
+		buf_printf(&cfg->warnings, "secret file \"%s\" is readable by group or others (mode "
+			   "%04o): make it 0600 or 0400\n", path, (unsigned)(st.st_mode & 07777));
+	ret = set_value(cfg, key, b.data, tier, source, line, err, errsize);
 out:
+	free(source);
 	buf_release(&b);
 	return ret;
 }
 
-/* Chooses between database.password and database.password_file: the higher tier wins. */
-static int resolve_password(struct config *cfg, char *err, size_t errsize)
+/* The base sections, then the overlay sections of the environment, in file order. */
+static int apply_pairs(struct config *cfg, const char *environment, char *err, size_t errsize)
 {
-	const struct cfg_entry *pw = &cfg->entries[CFG_DATABASE_PASSWORD];
-	const struct cfg_entry *file = &cfg->entries[CFG_DATABASE_PASSWORD_FILE];
+	const struct cfgfile *f = &cfg->file;
 
-	if (pw->value && file->value && pw->tier == file->tier) {
-		snprintf(err, errsize, "%s and %s: set only one of \"database.password\" and "
-			 "\"database.password_file\"", pw->source, file->source);
-		return -1;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < f->n; i++) {
+			const struct cfgfile_pair *p = &f->pairs[i];
+			char full[200], where[4200], *path = NULL;
+			bool applies = pass == 0 ? !p->overlay
+					: p->overlay && environment && strcmp(p->overlay, environment) == 0;
+			int key, rc;
+
+			snprintf(full, sizeof(full), "%s.%s", p->section, p->key);
+			key = cfg_lookup(full);
+			if (p->overlay)
+				snprintf(where, sizeof(where), "%s:%d [%s.%s]", f->path, p->line, p->section,
+					 p->overlay);
+			else
+				snprintf(where, sizeof(where), "%s:%d", f->path, p->line);
+			if ((p->from_file || specs[key].type == T_PATH) && p->value[0] != '/' && f->dir)
+				path = xasprintf("%s/%s", f->dir, p->value);
+			if (!applies && !p->from_file && *p->value && check_value(key, p->value))
+				rc = bad_value(err, errsize, where, key, p->value, check_value(key, p->value));
+			else if (!applies)
+				rc = 0; /* another environment's: checked, not applied */
+			else if (p->from_file)
+				rc = set_from_file(cfg, key, path ? path : p->value, CFG_TIER_INI, where,
+						   p->line, err, errsize);
+			else
+				rc = set_value(cfg, key, path ? path : p->value, CFG_TIER_INI, where, p->line,
+					       err, errsize);
+			free(path);
+			if (rc < 0)
+				return -1;
+		}
 	}
-	if (file->value && (!pw->value || file->tier > pw->tier))
-		return read_password_file(cfg, err, errsize);
-	if (pw->value)
-		cfg->password = xstrdup(pw->value);
 	return 0;
+}
+
+/* The environment: from a flag or the environment if set there, else from the file. */
+static const char *find_environment(const struct config *cfg)
+{
+	const struct cfg_entry *e = &cfg->entries[CFG_PGBOOT_ENVIRONMENT];
+
+	if (e->tier > CFG_TIER_INI)
+		return e->value;
+	for (size_t i = 0; i < cfg->file.n; i++) {
+		const struct cfgfile_pair *p = &cfg->file.pairs[i];
+
+		if (strcmp(p->section, "pgboot") == 0 && strcmp(p->key, "environment") == 0)
+			return p->value;
+	}
+	return NULL;
+}
+
+static bool in_list(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; p && *p;) {
+		size_t len = strcspn(p, ",");
+		const char *w = p;
+
+		while (len && *w == ' ')
+			w++, len--;
+		while (len && w[len - 1] == ' ')
+			len--;
+		if (len == n && strncmp(w, word, n) == 0)
+			return true;
+		p += strcspn(p, ",");
+		p += *p == ',';
+	}
+	return false;
+}
+
+/* In a protected environment, nothing is created unless asked, and TLS is required. */
+static void protect_defaults(struct config *cfg)
+{
+	static const struct {
+		enum cfg_key key;
+		const char *value;
+	} defaults[] = { { CFG_CREATE_MODE, "never" }, { CFG_DATABASE_SSLMODE, "require" } };
+
+	cfg->environment = cfg_get(cfg, CFG_PGBOOT_ENVIRONMENT);
+	cfg->protected_env = cfg->environment &&
+			     in_list(cfg_get(cfg, CFG_PGBOOT_PROTECT), cfg->environment);
+	if (!cfg->protected_env)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(defaults); i++) {
+		struct cfg_entry *e = &cfg->entries[defaults[i].key];
+
+		if (e->tier != CFG_TIER_DEFAULT)
+			continue;
+		free(e->value);
+		free(e->source);
+		e->value = xstrdup(defaults[i].value);
+		e->source = xasprintf("default in protected environment \"%s\"", cfg->environment);
+	}
 }
 
 static bool url_sets(PQconninfoOption *url_opts, const char *keyword)
@@ -538,15 +542,6 @@ static void resolve_conn(struct config *cfg, PQconninfoOption *url_opts)
 
 		if (!spec->libpq_keyword)
 			continue;
-		if (i == CFG_DATABASE_PASSWORD) {
-			const struct cfg_entry *f = &cfg->entries[CFG_DATABASE_PASSWORD_FILE];
-
-			value = cfg->password;
-			if (f->value && (!e->value || f->tier > e->tier))
-				e = f;
-			source = e->source;
-			tier = value ? (int)e->tier : -1;
-		}
 		if (url->value && url_sets(url_opts, spec->libpq_keyword) &&
 		    ((int)url->tier > tier || ((int)url->tier == tier && rank < 2))) {
 			tier = (int)url->tier;
@@ -697,8 +692,9 @@ static int finish(struct config *cfg, char *err, size_t errsize)
 	}
 	cfg->table_schema = dot ? xstrndup(table, (size_t)(dot - table)) : xstrdup("public");
 	cfg->table_name = xstrdup(dot ? dot + 1 : table);
-	if (resolve_password(cfg, err, errsize) < 0)
-		return -1;
+	cfg->password = cfg_get(cfg, CFG_DATABASE_PASSWORD) ? xstrdup(cfg_get(cfg, CFG_DATABASE_PASSWORD))
+							      : NULL;
+	cfg->for_primary = strcmp(cfg_get(cfg, CFG_WAIT_FOR_PRIMARY), "true") == 0;
 	if (cfg_get(cfg, CFG_DATABASE_URL) && !(url_opts = parse_url(cfg, err, errsize)))
 		return -1;
 	resolve_conn(cfg, url_opts);
@@ -719,11 +715,13 @@ int cfg_load(struct config *cfg, const char *config_flag, char *err, size_t errs
 		path = "entrypoint.ini";
 	if (path) {
 		cfg->ini_path = xstrdup(path);
-		if (load_ini(cfg, path, err, errsize) < 0)
+		if (cfgfile_read(path, known, &cfg->file, err, errsize) < 0)
 			return -1;
 	}
-	if (load_env(cfg, err, errsize) < 0)
+	if (load_env(cfg, err, errsize) < 0 ||
+	    apply_pairs(cfg, find_environment(cfg), err, errsize) < 0)
 		return -1;
+	protect_defaults(cfg);
 	return finish(cfg, err, errsize);
 }
 
@@ -879,4 +877,10 @@ char *redact_conninfo(const char *s)
 	}
 	redact_keyvalue(&b, s);
 	return buf_detach(&b);
+}
+
+int cfg_set_flag_file(struct config *cfg, enum cfg_key key, const char *flag, const char *path,
+		      char *err, size_t errsize)
+{
+	return set_from_file(cfg, key, path, CFG_TIER_FLAG, flag, 0, err, errsize);
 }

@@ -9,15 +9,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cfgfile.h"
 #include "log.h"
 
 enum cfg_key {
+	CFG_PGBOOT_ENVIRONMENT,
+	CFG_PGBOOT_PROTECT,
 	CFG_DATABASE_URL,
 	CFG_DATABASE_HOST,
 	CFG_DATABASE_PORT,
 	CFG_DATABASE_USER,
 	CFG_DATABASE_PASSWORD,
-	CFG_DATABASE_PASSWORD_FILE,
 	CFG_DATABASE_DBNAME,
 	CFG_DATABASE_SSLMODE,
 	CFG_DATABASE_SSLROOTCERT,
@@ -29,6 +31,7 @@ enum cfg_key {
 	CFG_WAIT_TIMEOUT,
 	CFG_WAIT_INITIAL_DELAY,
 	CFG_WAIT_MAX_DELAY,
+	CFG_WAIT_FOR_PRIMARY,
 	CFG_CREATE_MODE,
 	CFG_CREATE_OWNER,
 	CFG_CREATE_TEMPLATE,
@@ -68,7 +71,11 @@ struct cfg_conn_param {
 struct config {
 	struct cfg_entry entries[CFG_NKEYS];
 	char *ini_path;      /* the file read, or NULL */
+	const char *environment; /* pgboot.environment, or NULL */
+	bool protected_env;  /* the environment is listed in pgboot.protect */
+	bool for_primary;    /* wait.for_primary */
 	struct buf warnings; /* lines to log once logging is set up */
+	struct cfgfile file; /* the ini file's pairs, applied once the environment is known */
 
 	/* Typed values, filled by cfg_finish. */
 	int64_t connect_timeout_ms, wait_timeout_ms, initial_delay_ms, max_delay_ms, lock_wait_ms;
@@ -79,7 +86,7 @@ struct config {
 	bool create_never;
 	enum log_level log_level;
 	enum log_format log_format;
-	char *password;      /* from database.password or database.password_file, or NULL */
+	char *password;      /* database.password (perhaps read from a file), or NULL */
 	char *table_schema, *table_name;
 	struct cfg_conn_param conn[CFG_MAX_CONN_PARAMS];
 	int nconn;
@@ -106,6 +113,9 @@ int cfg_lookup(const char *name);
  */
 int cfg_set_flag(struct config *cfg, enum cfg_key key, const char *flag, const char *value,
 		 char *err, size_t errsize);
+/* Sets key from the file named by a --<section>-<key>-file flag (trailing newlines cut). */
+int cfg_set_flag_file(struct config *cfg, enum cfg_key key, const char *flag, const char *path,
+		      char *err, size_t errsize);
 /*
  * Reads the ini file (path from --config, then $PGBOOT_CONFIG, then ./entrypoint.ini when
  * present; config_flag may be NULL) and the environment, then checks and types the result.

@@ -65,12 +65,15 @@ static void usage(FILE *out)
 		"  -c, --config PATH   ini file (default $PGBOOT_CONFIG, else ./entrypoint.ini)\n"
 		"  -h, --help          show this help\n"
 		"  -V, --version       show the versions of pgboot, libpq and OpenSSL\n"
-		"  --SECTION-KEY VALUE set any setting, e.g. --wait-timeout 90s:\n");
+		"  --SECTION-KEY VALUE set any setting, e.g. --wait-timeout 90s, or read it from a\n"
+		"  --SECTION-KEY-file PATH   file (e.g. --database-password-file /run/secrets/pw):\n");
 	for (int i = 0; i < CFG_NKEYS; i++)
 		fprintf(out, "      --%s\n", cfg_flag_name((enum cfg_key)i));
 	fprintf(out,
 		"\n"
-		"Every setting also reads PGBOOT_<SECTION>_<KEY> (e.g. PGBOOT_WAIT_TIMEOUT=90s);\n"
+		"Every setting also reads PGBOOT_<SECTION>_<KEY> (e.g. PGBOOT_WAIT_TIMEOUT=90s), or a file\n"
+		"named by PGBOOT_<SECTION>_<KEY>_FILE or by <key>_file in the ini file;\n"
+		"[section.ENVIRONMENT] overlays apply in that environment (PGBOOT_ENVIRONMENT);\n"
 		"DATABASE_URL and libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD... are honoured.\n"
 		"Precedence: flags > environment > ini file > defaults.\n"
 		"\n"
@@ -138,13 +141,17 @@ static int usage_error(const char *what, const char *arg)
 static int parse_options(int argc, char **argv, struct config *cfg, struct cli *cli,
 			 bool anywhere)
 {
-	struct option longopts[CFG_NKEYS + 9];
+	struct option longopts[2 * CFG_NKEYS + 9];
+	char file_flags[CFG_NKEYS][64];
 	char err[512];
 	int n = 0, c;
 
-	for (int i = 0; i < CFG_NKEYS; i++)
+	for (int i = 0; i < CFG_NKEYS; i++) {
+		snprintf(file_flags[i], sizeof(file_flags[i]), "%s-file", cfg_flag_name((enum cfg_key)i));
 		longopts[n++] = (struct option){ cfg_flag_name((enum cfg_key)i), required_argument,
 						 NULL, 256 + i };
+		longopts[n++] = (struct option){ file_flags[i], required_argument, NULL, 512 + i };
+	}
 	longopts[n++] = (struct option){ "config", required_argument, NULL, 'c' };
 	longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
 	longopts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
@@ -177,6 +184,15 @@ static int parse_options(int argc, char **argv, struct config *cfg, struct cli *
 			return usage_error("missing value for option", argv[optind - 1]);
 		} else if (c == '?') {
 			return usage_error("unknown option", argv[optind - 1]);
+		} else if (c >= 512) {
+			enum cfg_key key = (enum cfg_key)(c - 512);
+			char flag[80];
+
+			snprintf(flag, sizeof(flag), "--%s-file", cfg_flag_name(key));
+			if (cfg_set_flag_file(cfg, key, flag, optarg, err, sizeof(err)) < 0) {
+				log_error("%s", err);
+				return PARSE_CONFIG_ERROR;
+			}
 		} else {
 			enum cfg_key key = (enum cfg_key)(c - 256);
 			char flag[64];

@@ -14,6 +14,7 @@ int main(void)
 		{ "redaction of connection strings", test_redact },
 		{ "backoff bounds", test_backoff },
 		{ "statement splitting", test_split },
+		{ "variable expansion and identifiers", test_expand },
 	};
 	int failed = 0, n = (int)(sizeof(tests) / sizeof(tests[0]));
 

@@ -70,9 +70,16 @@ static void test_errors(void)
 	expect_error("[wait]\ntimeout = 5s\n  6s\n", "entrypoint.ini:3: continuation lines");
 	expect_error("[migrate]\ntable = a.b.c\n", "invalid value for \"migrate.table\"");
 	expect_error("[wait]\ninitial_delay = 2s\nmax_delay = 1s\n", "at most \"wait.max_delay\"");
-	expect_error("[database]\npassword = x\npassword_file = /etc/hostname\n", "set only one of");
+	expect_error("[database]\npassword = x\npassword_file = /etc/hostname\n",
+		     "entrypoint.ini:3: both \"password\" and \"password_file\" are set in [database] "
+		     "(the other on line 2)");
 	expect_error("[database]\npassword_file = /nonexistent/pw\n",
-		     "could not read password file \"/nonexistent/pw\"");
+		     "entrypoint.ini:2: could not read \"/nonexistent/pw\" for \"database.password\"");
+	expect_error("[wait]\ntimeout = ${PGBOOT_UNIT_UNSET}\n",
+		     "entrypoint.ini:2: \"wait.timeout\": environment variable \"PGBOOT_UNIT_UNSET\" is not set");
+	expect_error("[waiting.production]\ntimeout = 5s\n", "entrypoint.ini:1: unknown section \"[waiting.production]\"");
+	expect_error("[pgboot.production]\nprotect = x\n", "[pgboot] takes no environment overlay");
+	expect_error("[wait.staging]\ntimeout = soon\n", "entrypoint.ini:2 [wait.staging]: invalid value for \"wait.timeout\"");
 	memset(line, 'x', sizeof(line) - 1);
 	line[sizeof(line) - 1] = '\0';
 	memcpy(line, "[log]\nlevel = ", 14);
@@ -122,6 +129,46 @@ static void test_precedence(void)
 	CHECK_STR(cfg.table_schema, "pgboot");
 	CHECK_STR(cfg.table_name, "migrations");
 	cfg_release(&cfg);
+}
+
+static void test_environments(void)
+{
+	static const char ini[] = "[create]\nmode = auto\n[create.production]\nmode = never\n"
+				  "[wait]\ntimeout = ${PGBOOT_UNIT_T:-7s}\n[wait.staging]\ntimeout = 9s\n";
+	struct config cfg;
+	char err[512];
+
+	CHECK(load(&cfg, ini, err, sizeof(err)) == 0);
+	CHECK(!cfg.create_never && cfg.wait_timeout_ms == 7000 && !cfg.protected_env);
+	cfg_release(&cfg);
+
+	setenv("APP_ENV", "production", 1);
+	CHECK(load(&cfg, ini, err, sizeof(err)) == 0);
+	CHECK(cfg.create_never && cfg.protected_env);
+	CHECK(strstr(cfg.entries[CFG_CREATE_MODE].source, "entrypoint.ini:4 [create.production]") != NULL);
+	CHECK_STR(cfg_get(&cfg, CFG_DATABASE_SSLMODE), "require");
+	CHECK(strstr(cfg.entries[CFG_DATABASE_SSLMODE].source, "protected environment") != NULL);
+	cfg_release(&cfg);
+
+	/* PGBOOT_ENVIRONMENT beats APP_ENV; an overlay beats the base section and ${...}. */
+	setenv("PGBOOT_ENVIRONMENT", "staging", 1);
+	setenv("PGBOOT_UNIT_T", "3s", 1);
+	CHECK(load(&cfg, ini, err, sizeof(err)) == 0);
+	CHECK(!cfg.create_never && cfg.wait_timeout_ms == 9000 && !cfg.protected_env);
+	CHECK_STR(cfg.environment, "staging");
+	cfg_release(&cfg);
+	unsetenv("PGBOOT_ENVIRONMENT");
+	unsetenv("APP_ENV");
+
+	/* The environment may come from the file itself. */
+	CHECK(load(&cfg, "[pgboot]\nenvironment = production\nprotect = prod, production\n"
+			 "[create]\nmode = auto\n[wait.production]\ntimeout = 1s\n", err, sizeof(err)) == 0);
+	CHECK(cfg.protected_env && !cfg.create_never && cfg.wait_timeout_ms == 1000);
+	cfg_release(&cfg);
+	CHECK(load(&cfg, "[wait]\ntimeout = ${PGBOOT_UNIT_T}\n", err, sizeof(err)) == 0);
+	CHECK(cfg.wait_timeout_ms == 3000);
+	cfg_release(&cfg);
+	unsetenv("PGBOOT_UNIT_T");
 }
 
 static void test_connection(void)
@@ -186,6 +233,7 @@ void test_config(void)
 	}
 	test_errors();
 	test_precedence();
+	test_environments();
 	test_connection();
 	{
 		char cmd[128];

@@ -38,5 +38,6 @@ void test_config(void);
 void test_redact(void);
 void test_backoff(void);
 void test_split(void);
+void test_expand(void);
 
 #endif
