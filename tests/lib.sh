@@ -7,12 +7,13 @@
 # removes its directory on EXIT, INT and TERM, also when a test fails.
 #
 #   PGB_HOST (127.0.0.1)  PGB_PORT  PGB_SUPERPASS (password of the superuser "postgres")
-#   PGB_TMP (cluster dir) PGB_DATADIR  PGB_LOG (server log)
+#   PGB_TMP (cluster dir) PGB_DATADIR  PGB_LOG (server log)  PGB_CA (after pg_enable_tls)
 #
 # Test processes (see pgb_test_main) also have:
 #   PGB_TEST (test function name)  PGB_DB, PGB_ROLE (names unique in the run)  PGB_WORK (scratch
 #   dir; the current directory is $PGB_WORK/app, which holds an empty migrations/)
 #   after pgb_run / pgb_wait_pid: PGB_RC, PGB_OUT, PGB_ERR (files), PGB_ELAPSED_MS
+#   PGBOOT (the binary under test)  PGB_VARIANT (dynamic or static: which pass of tests/run)
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PGB_TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -262,6 +263,127 @@ pg_restart() {
 	}
 }
 
+# need_tools TOOL...: fail the test, naming each missing tool, unless all are on PATH.
+need_tools() {
+	local t missing=()
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+	done
+	((${#missing[@]} == 0)) && return 0
+	fail "missing required tool: ${missing[*]} (scripts/install-deps.sh should install it)"
+}
+
+# need_static: the test is about the static binary: it fails (never skips) outside the static
+# pass of tests/run, which runs when PGBOOT_STATIC is set, as make check does.
+need_static() {
+	[[ ${PGB_VARIANT:-} == static ]] && return 0
+	fail "this test needs the static binary: run make check (or make static, then tests/run with PGBOOT_STATIC=\$PWD/pgboot-static)"
+}
+
+# _pgb_openssl LOG ARGS...: openssl quietly; its output goes to LOG, shown when it fails.
+_pgb_openssl() {
+	local log=$1
+	shift
+	openssl "$@" >>"$log" 2>&1 && return 0
+	echo "openssl $* failed:" >&2
+	cat "$log" >&2
+	return 1
+}
+
+# tls_server_cert DIR NAME CN SAN: DIR/NAME.key and DIR/NAME.crt, a server certificate for CN
+# with subjectAltName SAN (e.g. DNS:localhost,IP:127.0.0.1), signed by the CA in DIR/ca.crt.
+tls_server_cert() {
+	local dir=$1 name=$2 cn=$3 san=$4
+	cat >"$dir/$name.cnf" <<-EOF
+		[req]
+		distinguished_name = dn
+		prompt = no
+		[dn]
+		CN = $cn
+		[server]
+		basicConstraints = critical, CA:FALSE
+		keyUsage = critical, digitalSignature, keyEncipherment
+		extendedKeyUsage = serverAuth
+		subjectAltName = $san
+		authorityKeyIdentifier = keyid
+	EOF
+	_pgb_openssl "$dir/openssl.log" req -new -newkey rsa:2048 -nodes -config "$dir/$name.cnf" \
+		-keyout "$dir/$name.key" -out "$dir/$name.csr" || return 1
+	_pgb_openssl "$dir/openssl.log" x509 -req -in "$dir/$name.csr" -CA "$dir/ca.crt" \
+		-CAkey "$dir/ca.key" -set_serial "$((RANDOM * 32768 + RANDOM + 1))" -days 2 \
+		-extfile "$dir/$name.cnf" -extensions server -out "$dir/$name.crt" || return 1
+	chmod 600 "$dir/$name.key"
+	chmod 644 "$dir/$name.crt"
+}
+
+# pg_enable_tls [--cn CN] [--san SAN] [--hostssl-only ROLE]...: TLS for the current cluster;
+# call after pg_init and before starting it (or pg_restart after). Makes a throwaway CA and a
+# server certificate signed by it in $PGB_TMP/tls (CN, default localhost; subjectAltName SAN,
+# default DNS:localhost,IP:127.0.0.1), turns ssl on with them, and exports PGB_CA, the CA
+# certificate, readable by everyone: $PGB_TMP becomes 0711 and the server's unix socket 0700,
+# so trust over the socket stays the owner's. Each --hostssl-only ROLE may log in over TCP only
+# with TLS (a hostnossl reject rule ahead of the others).
+pg_enable_tls() {
+	local cn=localhost san=DNS:localhost,IP:127.0.0.1 dir=$PGB_TMP/tls role hba
+	local only=()
+	while (($# >= 2)); do
+		case $1 in
+		--cn) cn=$2 ;;
+		--san) san=$2 ;;
+		--hostssl-only) only+=("$2") ;;
+		*) break ;;
+		esac
+		shift 2
+	done
+	if (($# > 0)); then
+		echo "pg_enable_tls: bad arguments: $*" >&2
+		return 1
+	fi
+	if ! command -v openssl >/dev/null 2>&1; then
+		echo "pg_enable_tls: missing required tool: openssl" >&2
+		return 1
+	fi
+	rm -rf -- "$dir"
+	mkdir -m 755 -- "$dir" || return 1
+	cat >"$dir/ca.cnf" <<-EOF
+		[req]
+		distinguished_name = dn
+		prompt = no
+		[dn]
+		CN = pgboot tests throwaway CA $RANDOM$RANDOM
+		[ca]
+		basicConstraints = critical, CA:TRUE
+		keyUsage = critical, keyCertSign, cRLSign
+		subjectKeyIdentifier = hash
+	EOF
+	_pgb_openssl "$dir/openssl.log" req -x509 -new -newkey rsa:2048 -nodes -days 2 \
+		-config "$dir/ca.cnf" -extensions ca -keyout "$dir/ca.key" -out "$dir/ca.crt" || return 1
+	chmod 600 "$dir/ca.key"
+	chmod 644 "$dir/ca.crt"
+	tls_server_cert "$dir" server "$cn" "$san" || return 1
+	if ((EUID == 0)); then
+		chown postgres: "$dir/server.key" "$dir/server.crt" || return 1
+	fi
+	chmod 711 "$PGB_TMP"
+	cat >>"$PGB_DATADIR/postgresql.conf" <<-EOF
+		unix_socket_permissions = 0700
+		ssl = on
+		ssl_cert_file = '$dir/server.crt'
+		ssl_key_file = '$dir/server.key'
+	EOF
+	if ((${#only[@]} > 0)); then
+		hba=$(cat "$PGB_DATADIR/pg_hba.conf") || return 1
+		{
+			for role in "${only[@]}"; do
+				printf 'hostnossl all "%s" all reject\n' "$role"
+			done
+			printf '%s\n' "$hba"
+		} >"$PGB_DATADIR/pg_hba.conf" # rewritten in place: owner and mode stay
+	fi
+	PGB_CA=$dir/ca.crt
+	export PGB_CA
+}
+
 # psql_db DB [PSQL ARGS...]: psql as the superuser over TCP; SQL from -c or stdin. -At output.
 psql_db() {
 	local db=$1
@@ -404,6 +526,29 @@ pgb_wait_pid() {
 	wait "$PGB_PID" || PGB_RC=$?
 	PGB_ELAPSED_MS=$((PGB_END_MS - PGB_T0))
 	_pgb_show_run
+}
+
+# pgb_chroot [CHROOT OPTIONS...] -- ARGS...: like pgb_run, but $PGBOOT runs as /pgboot in an
+# empty chroot, as in a FROM-scratch image, with an empty environment (scripts/chroot-check.sh;
+# its options add files and variables). A chroot that cannot be set up fails the test.
+pgb_chroot() {
+	local opts=() t0
+	while (($# > 0)) && [[ $1 != -- ]]; do
+		opts+=("$1")
+		shift
+	done
+	(($# > 0)) || fail "pgb_chroot: no -- before pgboot's arguments"
+	shift
+	PGB_OUT=$PGB_WORK/out PGB_ERR=$PGB_WORK/err PGB_RC=0
+	echo "+ chroot-check${opts[*]:+$(printf ' %q' "${opts[@]}")} pgboot$(printf ' %q' "$@")"
+	t0=$(ms_now)
+	timeout --foreground -k 5 "${PGB_RUN_LIMIT:-60}" "$PGB_TOP/scripts/chroot-check.sh" \
+		"${opts[@]}" -- "$PGBOOT" "$@" >"$PGB_OUT" 2>"$PGB_ERR" </dev/null || PGB_RC=$?
+	PGB_ELAPSED_MS=$(($(ms_now) - t0))
+	_pgb_show_run
+	if ((PGB_RC == 125)) && grep -q '^chroot-check:' "$PGB_ERR"; then
+		fail "scripts/chroot-check.sh could not set up the chroot"
+	fi
 }
 
 # migdir DIR [NAME CONTENT]...: a fresh directory holding exactly the given files; each CONTENT
