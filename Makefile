@@ -15,7 +15,7 @@ PG_INC    := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/pos
 ALL_CPPFLAGS = -D_GNU_SOURCE -DPGBOOT_VERSION='"$(VERSION)"' -I$(PG_INC) -Isrc $(CPPFLAGS)
 ALL_CFLAGS   = $(WARN) $(HARDEN) $(CFLAGS) $(SAN_FLAGS)
 ALL_LDFLAGS  = -pie -Wl,-z,relro,-z,now $(LDFLAGS) $(SAN_FLAGS)
-LDLIBS      ?= -lpq -linih -lcrypto
+LDLIBS      ?= -lpq -linih -lcjson -lcrypto
 
 ifneq ($(SANITIZE),)
 SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all

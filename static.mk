@@ -25,7 +25,7 @@ STATIC_CFLAGS := $(STATIC_WARNINGS) -Os -ffunction-sections -fdata-sections \
 	-fno-asynchronous-unwind-tables -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 STATIC_LDFLAGS := -static -Wl,--gc-sections -Wl,-z,noexecstack -L$(STATIC_DEPS)/lib
 # libpq.a leaves pgcommon/pgport out; they come before OpenSSL, which they use.
-STATIC_LIBS := -lpq -lpgcommon_shlib -lpgport_shlib -lssl -lcrypto -linih
+STATIC_LIBS := -lpq -lpgcommon_shlib -lpgport_shlib -lssl -lcrypto -linih -lcjson
 
 ifeq ($(V),1)
 STATIC_Q :=

@@ -6,9 +6,10 @@ set -euo pipefail
 packages=(
 	gcc make libc6-dev pkg-config          # build
 	libpq-dev libinih-dev libssl-dev       # libraries pgboot links
+	libcjson-dev                           # database.secret_file (JSON)
 	postgresql-15 postgresql-client-15     # the throwaway server of the tests and demo
 	pgbouncer                              # pooling tests
-	python3 procps iproute2 util-linux     # test harness: json checks, ps, ss, runuser
+	python3 python3-yaml procps iproute2 util-linux  # test harness: json and yaml checks, ps, ss, runuser
 	openssl file time                      # TLS test certificates, "statically linked", peak RSS
 	shellcheck                             # lint of the shell scripts
 )

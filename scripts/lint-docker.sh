@@ -88,7 +88,7 @@ main() {
 	if [ $# -gt 0 ]; then
 		files=("$@")
 	else
-		files=("$top"/docker/Dockerfile "$top"/docker/Dockerfile.example)
+		files=("$top"/docker/Dockerfile "$top"/docker/Dockerfile.example "$top"/docker/compose/Dockerfile)
 	fi
 	ensure_system_tools
 	check_node

@@ -24,6 +24,8 @@ POSTGRESQL_VERSION=15.18-0+deb12u1
 POSTGRESQL_DSC_SHA256=d940b57dd029ef0712212164410fcb51854c883f3fc0c3a11486acdfd2ca5947
 INIH_VERSION=55-1
 INIH_DSC_SHA256=a1be0694ec4959f5c5dba52a2408c79827d69b2afc29d010f151bee8a341ab04
+CJSON_VERSION=1.7.15-1+deb12u4
+CJSON_DSC_SHA256=764c2de141d680f4fb4cada30c526dacaa30ead061b9b9c34f2b81e2df0f8439
 DEBIAN_SUITES="bookworm bookworm-updates bookworm-security"
 
 # ---- Build options (hashed into the cache key) --------------------------------------
@@ -61,10 +63,10 @@ cache_key() {
 	local hash
 	hash=$({
 		printf '%s\n' "$DEPS_CFLAGS" "$OPENSSL_OPTIONS" "$POSTGRESQL_OPTIONS"
-		declare -f build_openssl build_libpq build_inih
+		declare -f build_openssl build_libpq build_inih build_cjson
 	} | sha256sum | cut -c1-10)
-	printf 'openssl-%s_pq-%s_inih-%s_%s_%s' "$OPENSSL_VERSION" "$POSTGRESQL_VERSION" \
-		"$INIH_VERSION" "$(uname -m)" "$hash" | tr '~+:' '___'
+	printf 'openssl-%s_pq-%s_inih-%s_cjson-%s_%s_%s' "$OPENSSL_VERSION" "$POSTGRESQL_VERSION" \
+		"$INIH_VERSION" "$CJSON_VERSION" "$(uname -m)" "$hash" | tr '~+:' '___'
 }
 
 # ensure_tools: install (root) or name (non-root) the Debian packages we use.
@@ -207,6 +209,17 @@ build_inih() {
 	inih_origin="Debian binary package libinih-dev $have (/usr/lib/$multiarch/libinih.a, glibc-built)"
 }
 
+# build_cjson: cJSON (database.secret_file) from Debian's source package, Debian's patches
+# applied, as a static library with its header where Debian puts it (cjson/cJSON.h).
+build_cjson() {
+	cd "$work/cjson"
+	# shellcheck disable=SC2086
+	run cjson-build musl-gcc $DEPS_CFLAGS -c -o cJSON.o cJSON.c
+	run cjson-ar ar rcs "$out/lib/libcjson.a" cJSON.o
+	mkdir -p "$out/include/cjson"
+	cp cJSON.h "$out/include/cjson/"
+}
+
 # cleanup STATUS: remove the build directory, but keep it (and its logs) on failure.
 cleanup() {
 	if [ "$1" -eq 0 ]; then
@@ -262,13 +275,17 @@ main() {
 		die "pinned openssl $OPENSSL_VERSION is not served; see 'apt-cache showsrc openssl'"
 	fetch "$POSTGRESQL_PACKAGE" "$POSTGRESQL_VERSION" "$POSTGRESQL_DSC_SHA256" ||
 		die "pinned $POSTGRESQL_PACKAGE $POSTGRESQL_VERSION is not served"
+	fetch cjson "$CJSON_VERSION" "$CJSON_DSC_SHA256" ||
+		die "pinned cjson $CJSON_VERSION is not served"
 	build_openssl
 	build_libpq
 	build_inih
+	build_cjson
 	cat >"$out/BUILDINFO" <<-EOF
 		openssl $OPENSSL_VERSION (.dsc sha256 $OPENSSL_DSC_SHA256)
 		$POSTGRESQL_PACKAGE $POSTGRESQL_VERSION (.dsc sha256 $POSTGRESQL_DSC_SHA256)
 		inih: $inih_origin
+		cjson $CJSON_VERSION (.dsc sha256 $CJSON_DSC_SHA256)
 		musl $(dpkg-query -W -f '${Version}' musl-dev 2>/dev/null || echo unknown)
 		cflags $DEPS_CFLAGS
 	EOF

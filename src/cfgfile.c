@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expand.h"
 #include "util.h"
 
 /* inih reads lines through this state, so errors can name the line. */
@@ -95,11 +94,6 @@ static char *read_line(char *str, int num, void *stream)
 	return str;
 }
 
-static const char *lookup_env(const char *name)
-{
-	return getenv(name);
-}
-
 static bool same_place(const struct cfgfile_pair *p, const char *base, const char *overlay,
 		       const char *key)
 {
@@ -143,8 +137,8 @@ static int handle_pair(void *user, const char *section, const char *name, const 
 {
 	struct cfgfile_state *st = user;
 	size_t n = strlen(name);
-	bool from_file = n > 5 && strcmp(name + n - 5, "_file") == 0;
-	char *base = NULL, *overlay = NULL, *key = NULL, *expanded = NULL, here[200], err[512];
+	bool from_file;
+	char *base = NULL, *overlay = NULL, *key = NULL, *expanded = NULL, here[200];
 
 	if (st->error_line)
 		return 0;
@@ -152,15 +146,16 @@ static int handle_pair(void *user, const char *section, const char *name, const 
 		return ini_fail(st, "key \"%s\" is outside of any section", name);
 	if (!split_section(section, &base, &overlay) || !st->known(base, NULL))
 		goto fail; /* reported at the section's line */
+	/* <key>_file, unless that is a key of its own (database.secret_file) */
+	from_file = n > 5 && strcmp(name + n - 5, "_file") == 0 && !st->known(base, name);
 	key = xstrndup(name, from_file ? n - 5 : n);
 	snprintf(here, sizeof(here), "%s.%s", section, key);
 	if (!st->known(base, key))
 		ini_fail(st, "unknown key \"%s.%s\"", base, name);
 	else if (isspace((unsigned char)st->raw[0]) && strcmp(st->prev, here) == 0)
 		ini_fail(st, "continuation lines are not supported (key \"%s\")", here);
-	else if (!duplicate(st, base, overlay, key, from_file, section) &&
-		 !(expanded = expand_value(value, lookup_env, err, sizeof(err))))
-		ini_fail(st, "\"%s.%s\": %s", base, name, err);
+	else if (!duplicate(st, base, overlay, key, from_file, section))
+		expanded = xstrdup(value);
 	if (!expanded)
 		goto fail;
 	snprintf(st->prev, sizeof(st->prev), "%s", here);

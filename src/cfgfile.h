@@ -14,7 +14,7 @@ struct cfgfile_pair {
 	char *overlay;  /* "production" in [create.production], else NULL */
 	char *key;      /* "password", also for password_file */
 	bool from_file; /* written as <key>_file: value is a path, relative to the file's dir */
-	char *value;    /* with ${...} expanded */
+	char *value;    /* as written: ${...} is expanded when the pair applies */
 	int line;
 };
 
@@ -31,7 +31,7 @@ typedef bool (*cfgfile_known)(const char *section, const char *key);
 /*
  * Reads path into out (released with cfgfile_release, also on failure). Unknown sections or
  * keys, a key set twice in a section (or with its _file twin), continuation lines, lines
- * over 198 bytes, syntax errors and ${...} errors fail with "path:line: message" in err.
+ * over 198 bytes and syntax errors fail with "path:line: message" in err.
  */
 int cfgfile_read(const char *path, cfgfile_known known, struct cfgfile *out, char *err, size_t errsize);
 void cfgfile_release(struct cfgfile *f);

@@ -1,5 +1,8 @@
 #include "config.h"
 
+#include "expand.h"
+#include "secret.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -46,6 +49,7 @@ static const struct cfg_spec specs[CFG_NKEYS] = {
 	[CFG_DATABASE_USER] = { "database", "user", T_STRING, NULL, NULL, "user", "env PGUSER" },
 	[CFG_DATABASE_PASSWORD] = { "database", "password", T_SECRET, NULL, NULL, "password",
 				    "env PGPASSWORD" },
+	[CFG_DATABASE_SECRET_FILE] = { "database", "secret_file", T_PATH, NULL, NULL, NULL, NULL },
 	[CFG_DATABASE_DBNAME] = { "database", "dbname", T_NAME, NULL, NULL, "dbname",
 				  "env PGDATABASE" },
 	[CFG_DATABASE_SSLMODE] = { "database", "sslmode", T_ENUM, NULL,
@@ -377,6 +381,32 @@ static int load_env(struct config *cfg, char *err, size_t errsize)
 }
 
 /*
+ * A secret file other users can read: by others, or by a group the process is not in.
+ * (A Kubernetes secret mounted 0440 with fsGroup is readable by the pod's own group.)
+ */
+static void warn_if_exposed(struct config *cfg, const char *path)
+{
+	gid_t groups[256];
+	struct stat st;
+	bool exposed;
+	int n;
+
+	if (stat(path, &st) < 0)
+		return;
+	exposed = st.st_mode & 004;
+	if (!exposed && (st.st_mode & 040)) {
+		exposed = st.st_gid != getegid();
+		n = getgroups((int)ARRAY_SIZE(groups), groups);
+		for (int i = 0; i < n; i++)
+			exposed = exposed && groups[i] != st.st_gid;
+	}
+	if (exposed)
+		buf_printf(&cfg->warnings, "secret file \"%s\" is readable by other users (mode "
+			   "%04o, group %u): make it 0600, or 0440 with the process's group\n", path,
+			   (unsigned)(st.st_mode & 07777), (unsigned)st.st_gid);
+}
+
+/*
  * <key>_file: the setting's value is the file's content, trailing newlines stripped, as
  * Docker and Kubernetes mount secrets. A secret readable by group or others is warned about.
  */
@@ -384,7 +414,6 @@ static int set_from_file(struct config *cfg, enum cfg_key key, const char *path,
 			 enum cfg_tier tier, const char *where, int line, char *err, size_t errsize)
 {
 	char *source = xasprintf("file %s (%s)", path, where);
-	struct stat st;
 	struct buf b;
 	int ret = -1;
 
@@ -401,10 +430,8 @@ static int set_from_file(struct config *cfg, enum cfg_key key, const char *path,
 			 b.len ? "not text (it holds a NUL byte)" : "empty");
 		goto out;
 	}
-	if ((specs[key].type == T_SECRET || specs[key].type == T_URL) && stat(path, &st) == 0 &&
-	    (st.st_mode & 077))
-		buf_printf(&cfg->warnings, "secret file \"%s\" is readable by group or others (mode "
-			   "%04o): make it 0600 or 0400\n", path, (unsigned)(st.st_mode & 07777));
+	if (specs[key].type == T_SECRET || specs[key].type == T_URL)
+		warn_if_exposed(cfg, path);
 	ret = set_value(cfg, key, b.data, tier, source, line, err, errsize);
 out:
 	free(source);
@@ -412,7 +439,16 @@ out:
 	return ret;
 }
 
-/* The base sections, then the overlay sections of the environment, in file order. */
+static const char *lookup_env(const char *name)
+{
+	return getenv(name);
+}
+
+/*
+ * The base sections, then the overlay sections of the environment, in file order. Only
+ * pairs that apply expand ${...}: another environment's section may name variables that
+ * are set only there. Pairs that do not apply are still checked, unless they hold ${.
+ */
 static int apply_pairs(struct config *cfg, const char *environment, char *err, size_t errsize)
 {
 	const struct cfgfile *f = &cfg->file;
@@ -420,7 +456,7 @@ static int apply_pairs(struct config *cfg, const char *environment, char *err, s
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < f->n; i++) {
 			const struct cfgfile_pair *p = &f->pairs[i];
-			char full[200], where[4200], *path = NULL;
+			char full[200], where[4200], msg[512], *path = NULL, *value = NULL;
 			bool applies = pass == 0 ? !p->overlay
 					: p->overlay && environment && strcmp(p->overlay, environment) == 0;
 			int key, rc;
@@ -432,19 +468,32 @@ static int apply_pairs(struct config *cfg, const char *environment, char *err, s
 					 p->overlay);
 			else
 				snprintf(where, sizeof(where), "%s:%d", f->path, p->line);
-			if ((p->from_file || specs[key].type == T_PATH) && p->value[0] != '/' && f->dir)
-				path = xasprintf("%s/%s", f->dir, p->value);
-			if (!applies && !p->from_file && *p->value && check_value(key, p->value))
-				rc = bad_value(err, errsize, where, key, p->value, check_value(key, p->value));
-			else if (!applies)
+			if (!applies) {
 				rc = 0; /* another environment's: checked, not applied */
-			else if (p->from_file)
-				rc = set_from_file(cfg, key, path ? path : p->value, CFG_TIER_INI, where,
+				if (!p->from_file && *p->value && !strstr(p->value, "${") &&
+				    check_value(key, p->value))
+					rc = bad_value(err, errsize, where, key, p->value,
+						       check_value(key, p->value));
+				if (rc < 0)
+					return -1;
+				continue;
+			}
+			value = expand_value(p->value, lookup_env, msg, sizeof(msg));
+			if (!value) {
+				snprintf(err, errsize, "%s: \"%s%s\": %s", where, full,
+					 p->from_file ? "_file" : "", msg);
+				return -1;
+			}
+			if ((p->from_file || specs[key].type == T_PATH) && value[0] != '/' && f->dir)
+				path = xasprintf("%s/%s", f->dir, value);
+			if (p->from_file)
+				rc = set_from_file(cfg, key, path ? path : value, CFG_TIER_INI, where,
 						   p->line, err, errsize);
 			else
-				rc = set_value(cfg, key, path ? path : p->value, CFG_TIER_INI, where, p->line,
+				rc = set_value(cfg, key, path ? path : value, CFG_TIER_INI, where, p->line,
 					       err, errsize);
 			free(path);
+			free(value);
 			if (rc < 0)
 				return -1;
 		}
@@ -657,6 +706,44 @@ static PQconninfoOption *parse_url(const struct config *cfg, char *err, size_t e
 	return opts;
 }
 
+/*
+ * database.secret_file: its user, password, host, port and dbname count at the tier the
+ * setting came from, below keys set explicitly in that tier (as with database.url).
+ */
+static int apply_secret(struct config *cfg, char *err, size_t errsize)
+{
+	static const enum cfg_key keys[] = { CFG_DATABASE_USER, CFG_DATABASE_PASSWORD,
+					     CFG_DATABASE_HOST, CFG_DATABASE_PORT,
+					     CFG_DATABASE_DBNAME };
+	const struct cfg_entry *e = &cfg->entries[CFG_DATABASE_SECRET_FILE];
+	struct secret sec;
+	char *source, msg[512];
+	int ret = -1;
+
+	if (!e->value)
+		return 0;
+	if (secret_load(e->value, &sec, msg, sizeof(msg)) < 0) {
+		snprintf(err, errsize, "%s: %s", e->source, msg);
+		secret_release(&sec);
+		return -1;
+	}
+	warn_if_exposed(cfg, e->value);
+	source = xasprintf("database.secret_file, %s", e->source);
+	{
+		const char *values[] = { sec.user, sec.password, sec.host, sec.port, sec.dbname };
+
+		for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+			if (values[i] && cfg->entries[keys[i]].tier < e->tier &&
+			    set_value(cfg, keys[i], values[i], e->tier, source, 0, err, errsize) < 0)
+				goto out;
+	}
+	ret = 0;
+out:
+	free(source);
+	secret_release(&sec);
+	return ret;
+}
+
 static int finish(struct config *cfg, char *err, size_t errsize)
 {
 	PQconninfoOption *url_opts = NULL;
@@ -692,6 +779,8 @@ static int finish(struct config *cfg, char *err, size_t errsize)
 	}
 	cfg->table_schema = dot ? xstrndup(table, (size_t)(dot - table)) : xstrdup("public");
 	cfg->table_name = xstrdup(dot ? dot + 1 : table);
+	if (apply_secret(cfg, err, errsize) < 0)
+		return -1;
 	cfg->password = cfg_get(cfg, CFG_DATABASE_PASSWORD) ? xstrdup(cfg_get(cfg, CFG_DATABASE_PASSWORD))
 							      : NULL;
 	cfg->for_primary = strcmp(cfg_get(cfg, CFG_WAIT_FOR_PRIMARY), "true") == 0;

@@ -192,3 +192,37 @@ out:
 	PQfinish(conn);
 	return st;
 }
+
+enum status create_drop(const struct config *cfg, const char *dbname, bool force,
+			int64_t deadline)
+{
+	enum status st = ST_OK;
+	struct db_error err;
+	PGconn *conn = connect_maintenance(cfg, deadline, &st);
+	char *name, *sql;
+
+	if (!conn)
+		return st;
+	name = db_quote_ident(conn, dbname);
+	sql = xasprintf("DROP DATABASE IF EXISTS %s%s", name, force ? " WITH (FORCE)" : "");
+	if (db_exec(conn, sql, 0, NULL, &err) == 0) {
+		log_info("dropped database \"%s\"%s", dbname, force ? " (other sessions ended)" : "");
+	} else {
+		const struct log_field fields[] = {
+			{ "hint", strcmp(err.sqlstate, "55006") == 0
+					  ? "stop the sessions using it, or add --force to end them"
+					  : NULL },
+			{ NULL, NULL },
+		};
+
+		log_event(LOG_ERROR, fields, "could not drop database \"%s\": %s (SQLSTATE %s)",
+			  dbname, err.message, err.sqlstate);
+		st = err.interrupted ? ST_SIGNAL
+		     : strcmp(err.sqlstate, "42501") == 0 ? ST_PERMISSION
+		     : err.connection_lost ? ST_UNAVAILABLE : ST_MIGRATION;
+	}
+	free(sql);
+	free(name);
+	PQfinish(conn);
+	return st;
+}

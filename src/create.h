@@ -16,4 +16,12 @@
  */
 enum status create_database(const struct config *cfg, const char *dbname, int64_t deadline);
 
+/*
+ * Drops dbname through the maintenance database. With force, other sessions are ended
+ * first (DROP DATABASE ... WITH (FORCE)); without, they make it fail with a hint. A
+ * database that does not exist is not an error.
+ */
+enum status create_drop(const struct config *cfg, const char *dbname, bool force,
+			int64_t deadline);
+
 #endif

@@ -22,7 +22,7 @@
 
 static const char *const commands[] = { "run",    "wait",     "create",   "migrate", "status",
 					"plan",   "rollback", "baseline", "repair",  "new",
-					"config" };
+					"drop",   "reset",    "config" };
 
 struct cli {
 	const char *command;
@@ -35,6 +35,8 @@ struct cli {
 	int64_t steps;   /* rollback --steps N */
 	int64_t to;      /* rollback --to VERSION, or -1 */
 	int64_t version; /* baseline VERSION */
+	bool force;      /* drop/reset: end other sessions; protected environments: go ahead */
+	const char *confirm; /* --confirm DBNAME, for protected environments */
 };
 
 static void usage(FILE *out)
@@ -59,6 +61,10 @@ static void usage(FILE *out)
 		"  pgboot baseline [OPTIONS] VERSION\n"
 		"                             record migrations up to VERSION as applied, unrun\n"
 		"  pgboot repair [OPTIONS]    re-record the checksums of edited applied files\n"
+		"  pgboot drop [OPTIONS] [--force]    drop the database (--force: end its sessions)\n"
+		"  pgboot reset [OPTIONS] [--force]   drop, create and migrate it (local development)\n"
+		"  In a protected environment (pgboot.protect), rollback, drop and reset also need\n"
+		"  --force --confirm DBNAME.\n"
 		"  pgboot config [OPTIONS]    print the effective settings and their sources\n"
 		"\n"
 		"Options:\n"
@@ -122,6 +128,12 @@ static bool command_is(const struct cli *cli, const char *name)
 	return strcmp(cli->command, name) == 0;
 }
 
+/* The commands that destroy data: guarded in protected environments. */
+static bool destructive(const struct cli *cli)
+{
+	return command_is(cli, "rollback") || command_is(cli, "drop") || command_is(cli, "reset");
+}
+
 /* "what "arg"", with the hint to read --help. Returns -1. */
 static int usage_error(const char *what, const char *arg)
 {
@@ -141,7 +153,7 @@ static int usage_error(const char *what, const char *arg)
 static int parse_options(int argc, char **argv, struct config *cfg, struct cli *cli,
 			 bool anywhere)
 {
-	struct option longopts[2 * CFG_NKEYS + 9];
+	struct option longopts[2 * CFG_NKEYS + 11];
 	char file_flags[CFG_NKEYS][64];
 	char err[512];
 	int n = 0, c;
@@ -160,6 +172,8 @@ static int parse_options(int argc, char **argv, struct config *cfg, struct cli *
 	longopts[n++] = (struct option){ "dry-run", no_argument, NULL, 'n' };
 	longopts[n++] = (struct option){ "steps", required_argument, NULL, 's' };
 	longopts[n++] = (struct option){ "to", required_argument, NULL, 't' };
+	longopts[n++] = (struct option){ "force", no_argument, NULL, 'f' };
+	longopts[n++] = (struct option){ "confirm", required_argument, NULL, 'C' };
 	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
 	opterr = 0;
 	optind = 0; /* GNU getopt: start afresh, also for the options after a command */
@@ -173,6 +187,10 @@ static int parse_options(int argc, char **argv, struct config *cfg, struct cli *
 			return 0;
 		} else if (c == 'c') {
 			cli->config_path = optarg;
+		} else if (c == 'f') {
+			cli->force = true;
+		} else if (c == 'C') {
+			cli->confirm = optarg;
 		} else if (c == 's' || c == 't') {
 			if (parse_int64(optarg, c == 's' ? 1 : 0, INT64_MAX,
 					c == 's' ? &cli->steps : &cli->to) < 0)
@@ -248,6 +266,8 @@ static int parse_cli(int argc, char **argv, struct config *cfg, struct cli *cli)
 		return usage_error("only rollback takes", cli->steps ? "--steps" : "--to");
 	if (cli->steps && cli->to >= 0)
 		return usage_error("rollback takes --steps or --to, not both:", "--to");
+	if ((cli->force || cli->confirm) && !destructive(cli))
+		return usage_error("only rollback, drop and reset take", cli->force ? "--force" : "--confirm");
 	if ((cli->json || cli->check) && strcmp(cli->command, "status") != 0)
 		return usage_error("only status takes", cli->json ? "--json" : "--check");
 	if (cli->dry_run && strcmp(cli->command, "run") != 0 && strcmp(cli->command, "migrate") != 0)
@@ -274,23 +294,95 @@ static bool may_create(const struct config *cfg, const struct cli *cli)
 static enum status connect_target(const struct config *cfg, const struct cli *cli,
 				  struct wait_result *w)
 {
-	enum status st = wait_ready(cfg, may_create(cfg, cli) || read_only(cli), w);
+	bool missing_ok = may_create(cfg, cli) || read_only(cli) || command_is(cli, "drop") ||
+			  command_is(cli, "reset");
+	enum status st = wait_ready(cfg, missing_ok, w);
 
 	if (st == ST_OK && w->missing && read_only(cli))
 		log_info("database \"%s\" does not exist%s", w->dbname,
 			 cfg->create_never ? "" : "; it would be created");
-	if (st != ST_OK || !w->missing || read_only(cli))
+	if (st != ST_OK || (w->missing && !may_create(cfg, cli)))
+		return st;
+	if (w->missing && (st = create_database(cfg, w->dbname, w->deadline)) == ST_OK)
+		st = wait_ready(cfg, false, w);
+	if (st == ST_OK && cfg->for_primary)
+		st = wait_primary(cfg, w->conn, w->deadline, true);
+	return st;
+}
+
+/*
+ * In a protected environment (pgboot.protect), rollback, drop and reset run only with
+ * --force and the database's name typed again with --confirm.
+ */
+static enum status guard(const struct config *cfg, const struct cli *cli, const char *dbname)
+{
+	char *hint;
+
+	if (!cfg->protected_env || !destructive(cli))
+		return ST_OK;
+	if (cli->force && cli->confirm && strcmp(cli->confirm, dbname) == 0) {
+		log_warn("running %s on database \"%s\" in protected environment \"%s\" (--force "
+			 "--confirm)", cli->command, dbname, cfg->environment);
+		return ST_OK;
+	}
+	hint = xasprintf("if you mean it, add --force --confirm %s", dbname);
+	{
+		const struct log_field fields[] = { { "hint", hint }, { NULL, NULL } };
+
+		log_event(LOG_ERROR, fields, "refusing to %s database \"%s\" in protected environment "
+			  "\"%s\"%s", cli->command, dbname, cfg->environment,
+			  cli->confirm ? ": --confirm names another database" : "");
+	}
+	free(hint);
+	return ST_PERMISSION;
+}
+
+/* drop, and reset's first half: no connection to the database may stay open. */
+static enum status drop_target(const struct config *cfg, const struct cli *cli,
+			       struct wait_result *w)
+{
+	enum status st;
+
+	PQfinish(w->conn);
+	w->conn = NULL;
+	if (w->missing)
+		log_info("database \"%s\" does not exist: nothing to drop", w->dbname);
+	st = w->missing ? ST_OK : create_drop(cfg, w->dbname, cli->force, w->deadline);
+	if (st != ST_OK || command_is(cli, "drop"))
 		return st;
 	st = create_database(cfg, w->dbname, w->deadline);
-	if (st != ST_OK)
+	return st == ST_OK ? wait_ready(cfg, false, w) : st;
+}
+
+/* After the connection: the command's own work. */
+static enum status dispatch(const struct config *cfg, const struct cli *cli,
+			    struct wait_result *w, const struct mig_list *list)
+{
+	enum status st = guard(cfg, cli, w->dbname);
+
+	if (st == ST_OK && (command_is(cli, "drop") || command_is(cli, "reset")))
+		st = drop_target(cfg, cli, w);
+	if (st != ST_OK || command_is(cli, "drop") || command_is(cli, "wait") ||
+	    command_is(cli, "create"))
 		return st;
-	return wait_ready(cfg, false, w);
+	if (command_is(cli, "status"))
+		return mig_status(cfg, w->conn, list, cli->json, cli->check);
+	if (read_only(cli))
+		return mig_plan(cfg, w->conn, list);
+	if (command_is(cli, "rollback"))
+		return mig_rollback(cfg, w->conn, list, cli->steps ? cli->steps : 1, cli->to);
+	if (command_is(cli, "baseline"))
+		return mig_baseline(cfg, w->conn, list, cli->version);
+	if (command_is(cli, "repair"))
+		return mig_repair(cfg, w->conn, list);
+	return mig_apply(cfg, w->conn, list);
 }
 
 /* The phases in order. The connection is closed on every path, before any exec. */
 static enum status run_phases(const struct config *cfg, const struct cli *cli)
 {
-	bool migrations = !command_is(cli, "wait") && !command_is(cli, "create");
+	bool migrations = !command_is(cli, "wait") && !command_is(cli, "create") &&
+			  !command_is(cli, "drop");
 	struct mig_list list;
 	struct wait_result w = { 0 };
 	enum status st = ST_OK;
@@ -301,18 +393,8 @@ static enum status run_phases(const struct config *cfg, const struct cli *cli)
 		st = mig_scan(cfg_get(cfg, CFG_MIGRATE_DIR), &list);
 	if (st == ST_OK)
 		st = connect_target(cfg, cli, &w);
-	if (st == ST_OK && command_is(cli, "status"))
-		st = mig_status(cfg, w.conn, &list, cli->json, cli->check);
-	else if (st == ST_OK && read_only(cli))
-		st = mig_plan(cfg, w.conn, &list);
-	else if (st == ST_OK && command_is(cli, "rollback"))
-		st = mig_rollback(cfg, w.conn, &list, cli->steps ? cli->steps : 1, cli->to);
-	else if (st == ST_OK && command_is(cli, "baseline"))
-		st = mig_baseline(cfg, w.conn, &list, cli->version);
-	else if (st == ST_OK && command_is(cli, "repair"))
-		st = mig_repair(cfg, w.conn, &list);
-	else if (st == ST_OK && migrations)
-		st = mig_apply(cfg, w.conn, &list);
+	if (st == ST_OK)
+		st = dispatch(cfg, cli, &w, &list);
 	PQfinish(w.conn);
 	mig_list_release(&list);
 	return st;

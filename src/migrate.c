@@ -356,6 +356,9 @@ enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_l
 			log_info("no pending migrations (%zu applied)", h.n);
 		goto out;
 	}
+	/* Writes are about to start: a standby fails here, unless wait.for_primary waited. */
+	if ((st = wait_primary(cfg, conn, 0, false)) != ST_OK)
+		goto out;
 	if (!cfg->lock_per_transaction && (st = lock_hold(cfg, &h)) != ST_OK)
 		goto out;
 	st = apply_locked(conn, cfg, &h, list, &applied);
@@ -549,7 +552,10 @@ enum status mig_plan(const struct config *cfg, PGconn *conn, const struct mig_li
 /* The lock for the commands that change the history; released by lock_drop. */
 static enum status lock(PGconn *conn, const struct config *cfg, struct history *h)
 {
-	enum status st = cfg->lock_per_transaction ? ST_OK : lock_hold(cfg, h);
+	enum status st = wait_primary(cfg, conn, 0, false);
+
+	if (st == ST_OK && !cfg->lock_per_transaction)
+		st = lock_hold(cfg, h);
 
 	if (st == ST_OK)
 		st = history_read(conn, h);

@@ -176,3 +176,49 @@ enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_re
 		}
 	}
 }
+
+/* 1 when the server is in recovery, 0 when not, -1 on error (logged). */
+static int in_recovery(PGconn *conn)
+{
+	struct db_error err;
+	PGresult *res = db_query(conn, "SELECT pg_catalog.pg_is_in_recovery()", 0, NULL, &err);
+	int rc = -1;
+
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK)
+		rc = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	else
+		db_report(&err, "ask whether the server is a standby");
+	PQclear(res);
+	return rc;
+}
+
+enum status wait_primary(const struct config *cfg, PGconn *conn, int64_t deadline, bool wait)
+{
+	uint64_t rng = random_seed();
+	const struct log_field fields[] = {
+		{ "hint", wait ? NULL : "point pgboot at the primary, or set wait.for_primary = true "
+					 "to wait for a failover to end" },
+		{ NULL, NULL },
+	};
+
+	for (int attempt = 1;; attempt++) {
+		int rc = in_recovery(conn);
+
+		if (rc <= 0)
+			return rc == 0 ? ST_OK : sig_caught() ? ST_SIGNAL : ST_UNAVAILABLE;
+		if (!wait) {
+			log_event(LOG_ERROR, fields, "database \"%s\" is on a read-only standby (in "
+				  "recovery): migrations need the primary", PQdb(conn));
+			return ST_UNAVAILABLE;
+		}
+		if (attempt == 1)
+			log_info("database \"%s\" is on a standby: waiting for it to be promoted",
+				 PQdb(conn));
+		if (clock_ms() >= deadline) {
+			log_error("database \"%s\" is still on a standby after wait.timeout", PQdb(conn));
+			return ST_UNAVAILABLE;
+		}
+		if (wait_sleep(wait_backoff(cfg->initial_delay_ms, cfg->max_delay_ms, attempt, &rng)) < 0)
+			return ST_SIGNAL;
+	}
+}
