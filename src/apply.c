@@ -1,6 +1,7 @@
 #include "apply.h"
 
 #include <inttypes.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,35 @@ static void log_lock_holder(PGconn *conn, const char *key)
  * open, which makes CREATE INDEX CONCURRENTLY in the holder wait for it forever. Between
  * polls a read-committed transaction holds no snapshot either.
  */
+/*
+ * Sleeps up to ms, waking early when conn (listening) receives a notification. Returns -1
+ * when a termination signal came.
+ */
+static int wait_notified(PGconn *conn, bool listening, int64_t ms)
+{
+	int64_t until = clock_ms() + ms;
+	PGnotify *n;
+
+	if (!listening)
+		return wait_sleep(ms);
+	for (;;) {
+		int64_t left = until - clock_ms();
+
+		if (sig_caught())
+			return -1;
+		if (left <= 0 || sig_wait(PQsocket(conn), POLLIN, left) < 0)
+			return 0;
+		if (!PQconsumeInput(conn))
+			return 0;
+		if ((n = PQnotifies(conn))) {
+			do
+				PQfreemem(n);
+			while ((n = PQnotifies(conn)));
+			return 0;
+		}
+	}
+}
+
 enum status apply_lock(PGconn *conn, const struct config *cfg, const char *key, bool own)
 {
 	/*
@@ -56,7 +86,11 @@ enum status apply_lock(PGconn *conn, const struct config *cfg, const char *key, 
 	int64_t deadline = clock_ms() + cfg->lock_wait_ms;
 	uint64_t rng = random_seed();
 	enum status st = ST_OK;
+	struct db_error listen_err;
 
+	/* The holder notifies when it lets go, so a waiter need not sleep out its backoff. */
+	if (own && db_exec(conn, "LISTEN " APPLY_LOCK_CHANNEL, 0, NULL, &listen_err) < 0)
+		log_debug("could not listen for the migration lock: %s", listen_err.message);
 	for (int attempt = 1;; attempt++) {
 		struct db_error err;
 		PGresult *res = db_query(conn, sql, 0, NULL, &err);
@@ -84,8 +118,8 @@ enum status apply_lock(PGconn *conn, const struct config *cfg, const char *key, 
 			st = ST_UNAVAILABLE;
 			break;
 		}
-		if (wait_sleep(wait_backoff(cfg->initial_delay_ms, cfg->max_delay_ms * 4, attempt,
-					    &rng)) < 0) {
+		if (wait_notified(conn, own, wait_backoff(cfg->initial_delay_ms, cfg->max_delay_ms,
+							  attempt, &rng)) < 0) {
 			st = ST_SIGNAL;
 			break;
 		}
@@ -93,6 +127,17 @@ enum status apply_lock(PGconn *conn, const struct config *cfg, const char *key, 
 	free(sql);
 	return st;
 }
+
+/*
+ * psql runs each file in a session of its own; pgboot runs them all in one. So that a
+ * migration's SET search_path, SET ROLE, temporary tables or prepared statements do not
+ * leak into the next, each COMMIT resets the session as DISCARD ALL would, except for
+ * advisory locks: DISCARD ALL would release the migration lock. Sent with the COMMIT, in
+ * one round trip.
+ */
+#define COMMIT_AND_RESET                                                               \
+	"COMMIT; CLOSE ALL; RESET ALL; RESET SESSION AUTHORIZATION; DEALLOCATE ALL; "      \
+	"UNLISTEN *; DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES"
 
 /* What a first pass over a file found. */
 struct plan {
@@ -295,12 +340,16 @@ static void rollback(PGconn *conn)
 		db_exec(conn, "ROLLBACK", 0, NULL, &err);
 }
 
-/* migrate.lock_timeout and statement_timeout, server-side; LOCAL inside a transaction. */
-static int set_timeouts(struct run *r, bool local, struct db_error *err)
+/*
+ * migrate.lock_timeout and statement_timeout, server-side; LOCAL inside a transaction.
+ * With begin, the transaction starts in the same round trip.
+ */
+static int set_timeouts(struct run *r, bool local, bool begin, struct db_error *err)
 {
-	char *sql = xasprintf("SET %s lock_timeout = '%" PRId64 "ms'; SET %s statement_timeout = '%"
-			      PRId64 "ms'", local ? "LOCAL" : "SESSION", r->cfg->lock_timeout_ms,
-			      local ? "LOCAL" : "SESSION", r->cfg->statement_timeout_ms);
+	char *sql = xasprintf("%sSET %s lock_timeout = '%" PRId64 "ms'; SET %s statement_timeout = '%"
+			      PRId64 "ms'", begin ? "BEGIN; " : "", local ? "LOCAL" : "SESSION",
+			      r->cfg->lock_timeout_ms, local ? "LOCAL" : "SESSION",
+			      r->cfg->statement_timeout_ms);
 	int rc = db_exec(r->conn, sql, 0, NULL, err);
 
 	free(sql);
@@ -349,15 +398,13 @@ static enum status begin(struct run *r, struct splitter *sp, size_t *done)
 			*done = 1;
 		return r->cfg->lock_per_transaction ? claim(r) : ST_OK;
 	}
-	if (!r->plan.wrapped && db_exec(r->conn, "BEGIN", 0, NULL, &err) < 0)
-		return db_report(&err, "begin a transaction");
 	if (r->plan.wrapped) {
 		*done = 1;
 		if (split_next(sp, &st) == 1 && run_statement(r->conn, &r->sql, &st, &err) < 0)
 			return statement_failure(r->m, sp, &st, &err);
 	}
-	if (set_timeouts(r, true, &err) < 0)
-		return db_report(&err, "set the migration's timeouts");
+	if (set_timeouts(r, true, !r->plan.wrapped, &err) < 0)
+		return db_report(&err, "begin the migration's transaction");
 	return r->cfg->lock_per_transaction ? claim(r) : ST_OK;
 }
 
@@ -386,7 +433,7 @@ static enum status apply_in_transaction(struct run *r)
 		rc = record(r, clock_ms() - start);
 	if (r->outer)
 		return rc; /* the caller commits or rolls back everything */
-	if (rc == ST_OK && !r->skipped && db_exec(r->conn, "COMMIT", 0, NULL, &err) < 0)
+	if (rc == ST_OK && !r->skipped && db_exec(r->conn, COMMIT_AND_RESET, 0, NULL, &err) < 0)
 		rc = db_report(&err, "commit the migration");
 	if (rc != ST_OK || r->skipped)
 		rollback(r->conn);
@@ -570,7 +617,7 @@ static enum status finish_statements(struct run *r, int64_t ms)
 		st = record(r, ms);
 	if (st == ST_OK && db_exec(conn, sql, 1, params, &err) < 0)
 		st = db_report(&err, "clear the migration progress");
-	if (st == ST_OK && db_exec(conn, "COMMIT", 0, NULL, &err) < 0)
+	if (st == ST_OK && db_exec(conn, COMMIT_AND_RESET, 0, NULL, &err) < 0)
 		st = db_report(&err, "commit the migration");
 	if (st != ST_OK)
 		rollback(conn);
@@ -623,7 +670,7 @@ static enum status apply_statements(struct run *r)
 	buf_init(&changed);
 	recorded = before.n;
 	r->lock_timed_out = false;
-	if (rc == ST_OK && set_timeouts(r, false, &err) < 0)
+	if (rc == ST_OK && set_timeouts(r, false, false, &err) < 0)
 		rc = db_report(&err, "set the migration's timeouts");
 	if (rc == ST_OK && before.n)
 		log_info("resuming %s at statement %zu of %zu", r->m->file, before.n + 1, r->plan.count);
@@ -662,21 +709,6 @@ static enum status apply_statements(struct run *r)
 	return rc;
 }
 
-/*
- * psql runs each file in a session of its own; pgboot runs them all in one. So that a
- * migration's SET search_path, SET ROLE, temporary tables or prepared statements do not
- * leak into the next, the session is reset as DISCARD ALL would, except for advisory
- * locks: DISCARD ALL would release the migration lock.
- */
-static enum status reset_session(PGconn *conn)
-{
-	static const char sql[] = "CLOSE ALL; RESET ALL; RESET SESSION AUTHORIZATION; "
-				  "DEALLOCATE ALL; UNLISTEN *; DISCARD PLANS; DISCARD TEMP; "
-				  "DISCARD SEQUENCES";
-	struct db_error err;
-
-	return db_exec(conn, sql, 0, NULL, &err) < 0 ? db_report(&err, "reset the session") : ST_OK;
-}
 
 /* A no-transaction down part: its statements, then the history row goes. No progress is
  * kept: a down part that fails midway is finished by hand, as the message says. */
@@ -688,7 +720,7 @@ static enum status down_statements(struct run *r)
 	enum status rc = ST_OK;
 
 	r->lock_timed_out = false;
-	if (set_timeouts(r, false, &err) < 0)
+	if (set_timeouts(r, false, false, &err) < 0)
 		return db_report(&err, "set the migration's timeouts");
 	split_init(&sp, r->sql.data, r->sql.len);
 	while (rc == ST_OK && split_next(&sp, &st) == 1) {
@@ -801,8 +833,6 @@ enum status apply_file(PGconn *conn, const struct config *cfg, const struct mig_
 	else if (st == ST_OK)
 		log_info("applied %s in %" PRId64 "ms (%zu statement%s)", m->file, clock_ms() - start,
 			 r.plan.count, r.plan.count == 1 ? "" : "s");
-	if (st == ST_OK)
-		st = reset_session(conn);
 out:
 	*skipped = r.skipped;
 	buf_release(&r.sql);
@@ -847,8 +877,6 @@ enum status apply_down(PGconn *conn, const struct config *cfg, const struct mig_
 	else if (st == ST_MIGRATION && r.plan.no_transaction)
 		log_error("the down part of \"%s\" ran outside a transaction and stopped midway: "
 			  "finish or undo its statements by hand; its history row is kept", m->file);
-	if (st == ST_OK)
-		st = reset_session(conn);
 out:
 	buf_release(&r.sql);
 	return st;
@@ -894,14 +922,14 @@ enum status apply_all(PGconn *conn, const struct config *cfg, const struct mig_t
 
 		if (db_exec(conn, "BEGIN", 0, NULL, &err) < 0)
 			return db_report(&err, "begin a transaction");
-		if (set_timeouts(&timeouts, true, &err) < 0)
+		if (set_timeouts(&timeouts, true, false, &err) < 0)
 			st = db_report(&err, "set the migration's timeouts");
 		if (st == ST_OK)
 			st = apply_each(conn, cfg, t, files, n, applied, &lock_timed_out);
-		if (st == ST_OK && db_exec(conn, "COMMIT", 0, NULL, &err) < 0)
+		if (st == ST_OK && db_exec(conn, COMMIT_AND_RESET, 0, NULL, &err) < 0)
 			st = db_report(&err, "commit the migrations");
 		if (st == ST_OK)
-			return reset_session(conn);
+			return ST_OK;
 		rollback(conn);
 		*applied = 0;
 		if (st != ST_MIGRATION || !lock_timed_out || attempt > cfg->lock_retries)

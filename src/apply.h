@@ -13,6 +13,9 @@
 #include "migfile.h"
 #include "status.h"
 
+/* Waiters listen here; the holder notifies when it lets the migration lock go. */
+#define APPLY_LOCK_CHANNEL "pgboot_migration_lock"
+
 struct mig_tables {
 	char *schema;   /* quoted */
 	char *history;  /* "schema"."table" */

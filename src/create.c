@@ -8,15 +8,6 @@
 #include "sig.h"
 #include "wait.h"
 
-static int64_t time_left(const struct config *cfg, int64_t deadline)
-{
-	int64_t left = deadline - clock_ms();
-
-	if (cfg->connect_timeout_ms > 0 && cfg->connect_timeout_ms < left)
-		left = cfg->connect_timeout_ms;
-	return left > 1000 ? left : 1000;
-}
-
 static enum status connect_failure(const struct db_error *err, const char *db)
 {
 	log_error("could not connect to maintenance database \"%s\": %s", db, err->message);
@@ -32,12 +23,12 @@ static PGconn *connect_maintenance(const struct config *cfg, int64_t deadline, e
 {
 	const char *db = cfg_get(cfg, CFG_DATABASE_MAINTENANCE_DB);
 	struct db_error err;
-	PGconn *conn = db_connect(cfg, db, time_left(cfg, deadline), &err);
+	PGconn *conn = wait_connect(cfg, db, deadline, &err);
 
 	if (!conn && strcmp(err.sqlstate, "3D000") == 0 && strcmp(db, "postgres") == 0) {
 		log_info("maintenance database \"postgres\" does not exist; using \"template1\"");
 		db = "template1";
-		conn = db_connect(cfg, db, time_left(cfg, deadline), &err);
+		conn = wait_connect(cfg, db, deadline, &err);
 	}
 	if (!conn)
 		*st = connect_failure(&err, db);

@@ -107,7 +107,8 @@ enum status mig_scan(const char *dir, struct mig_list *out)
 			return ST_MIGRATION;
 		}
 		path = xasprintf("%s/%s", dir, de->d_name);
-		if (rc == 0 || !is_regular(path)) {
+		/* d_type spares a stat per file; links and unknown types are looked up */
+		if (rc == 0 || (de->d_type != DT_REG && !is_regular(path))) {
 			if (de->d_name[0] != '.')
 				log_debug("ignoring \"%s\": not a migration file", path);
 			free(path);

@@ -175,13 +175,22 @@ static enum status history_check(const struct config *cfg, const struct history 
  * transaction holds no snapshot, so CREATE INDEX CONCURRENTLY elsewhere does not wait
  * for it.
  */
-static enum status lock_hold(const struct config *cfg, struct history *h)
+static enum status lock_hold(const struct config *cfg, struct history *h, bool *no_slot)
 {
 	struct db_error err;
 	enum status st;
 
-	h->lock_conn = db_connect(cfg, NULL, cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms
-									 : -1, &err);
+	/*
+	 * No slot for a second connection (53300) is not retried: every runner holds its
+	 * first connection while it waits, so a full server would stay full. The caller
+	 * takes the lock in each migration's transaction instead.
+	 */
+	h->lock_conn = db_connect(cfg, NULL, cfg->connect_timeout_ms, &err);
+	*no_slot = !h->lock_conn && strcmp(err.sqlstate, "53300") == 0;
+	if (!h->lock_conn && !*no_slot && !err.interrupted)
+		h->lock_conn = wait_connect(cfg, NULL, clock_ms() + cfg->wait_timeout_ms, &err);
+	if (*no_slot)
+		return ST_OK;
 	if (!h->lock_conn) {
 		log_error("could not open the connection that holds the migration lock: %s",
 			  err.message);
@@ -195,9 +204,17 @@ static enum status lock_hold(const struct config *cfg, struct history *h)
 	return st;
 }
 
-/* Ends the lock's transaction by closing its connection, which releases the lock. */
+/*
+ * Ends the lock's transaction, which releases the lock, then wakes the waiters, then
+ * closes the connection (closing alone would release it too, a little later).
+ */
 static void lock_drop(struct history *h)
 {
+	struct db_error err;
+
+	if (h->lock_conn && PQstatus(h->lock_conn) == CONNECTION_OK &&
+	    db_exec(h->lock_conn, "ROLLBACK; NOTIFY " APPLY_LOCK_CHANNEL, 0, NULL, &err) < 0)
+		log_debug("could not wake the runners waiting for the lock: %s", err.message);
 	PQfinish(h->lock_conn);
 	h->lock_conn = NULL;
 }
@@ -343,6 +360,7 @@ enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_l
 {
 	int64_t start = clock_ms();
 	char elapsed[32];
+	bool no_slot = false;
 	struct history h;
 	size_t pending = 0, applied = 0;
 	enum status st;
@@ -359,9 +377,19 @@ enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_l
 	/* Writes are about to start: a standby fails here, unless wait.for_primary waited. */
 	if ((st = wait_primary(cfg, conn, 0, false)) != ST_OK)
 		goto out;
-	if (!cfg->lock_per_transaction && (st = lock_hold(cfg, &h)) != ST_OK)
+	if (!cfg->lock_per_transaction && (st = lock_hold(cfg, &h, &no_slot)) != ST_OK)
 		goto out;
-	st = apply_locked(conn, cfg, &h, list, &applied);
+	if (no_slot) {
+		/* A shallow copy, read-only: the same settings, with per-transaction locks. */
+		struct config degraded = *cfg;
+
+		log_warn("no connection slot left for the migration lock (too many connections): "
+			 "taking it in each migration's transaction instead");
+		degraded.lock_per_transaction = true;
+		st = apply_locked(conn, &degraded, &h, list, &applied);
+	} else {
+		st = apply_locked(conn, cfg, &h, list, &applied);
+	}
 	lock_drop(&h);
 	format_seconds(clock_ms() - start, elapsed, sizeof(elapsed));
 	if (st == ST_OK && applied == 0)
@@ -553,10 +581,14 @@ enum status mig_plan(const struct config *cfg, PGconn *conn, const struct mig_li
 static enum status lock(PGconn *conn, const struct config *cfg, struct history *h)
 {
 	enum status st = wait_primary(cfg, conn, 0, false);
+	bool no_slot = false;
 
 	if (st == ST_OK && !cfg->lock_per_transaction)
-		st = lock_hold(cfg, h);
-
+		st = lock_hold(cfg, h, &no_slot);
+	if (st == ST_OK && no_slot) {
+		log_error("no connection slot left for the migration lock (too many connections)");
+		st = ST_UNAVAILABLE;
+	}
 	if (st == ST_OK)
 		st = history_read(conn, h);
 	if (st != ST_OK)

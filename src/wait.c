@@ -222,3 +222,34 @@ enum status wait_primary(const struct config *cfg, PGconn *conn, int64_t deadlin
 			return ST_SIGNAL;
 	}
 }
+
+/* Failures that pass by themselves: no SQLSTATE (network), starting up, shutting down, full. */
+static bool transient(const struct db_error *err)
+{
+	return !err->sqlstate[0] || strcmp(err->sqlstate, "57P03") == 0 ||
+	       strcmp(err->sqlstate, "57P01") == 0 || strcmp(err->sqlstate, "53300") == 0;
+}
+
+PGconn *wait_connect(const struct config *cfg, const char *dbname, int64_t deadline,
+		     struct db_error *err)
+{
+	uint64_t rng = random_seed();
+
+	for (int attempt = 1;; attempt++) {
+		int64_t left = deadline - clock_ms(), limit = left;
+		PGconn *conn;
+
+		if (cfg->connect_timeout_ms > 0 && cfg->connect_timeout_ms < limit)
+			limit = cfg->connect_timeout_ms;
+		conn = db_connect(cfg, dbname, limit > 1000 ? limit : 1000, err);
+		if (conn || err->interrupted || err->no_attempt || !transient(err) ||
+		    clock_ms() >= deadline)
+			return conn;
+		if (attempt == 1)
+			log_info("retrying a connection: %s", err->message);
+		if (wait_sleep(wait_backoff(cfg->initial_delay_ms, cfg->max_delay_ms, attempt, &rng)) < 0) {
+			err->interrupted = true;
+			return NULL;
+		}
+	}
+}

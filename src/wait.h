@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "db.h"
 #include "status.h"
 
 struct wait_result {
@@ -25,6 +26,14 @@ struct wait_result {
  * out->missing set and no connection; otherwise it is waited out like the others.
  */
 enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_result *out);
+/*
+ * Connects to dbname (NULL: the target) for the phases after the wait: a server that is
+ * starting, full (too many connections) or unreachable is retried with backoff until
+ * deadline (clock_ms), as in wait_ready; anything else fails at once. NULL with err set
+ * on failure; failures are not logged.
+ */
+PGconn *wait_connect(const struct config *cfg, const char *dbname, int64_t deadline,
+		     struct db_error *err);
 /*
  * Until conn's server is no longer in recovery (a hot standby being promoted), polling
  * pg_is_in_recovery() until deadline (clock_ms). With wait false, a standby fails at
