@@ -48,7 +48,6 @@ static void log_lock_holder(PGconn *conn, const char *key)
 static int wait_notified(PGconn *conn, bool listening, int64_t ms)
 {
 	int64_t until = clock_ms() + ms;
-	PGnotify *n;
 
 	if (!listening)
 		return wait_sleep(ms);
@@ -59,6 +58,8 @@ static int wait_notified(PGconn *conn, bool listening, int64_t ms)
 			return -1;
 		if (left <= 0 || sig_wait(PQsocket(conn), POLLIN, left) < 0)
 			return 0;
+		PGnotify *n;
+
 		if (!PQconsumeInput(conn))
 			return 0;
 		if ((n = PQnotifies(conn))) {

@@ -389,14 +389,14 @@ static void warn_if_exposed(struct config *cfg, const char *path)
 	gid_t groups[256];
 	struct stat st;
 	bool exposed;
-	int n;
 
 	if (stat(path, &st) < 0)
 		return;
 	exposed = st.st_mode & 004;
 	if (!exposed && (st.st_mode & 040)) {
+		int n = getgroups((int)ARRAY_SIZE(groups), groups);
+
 		exposed = st.st_gid != getegid();
-		n = getgroups((int)ARRAY_SIZE(groups), groups);
 		for (int i = 0; i < n; i++)
 			exposed = exposed && groups[i] != st.st_gid;
 	}

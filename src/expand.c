@@ -17,7 +17,6 @@ static bool ident_char(char c)
 void expand_ident(const char *raw, size_t max, char *out, size_t outsize)
 {
 	struct buf b;
-	char hex[65];
 
 	buf_init(&b);
 	buf_append(&b, "", 0);
@@ -41,6 +40,7 @@ void expand_ident(const char *raw, size_t max, char *out, size_t outsize)
 	}
 	if (b.len == 0 || b.len > max) {
 		size_t keep = b.len ? max - 9 : 0;
+		char hex[65];
 
 		sha256_hex(raw, strlen(raw), hex);
 		while (keep && b.data[keep - 1] == '_')

@@ -145,86 +145,113 @@ static int usage_error(const char *what, const char *arg)
 
 #define PARSE_CONFIG_ERROR (-2)
 
+/* Every setting's --section-key and --section-key-file, then the command options. */
+struct options {
+	struct option longopts[2 * CFG_NKEYS + 11];
+	char file_flags[CFG_NKEYS][64];
+};
+
+static void options_build(struct options *o)
+{
+	static const struct option commands_opts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },	 { "json", no_argument, NULL, 'j' },
+		{ "check", no_argument, NULL, 'k' },	 { "dry-run", no_argument, NULL, 'n' },
+		{ "steps", required_argument, NULL, 's' }, { "to", required_argument, NULL, 't' },
+		{ "force", no_argument, NULL, 'f' },	 { "confirm", required_argument, NULL, 'C' },
+	};
+	int n = 0;
+
+	for (int i = 0; i < CFG_NKEYS; i++) {
+		snprintf(o->file_flags[i], sizeof(o->file_flags[i]), "%s-file",
+			 cfg_flag_name((enum cfg_key)i));
+		o->longopts[n++] = (struct option){ cfg_flag_name((enum cfg_key)i), required_argument,
+						    NULL, 256 + i };
+		o->longopts[n++] = (struct option){ o->file_flags[i], required_argument, NULL, 512 + i };
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands_opts); i++)
+		o->longopts[n++] = commands_opts[i];
+	o->longopts[n] = (struct option){ NULL, 0, NULL, 0 };
+}
+
+/* A --section-key VALUE or --section-key-file PATH flag. Returns 1, or PARSE_CONFIG_ERROR. */
+static int take_setting(int c, struct config *cfg)
+{
+	enum cfg_key key = (enum cfg_key)(c >= 512 ? c - 512 : c - 256);
+	char flag[80], err[512];
+	int rc;
+
+	snprintf(flag, sizeof(flag), "--%s%s", cfg_flag_name(key), c >= 512 ? "-file" : "");
+	rc = c >= 512 ? cfg_set_flag_file(cfg, key, flag, optarg, err, sizeof(err))
+		      : cfg_set_flag(cfg, key, flag, optarg, err, sizeof(err));
+	if (rc < 0) {
+		log_error("%s", err);
+		return PARSE_CONFIG_ERROR;
+	}
+	if (c < 512 && (key == CFG_DATABASE_PASSWORD || (key == CFG_DATABASE_URL && has_password(optarg))))
+		buf_puts(&cfg->warnings, "a password on the command line is visible to other users "
+			 "in the process list; use database.password_file\n");
+	return 1;
+}
+
+/* One option: 1 to go on, 0 when --help or --version has been answered, or an error. */
+static int take_option(int c, char **argv, struct config *cfg, struct cli *cli)
+{
+	switch (c) {
+	case 'h':
+		usage(stdout);
+		return 0;
+	case 'V':
+		version();
+		return 0;
+	case 'c':
+		cli->config_path = optarg;
+		return 1;
+	case 'f':
+		cli->force = true;
+		return 1;
+	case 'C':
+		cli->confirm = optarg;
+		return 1;
+	case 'j':
+	case 'k':
+	case 'n':
+		*(c == 'j' ? &cli->json : c == 'k' ? &cli->check : &cli->dry_run) = true;
+		return 1;
+	case 's':
+	case 't':
+		if (parse_int64(optarg, c == 's' ? 1 : 0, INT64_MAX, c == 's' ? &cli->steps : &cli->to) < 0)
+			return usage_error(c == 's' ? "--steps takes a whole number from 1, not"
+						    : "--to takes a version, not", optarg);
+		return 1;
+	case ':':
+		return usage_error("missing value for option", argv[optind - 1]);
+	case '?':
+		return usage_error("unknown option", argv[optind - 1]);
+	default:
+		return take_setting(c, cfg);
+	}
+}
+
 /*
- * Parses options up to the first non-option word. Returns the index of that word, -1
- * on a usage error, PARSE_CONFIG_ERROR for a bad setting value (both logged), or 0 when
- * --help or --version has been answered.
+ * Parses options up to the first non-option word (for run; other commands take options
+ * anywhere). Returns the index of that word, -1 on a usage error, PARSE_CONFIG_ERROR for
+ * a bad setting value (both logged), or 0 when --help or --version has been answered.
  */
 static int parse_options(int argc, char **argv, struct config *cfg, struct cli *cli,
 			 bool anywhere)
 {
-	struct option longopts[2 * CFG_NKEYS + 11];
-	char file_flags[CFG_NKEYS][64];
-	char err[512];
-	int n = 0, c;
+	struct options o;
+	int c;
 
-	for (int i = 0; i < CFG_NKEYS; i++) {
-		snprintf(file_flags[i], sizeof(file_flags[i]), "%s-file", cfg_flag_name((enum cfg_key)i));
-		longopts[n++] = (struct option){ cfg_flag_name((enum cfg_key)i), required_argument,
-						 NULL, 256 + i };
-		longopts[n++] = (struct option){ file_flags[i], required_argument, NULL, 512 + i };
-	}
-	longopts[n++] = (struct option){ "config", required_argument, NULL, 'c' };
-	longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
-	longopts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
-	longopts[n++] = (struct option){ "json", no_argument, NULL, 'j' };
-	longopts[n++] = (struct option){ "check", no_argument, NULL, 'k' };
-	longopts[n++] = (struct option){ "dry-run", no_argument, NULL, 'n' };
-	longopts[n++] = (struct option){ "steps", required_argument, NULL, 's' };
-	longopts[n++] = (struct option){ "to", required_argument, NULL, 't' };
-	longopts[n++] = (struct option){ "force", no_argument, NULL, 'f' };
-	longopts[n++] = (struct option){ "confirm", required_argument, NULL, 'C' };
-	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
+	options_build(&o);
 	opterr = 0;
 	optind = 0; /* GNU getopt: start afresh, also for the options after a command */
-	/* Options stop at the first other word for run, whose later words are the app's. */
-	while ((c = getopt_long(argc, argv, anywhere ? ":c:hV" : "+:c:hV", longopts, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			return 0;
-		} else if (c == 'V') {
-			version();
-			return 0;
-		} else if (c == 'c') {
-			cli->config_path = optarg;
-		} else if (c == 'f') {
-			cli->force = true;
-		} else if (c == 'C') {
-			cli->confirm = optarg;
-		} else if (c == 's' || c == 't') {
-			if (parse_int64(optarg, c == 's' ? 1 : 0, INT64_MAX,
-					c == 's' ? &cli->steps : &cli->to) < 0)
-				return usage_error(c == 's' ? "--steps takes a whole number from 1, not"
-							    : "--to takes a version, not", optarg);
-		} else if (c == 'j' || c == 'k' || c == 'n') {
-			*(c == 'j' ? &cli->json : c == 'k' ? &cli->check : &cli->dry_run) = true;
-		} else if (c == ':') {
-			return usage_error("missing value for option", argv[optind - 1]);
-		} else if (c == '?') {
-			return usage_error("unknown option", argv[optind - 1]);
-		} else if (c >= 512) {
-			enum cfg_key key = (enum cfg_key)(c - 512);
-			char flag[80];
+	while ((c = getopt_long(argc, argv, anywhere ? ":c:hV" : "+:c:hV", o.longopts, NULL)) != -1) {
+		int rc = take_option(c, argv, cfg, cli);
 
-			snprintf(flag, sizeof(flag), "--%s-file", cfg_flag_name(key));
-			if (cfg_set_flag_file(cfg, key, flag, optarg, err, sizeof(err)) < 0) {
-				log_error("%s", err);
-				return PARSE_CONFIG_ERROR;
-			}
-		} else {
-			enum cfg_key key = (enum cfg_key)(c - 256);
-			char flag[64];
-
-			snprintf(flag, sizeof(flag), "--%s", cfg_flag_name(key));
-			if (cfg_set_flag(cfg, key, flag, optarg, err, sizeof(err)) < 0) {
-				log_error("%s", err);
-				return PARSE_CONFIG_ERROR;
-			}
-			if (key == CFG_DATABASE_PASSWORD ||
-			    (key == CFG_DATABASE_URL && has_password(optarg)))
-				buf_puts(&cfg->warnings, "a password on the command line is visible to "
-					 "other users in the process list; use database.password_file\n");
-		}
+		if (rc <= 0)
+			return rc;
 	}
 	return optind;
 }

@@ -747,7 +747,7 @@ enum status mig_baseline(const struct config *cfg, PGconn *conn, const struct mi
 	st = lock(conn, cfg, &h);
 	if (st != ST_OK)
 		goto out;
-	if (st == ST_OK && h.table_missing)
+	if (h.table_missing)
 		st = cfg->lock_per_transaction ? history_create_locked(conn, cfg, &h)
 					       : history_create(conn, cfg, &h);
 	for (size_t i = 0; st == ST_OK && i < list->n && list->items[i].version <= version; i++)

@@ -551,6 +551,34 @@ pgb_chroot() {
 	fi
 }
 
+# pgb_runners N ARGS...: N pgboot ARGS at once, as replicas starting together; waits for all
+# (at most $PGB_RUNNERS_LIMIT s, default 90) and fails, showing its stderr, on the first that
+# did not exit 0. Their output goes to $PGB_WORK/out.I and $PGB_WORK/err.I (I from 0).
+pgb_runners() {
+	local n=$1 i rc t0 pids=()
+	shift
+	for ((i = 0; i < n; i++)); do
+		env --default-signal=INT,TERM "$PGBOOT" "$@" >"$PGB_WORK/out.$i" 2>"$PGB_WORK/err.$i" </dev/null &
+		pids+=("$!")
+		_pgb_register_pid "$!"
+	done
+	t0=$(ms_now)
+	for ((i = 0; i < n; i++)); do
+		while kill -0 "${pids[i]}" 2>/dev/null; do
+			(($(ms_now) - t0 < ${PGB_RUNNERS_LIMIT:-90} * 1000)) ||
+				fail "runner $i still running after ${PGB_RUNNERS_LIMIT:-90} s"
+			sleep 0.05
+		done
+		rc=0
+		wait "${pids[i]}" || rc=$?
+		if ((rc != 0)); then
+			sed 's/^/    | /' "$PGB_WORK/err.$i"
+			fail "runner $i exited $rc"
+		fi
+	done
+	echo "$n runners done in $(($(ms_now) - t0)) ms"
+}
+
 # migdir DIR [NAME CONTENT]...: a fresh directory holding exactly the given files; each CONTENT
 # is written followed by a newline.
 migdir() {

@@ -12,23 +12,12 @@ _crowd() {
 test_crowded_eight_runners_on_six_slots() {
 	app_role
 	_crowd 9 # 6 for roles that are not superusers
-	local i n=8 pids=() rc
+	local i
 	migdir migrations
 	for ((i = 1; i <= 30; i++)); do
 		printf 'CREATE TABLE crowd%d (id int);\n' "$i" >"migrations/$(printf %04d "$i")_t.sql"
 	done
-	for ((i = 0; i < n; i++)); do
-		env --default-signal=INT,TERM "$PGBOOT" migrate --wait-timeout 30s \
-			>"$PGB_WORK/out.$i" 2>"$PGB_WORK/err.$i" &
-		pids+=($!)
-	done
-	for ((i = 0; i < n; i++)); do
-		wait "${pids[i]}" || {
-			rc=$?
-			cat "$PGB_WORK/err.$i"
-			fail "runner $i exited $rc"
-		}
-	done
+	pgb_runners 8 migrate --wait-timeout 30s
 	assert_eq 30 "$(q "$PGB_DB" 'SELECT count(DISTINCT version) FROM pgboot.migrations')" "history rows"
 	assert_eq 30 "$(q "$PGB_DB" 'SELECT count(*) FROM pgboot.migrations')" "history rows (none twice)"
 	assert_eq 0 "$(q "$PGB_DB" "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" "advisory locks left"

@@ -73,23 +73,11 @@ test_locking_out_of_order_is_refused_unless_allowed() {
 
 test_locking_transaction_mode_with_ten_runners() {
 	app_role
-	local i n=10 pids=() rc
 	migdir migrations \
 		0001_a.sql 'CREATE TABLE tx1 (id int);' \
 		0002_b.sql $'CREATE TABLE tx2 (id int);\nSELECT pg_sleep(0.2);' \
 		0003_c.sql 'CREATE TABLE tx3 (id int);'
-	for ((i = 0; i < n; i++)); do
-		env --default-signal=INT,TERM "$PGBOOT" migrate --migrate-lock transaction --wait-timeout 20s \
-			>"$PGB_WORK/out.$i" 2>"$PGB_WORK/err.$i" &
-		pids+=($!)
-	done
-	for ((i = 0; i < n; i++)); do
-		wait "${pids[i]}" || {
-			rc=$?
-			cat "$PGB_WORK/err.$i"
-			fail "runner $i exited $rc"
-		}
-	done
+	pgb_runners 10 migrate --migrate-lock transaction --wait-timeout 20s
 	assert_eq "1,2,3" "$(q "$PGB_DB" "SELECT string_agg(version::text, ',' ORDER BY version) FROM pgboot.migrations")" "history"
 	assert_eq 0 "$(q "$PGB_DB" "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" "advisory locks left"
 }
@@ -134,24 +122,12 @@ test_locking_transaction_all_refuses_no_transaction_files() {
 
 test_locking_concurrent_index_while_five_runners_wait() {
 	app_role
-	local i n=6 pids=() t0 rc
+	local t0
 	migdir migrations \
 		0001_data.sql $'CREATE TABLE cic (id int PRIMARY KEY, v text);\nINSERT INTO cic SELECT g, md5(g::text) FROM generate_series(1, 20000) g;' \
 		0002_index.sql $'-- pgboot:no-transaction\nSELECT pg_sleep(1);\nCREATE INDEX CONCURRENTLY cic_v ON cic (v);'
 	t0=$(ms_now)
-	for ((i = 0; i < n; i++)); do
-		env --default-signal=INT,TERM "$PGBOOT" migrate --wait-timeout 20s --migrate-lock-timeout 10s \
-			>"$PGB_WORK/out.$i" 2>"$PGB_WORK/err.$i" &
-		pids+=($!)
-	done
-	for ((i = 0; i < n; i++)); do
-		wait "${pids[i]}" || {
-			rc=$?
-			cat "$PGB_WORK/err.$i"
-			fail "runner $i exited $rc"
-		}
-	done
-	echo "$n runners done in $(($(ms_now) - t0)) ms"
+	pgb_runners 6 migrate --wait-timeout 20s --migrate-lock-timeout 10s
 	assert_lt $(($(ms_now) - t0)) 15000 "ms for the runners (a deadlock would end in lock timeouts)"
 	assert_eq t "$(q "$PGB_DB" "SELECT indisvalid FROM pg_index WHERE indexrelid = 'cic_v'::regclass")" "index valid"
 	assert_eq "1,2" "$(q "$PGB_DB" "SELECT string_agg(version::text, ',' ORDER BY version) FROM pgboot.migrations")" "history"

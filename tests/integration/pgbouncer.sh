@@ -49,7 +49,7 @@ _bouncer_start() {
 
 # _ten_runners_through_bouncer LOCK_MODE: 10 pgboot migrate at once through the bouncer
 _ten_runners_through_bouncer() {
-	local lock=$1 i n=10 pids=() rc
+	local lock=$1
 	app_role
 	pgb_run create
 	assert_exit 0
@@ -58,18 +58,7 @@ _ten_runners_through_bouncer() {
 		0001_a.sql 'CREATE TABLE pb1 (id int PRIMARY KEY);' \
 		0002_b.sql $'CREATE TABLE pb2 (id int);\nSELECT pg_sleep(0.3);\nINSERT INTO pb1 VALUES (1);' \
 		0003_c.sql 'CREATE INDEX pb2_id ON pb2 (id);'
-	for ((i = 0; i < n; i++)); do
-		env --default-signal=INT,TERM "$PGBOOT" migrate --database-port "$PGB_BOUNCER_PORT" \
-			--migrate-lock "$lock" --wait-timeout 30s >"$PGB_WORK/out.$i" 2>"$PGB_WORK/err.$i" &
-		pids+=($!)
-	done
-	for ((i = 0; i < n; i++)); do
-		wait "${pids[i]}" || {
-			rc=$?
-			cat "$PGB_WORK/err.$i"
-			fail "runner $i exited $rc"
-		}
-	done
+	pgb_runners 10 migrate --database-port "$PGB_BOUNCER_PORT" --migrate-lock "$lock" --wait-timeout 30s
 	assert_eq "1,2,3" "$(q "$PGB_DB" "SELECT string_agg(version::text, ',' ORDER BY version) FROM pgboot.migrations")" "history"
 	assert_eq 1 "$(q "$PGB_DB" 'SELECT count(*) FROM pb1')" "rows inserted by migration 2 (once)"
 	assert_eq 0 "$(q "$PGB_DB" "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" "advisory locks left"
