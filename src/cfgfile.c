@@ -89,6 +89,10 @@ static char *read_line(char *str, int num, void *stream)
 		ini_fail(st, "line longer than %d bytes", num - 2);
 		return NULL;
 	}
+	if (memchr(st->raw, '\0', (size_t)n)) {
+		ini_fail(st, "line contains a NUL byte");
+		return NULL;
+	}
 	check_section_line(st);
 	memcpy(str, st->raw, (size_t)n + 1);
 	return str;

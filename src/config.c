@@ -213,7 +213,8 @@ static const char *check_value(enum cfg_key key, const char *value)
 	case T_DURATION:
 		if (parse_duration(value, &ms) < 0)
 			return "expected a duration with a unit, such as 250ms, 30s, 5m or 1h";
-		return NULL;
+		/* PostgreSQL's own limit for its timeouts, and deadlines that cannot overflow */
+		return ms > 2147483647 ? "at most 2147483647ms (596h31m23s)" : NULL;
 	case T_ENUM:
 		return enum_has(spec->choices, value) ? NULL : spec->choices;
 	case T_PORT:
@@ -692,16 +693,31 @@ static PQconninfoOption *parse_url(const struct config *cfg, char *err, size_t e
 	PQconninfoOption *opts = PQconninfoParse(url->value, &msg);
 
 	if (!opts) {
-		char *safe = redact_conninfo(url->value);
-		bool secret = strcmp(safe, url->value) != 0 || strstr(url->value, "password");
+		const char *scheme = strstr(url->value, "://");
+		/* libpq quotes what it could not parse: any part may be a password */
+		bool secret = scheme || strchr(url->value, '@') || strstr(url->value, "password");
 		char *nl = msg ? strchr(msg, '\n') : NULL;
 
 		if (nl)
 			*nl = '\0';
-		snprintf(err, errsize, "%s: invalid value for \"database.url\": %s", url->source,
-			 !msg ? "out of memory" : secret ? "not a valid URI or connection string" : msg);
-		free(safe);
+		if (scheme && strncmp(url->value, "postgres://", 11) != 0 &&
+		    strncmp(url->value, "postgresql://", 13) != 0)
+			snprintf(err, errsize, "%s: invalid value for \"database.url\": scheme \"%.*s://\" "
+				 "is not postgres:// or postgresql://", url->source,
+				 (int)(scheme - url->value) > 20 ? 20 : (int)(scheme - url->value), url->value);
+		else
+			snprintf(err, errsize, "%s: invalid value for \"database.url\": %s", url->source,
+				 !msg ? "out of memory" : secret ? "not a valid URI or connection string" : msg);
 		PQfreemem(msg);
+	} else {
+		const char *port = url_value(opts, "port");
+
+		if (port && !valid_port_list(port)) {
+			snprintf(err, errsize, "%s: invalid port in \"database.url\": \"%s\" (expected "
+				 "1 to 65535)", url->source, port);
+			PQconninfoFree(opts);
+			opts = NULL;
+		}
 	}
 	return opts;
 }

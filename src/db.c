@@ -168,7 +168,8 @@ PGconn *db_connect(const struct config *cfg, const char *dbname, int64_t timeout
 
 	memset(err, 0, sizeof(*err));
 	build_params(cfg, dbname, &p);
-	conn = PQconnectStartParams(p.keys, p.vals, 1);
+	/* Only database.url is a connection string: a dbname is a name, whatever it holds. */
+	conn = PQconnectStartParams(p.keys, p.vals, cfg_get(cfg, CFG_DATABASE_URL) ? 1 : 0);
 	if (!conn) {
 		set_message(err, "out of memory");
 		return NULL;
@@ -207,7 +208,8 @@ bool db_params_invalid(const struct config *cfg, int64_t timeout_ms)
 	snprintf(seconds, sizeof(seconds), "%lld",
 		 (long long)(timeout_ms < 2000 ? 2 : (timeout_ms + 999) / 1000));
 	params_add(&p, "connect_timeout", seconds);
-	return PQpingParams(p.keys, p.vals, 1) == PQPING_NO_ATTEMPT;
+	return PQpingParams(p.keys, p.vals, cfg_get(cfg, CFG_DATABASE_URL) ? 1 : 0) ==
+	       PQPING_NO_ATTEMPT;
 }
 
 static void copy_field(char *out, size_t size, const PGresult *res, int field)
@@ -418,7 +420,7 @@ enum status db_report(const struct db_error *err, const char *what)
 		return ST_SIGNAL;
 	log_event(LOG_ERROR, fields, "could not %s: %s%s%s%s", what, err->message,
 		  err->sqlstate[0] ? " (SQLSTATE " : "", err->sqlstate, err->sqlstate[0] ? ")" : "");
-	if (strcmp(err->sqlstate, "42501") == 0)
-		return ST_PERMISSION;
+	if (strcmp(err->sqlstate, "42501") == 0 || strcmp(err->sqlstate, "25006") == 0)
+		return ST_PERMISSION; /* 25006: the database or the role is read-only */
 	return err->connection_lost || !err->sqlstate[0] ? ST_UNAVAILABLE : ST_INTERNAL;
 }

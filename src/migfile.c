@@ -107,12 +107,22 @@ enum status mig_scan(const char *dir, struct mig_list *out)
 			return ST_MIGRATION;
 		}
 		path = xasprintf("%s/%s", dir, de->d_name);
-		/* d_type spares a stat per file; links and unknown types are looked up */
-		if (rc == 0 || (de->d_type != DT_REG && !is_regular(path))) {
-			if (de->d_name[0] != '.')
+		if (rc == 0) {
+			if (de->d_name[0] != '.' && ends_with(de->d_name, ".sql") &&
+			    !ends_with(de->d_name, ".down.sql"))
+				log_warn("ignoring \"%s\": not named <version>_<name>.sql", path);
+			else if (de->d_name[0] != '.')
 				log_debug("ignoring \"%s\": not a migration file", path);
 			free(path);
 			continue;
+		}
+		/* d_type spares a stat per file; links and unknown types are looked up */
+		if (de->d_type != DT_REG && !is_regular(path)) {
+			log_error("migration \"%s\" is not a regular file (a dangling link, a directory "
+				  "or a pipe)", path);
+			free(path);
+			closedir(d);
+			return ST_MIGRATION;
 		}
 		if (out->n == cap) {
 			cap = cap ? cap * 2 : 32;

@@ -134,6 +134,14 @@ static size_t skip_dollar_quote(const struct splitter *sp, size_t p, size_t tag)
 	return sp->len;
 }
 
+/* True when the block comment at p never closes: psql sends such text as it is. */
+static bool unterminated_comment(const struct splitter *sp, size_t p)
+{
+	size_t end = skip_block_comment(sp, p);
+
+	return end == sp->len && !(end >= 2 && sp->sql[end - 2] == '*' && sp->sql[end - 1] == '/');
+}
+
 static bool word_is(const char *w, size_t n, const char *kw)
 {
 	return strlen(kw) == n && strncasecmp(w, kw, n) == 0;
@@ -206,10 +214,11 @@ static void skip_space_and_comments(struct splitter *sp)
 			p++;
 		else if (c == '-' && p + 1 < sp->len && sp->sql[p + 1] == '-')
 			p = line_end(sp, p);
-		else if (c == '/' && p + 1 < sp->len && sp->sql[p + 1] == '*')
+		else if (c == '/' && p + 1 < sp->len && sp->sql[p + 1] == '*' &&
+			 !unterminated_comment(sp, p))
 			p = skip_block_comment(sp, p);
 		else
-			break;
+			break; /* an unterminated comment goes to the server, which says so */
 	}
 	advance_to(sp, p);
 }

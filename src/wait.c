@@ -144,6 +144,10 @@ enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_re
 			return ST_SIGNAL;
 		/* libpq checks the settings before any network step: a failure there means
 		 * they were valid, and asking again would only repeat a slow DNS lookup. */
+		/* values libpq checks only when it starts (PGPORT=abc, keepalives=x) */
+		if (!err.no_attempt && (strstr(err.message, "invalid port number") ||
+					strstr(err.message, "invalid integer value")))
+			err.no_attempt = true;
 		if (err.immediate && !err.no_attempt && !checked_params &&
 		    strncmp(err.message, "connection to server", 20) != 0 &&
 		    !strstr(err.message, "could not translate host name")) {

@@ -388,8 +388,9 @@ pg_enable_tls() {
 psql_db() {
 	local db=$1
 	shift
-	PGPASSWORD=$PGB_SUPERPASS PGCONNECT_TIMEOUT=10 "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -At \
-		-h "$PGB_HOST" -p "$PGB_PORT" -U postgres -d "$db" "$@"
+	# PGDATABASE, not -d: psql reads a -d value holding "=" as a connection string
+	PGDATABASE=$db PGPASSWORD=$PGB_SUPERPASS PGCONNECT_TIMEOUT=10 "$PG_BIN/psql" -X -q \
+		-v ON_ERROR_STOP=1 -At -h "$PGB_HOST" -p "$PGB_PORT" -U postgres "$@"
 }
 
 # psql_super [PSQL ARGS...]: psql_db on $PGB_ADMIN_DB (default "postgres"; a later -d DB wins).

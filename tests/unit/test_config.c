@@ -60,6 +60,7 @@ static void test_errors(void)
 	expect_error("[wait]\ntimeout = 5 minutes\n",
 		     "entrypoint.ini:2: invalid value for \"wait.timeout\": \"5 minutes\"");
 	expect_error("[wait]\ntimeout = 30\n", "entrypoint.ini:2: invalid value for \"wait.timeout\"");
+	expect_error("[migrate]\nlock_timeout = 600h\n", "at most 2147483647ms");
 	expect_error("[create]\nmode = sometimes\n", "expected one of auto|never");
 	expect_error("[database]\nport = 99999\n", "invalid value for \"database.port\"");
 	expect_error("[database]\nport = -1\n", "invalid value for \"database.port\"");

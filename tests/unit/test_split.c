@@ -84,6 +84,8 @@ static void test_structure(void)
 		    "SELECT CASE WHEN x THEN 1 END;|SELECT 2;", "SS");
 	check_split("-- only a comment\n/* and another; */\n", "", "");
 	check_split(";;SELECT 1;", ";|;|SELECT 1;", "SSS");
+	/* An unterminated comment is sent as it is, as psql does: the server refuses it. */
+	check_split("SELECT 1;\n/* open\nSELECT 2;", "SELECT 1;|/* open\nSELECT 2;", "SS");
 	check_split("SELECT 1;\r\nSELECT 2;\r\n", "SELECT 1;|SELECT 2;", "SS");
 }
 

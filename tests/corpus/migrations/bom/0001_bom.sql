@@ -1,0 +1,2 @@
+﻿CREATE TABLE bom_t (id int);
+INSERT INTO bom_t VALUES (1);

@@ -1,0 +1,2 @@
+CREATE TABLE crlf_t (id int);
+INSERT INTO crlf_t VALUES (1);

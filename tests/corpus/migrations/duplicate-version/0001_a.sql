@@ -1,0 +1,1 @@
+CREATE TABLE bad_dup_a (id int);

@@ -1,0 +1,1 @@
+CREATE TABLE nm_ok (id int);

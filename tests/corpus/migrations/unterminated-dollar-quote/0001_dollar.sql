@@ -1,0 +1,2 @@
+CREATE TABLE bad_dollar (id int);
+DO $body$ BEGIN NULL; END;

@@ -1,0 +1,1 @@
+CREATE TABLE bad_big_ok (id int);
