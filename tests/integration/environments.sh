@@ -93,11 +93,12 @@ test_environments_drop_and_reset_are_guarded_where_protected() {
 test_environments_drop_without_force_refuses_connected_sessions() {
 	app_role
 	pgb_run create
-	psql_db "$PGB_DB" -c 'SELECT pg_sleep(5)' >/dev/null 2>&1 &
+	# longer than the 5 s DROP DATABASE waits for other sessions to leave; --force ends it
+	psql_db "$PGB_DB" -c 'SELECT pg_sleep(60)' >/dev/null 2>&1 &
 	local t0
 	t0=$(ms_now)
 	# that session itself: pgboot's own backend may still be listed a moment after it exits
-	until [[ $(q postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = :'d' AND query LIKE 'SELECT pg_sleep(5)%'" -v d="$PGB_DB") -ge 1 ]]; do
+	until [[ $(q postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = :'d' AND query LIKE 'SELECT pg_sleep(60)%'" -v d="$PGB_DB") -ge 1 ]]; do
 		(($(ms_now) - t0 < 5000)) || fail "the other session never connected"
 		sleep 0.05
 	done
