@@ -93,8 +93,10 @@ test_environments_drop_and_reset_are_guarded_where_protected() {
 test_environments_drop_without_force_refuses_connected_sessions() {
 	app_role
 	pgb_run create
+	# the app's own session (a role may end only its peers' sessions, not a superuser's),
 	# longer than the 5 s DROP DATABASE waits for other sessions to leave; --force ends it
-	psql_db "$PGB_DB" -c 'SELECT pg_sleep(60)' >/dev/null 2>&1 &
+	PGDATABASE=$PGB_DB PGPASSWORD=app-pw "$PG_BIN/psql" -X -h "$PGB_HOST" -p "$PGB_PORT" \
+		-U "$PGB_ROLE" -c 'SELECT pg_sleep(60)' >/dev/null 2>&1 &
 	local t0
 	t0=$(ms_now)
 	# that session itself: pgboot's own backend may still be listed a moment after it exits
