@@ -65,9 +65,11 @@ deps:
 unit: tests/unit/unit_tests
 	$(Q)tests/unit/unit_tests
 
-# The whole suite runs twice: with ./pgboot and with ./pgboot-static (and in a chroot).
+# The whole suite runs twice: with ./pgboot and with ./pgboot-static (and in a chroot);
+# before it, the static analysis and the replay of every fuzz regression input.
 check: deps
 	$(Q)$(MAKE) --no-print-directory pgboot tests/unit/unit_tests static
+	$(Q)$(MAKE) --no-print-directory lint fuzz-replay
 	$(Q)scripts/lint-docker.sh
 	$(Q)UNIT_TESTS=tests/unit/unit_tests PGBOOT_STATIC=$(CURDIR)/pgboot-static tests/run
 
@@ -85,11 +87,13 @@ install: pgboot
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/pgboot
 
-clean: clean-static
+clean: clean-static clean-quality
 	rm -rf $(BUILD) pgboot tests/unit/unit_tests
 
 # make static: ./pgboot-static, musl, fully static with TLS (static.mk, scripts/static-deps.sh).
 STATIC_EXTRA_CPPFLAGS = -D_GNU_SOURCE -DPGBOOT_VERSION='"$(VERSION)"' -Isrc
 include static.mk
+# make check-asan, check-valgrind, fuzz, fuzz-replay, lint (mk/quality.mk, tests/fuzz/).
+include mk/quality.mk
 
 -include $(OBJS:.o=.d) $(UNIT_OBJS:.o=.d)

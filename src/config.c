@@ -302,8 +302,6 @@ static void env_name(enum cfg_key key, char *out, size_t size)
 		*p = (char)toupper((unsigned char)*p);
 }
 
-extern char **environ;
-
 static int set_from_file(struct config *cfg, enum cfg_key key, const char *path,
 			 enum cfg_tier tier, const char *where, int line, char *err, size_t errsize);
 
@@ -928,6 +926,29 @@ static void redact_keyvalue(struct buf *b, const char *p)
 	}
 }
 
+/* A URI query key as libpq reads it: percent-decoded, so "%70assword" is "password". */
+static bool is_password_param(const char *key, size_t len)
+{
+	char decoded[8];
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++, n++) {
+		char c = key[i];
+
+		if (n == sizeof(decoded))
+			return false;
+		if (c == '%' && i + 2 < len && isxdigit((unsigned char)key[i + 1]) &&
+		    isxdigit((unsigned char)key[i + 2])) {
+			char hex[3] = { key[i + 1], key[i + 2], '\0' };
+
+			c = (char)strtol(hex, NULL, 16);
+			i += 2;
+		}
+		decoded[n] = c;
+	}
+	return is_password_key(decoded, n);
+}
+
 /* URI form: the password of the user info and a password= query parameter. */
 static void redact_uri(struct buf *b, const char *s, const char *rest)
 {
@@ -956,7 +977,7 @@ static void redact_uri(struct buf *b, const char *s, const char *rest)
 		const char *eq = memchr(param, '=', (size_t)(stop - param));
 
 		buf_append(b, p, 1);
-		if (eq && is_password_key(param, (size_t)(eq - param))) {
+		if (eq && is_password_param(param, (size_t)(eq - param))) {
 			buf_append(b, param, (size_t)(eq - param) + 1);
 			buf_puts(b, "********");
 		} else {

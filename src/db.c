@@ -1,6 +1,7 @@
 #include "db.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <poll.h>
 #include <stdio.h>
@@ -223,13 +224,14 @@ static void result_error(PGconn *conn, const PGresult *res, struct db_error *err
 {
 	const char *pos = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
 	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	int64_t position;
 
 	copy_field(err->sqlstate, sizeof(err->sqlstate), res, PG_DIAG_SQLSTATE);
 	copy_field(err->detail, sizeof(err->detail), res, PG_DIAG_MESSAGE_DETAIL);
 	copy_field(err->hint, sizeof(err->hint), res, PG_DIAG_MESSAGE_HINT);
 	copy_field(err->context, sizeof(err->context), res, PG_DIAG_CONTEXT);
 	set_message(err, primary ? primary : PQresultErrorMessage(res));
-	err->position = pos ? atoi(pos) : 0;
+	err->position = pos && parse_int64(pos, 1, INT_MAX, &position) == 0 ? (int)position : 0;
 	err->connection_lost = PQstatus(conn) == CONNECTION_BAD;
 }
 

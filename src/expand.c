@@ -33,10 +33,9 @@ void expand_ident(const char *raw, size_t max, char *out, size_t outsize)
 	while (b.len && b.data[b.len - 1] == '_')
 		b.data[--b.len] = '\0';
 	if (b.len && b.data[0] >= '0' && b.data[0] <= '9') {
-		buf_append(&b, "", 0);
-		memmove(b.data + 1, b.data, b.len + 1);
+		buf_append(&b, "_", 1); /* room for the leading "_" */
+		memmove(b.data + 1, b.data, b.len - 1);
 		b.data[0] = '_';
-		b.len++;
 	}
 	if (b.len == 0 || b.len > max) {
 		size_t keep = b.len ? max - 9 : 0;

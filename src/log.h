@@ -20,7 +20,7 @@ struct log_field {
 };
 
 /* Sets the threshold and the format; the defaults are info and text. */
-void log_setup(enum log_level level, enum log_format format);
+void log_setup(enum log_level level, enum log_format fmt);
 bool log_enabled(enum log_level level);
 /*
  * Writes one event: fields is NULL or ends with a {NULL, NULL} entry. Trailing newlines of

@@ -243,7 +243,7 @@ void mig_checksum(const char *data, size_t len, char out[65])
 
 void mig_position(const char *sql, size_t len, int position, int *line, int *column)
 {
-	int chars = 0;
+	int chars = 0, last_line = 1, last_column = 1;
 
 	*line = 1;
 	*column = 1;
@@ -254,6 +254,8 @@ void mig_position(const char *sql, size_t len, int position, int *line, int *col
 			continue; /* a UTF-8 continuation byte: not a character of its own */
 		if (++chars >= position)
 			return;
+		last_line = *line;
+		last_column = *column;
 		if (c == '\n') {
 			(*line)++;
 			*column = 1;
@@ -261,8 +263,8 @@ void mig_position(const char *sql, size_t len, int position, int *line, int *col
 			(*column)++;
 		}
 	}
-	if (*column > 1)
-		(*column)--;
+	*line = last_line; /* past the end: the last character */
+	*column = last_column;
 }
 
 /* "Add users!" -> "add_users": lower case, runs of anything else as one underscore. */

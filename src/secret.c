@@ -19,7 +19,9 @@ static int field(const cJSON *root, const char *name, char **out)
 		*out = xstrdup(item->valuestring);
 		return 0;
 	}
-	if (cJSON_IsNumber(item) && item->valuedouble == (double)(long long)item->valuedouble) {
+	/* Range first: converting a double outside long long's range is undefined. */
+	if (cJSON_IsNumber(item) && item->valuedouble > -1e15 && item->valuedouble < 1e15 &&
+	    item->valuedouble == (double)(long long)item->valuedouble) {
 		*out = xasprintf("%lld", (long long)item->valuedouble);
 		return 0;
 	}

@@ -171,9 +171,7 @@ static void lex_word(struct lex *lx, const char *w, size_t n)
 	    (lx->initials[1] == 'f' || lx->initials[1] == 'p' ||
 	     (lx->initials[1] == 'o' && lx->initials[2] == 'r' &&
 	      (lx->initials[3] == 'f' || lx->initials[3] == 'p')))) {
-		if (word_is(w, n, "begin"))
-			lx->begin_depth++;
-		else if (word_is(w, n, "case") && lx->begin_depth > 0)
+		if (word_is(w, n, "begin") || (word_is(w, n, "case") && lx->begin_depth > 0))
 			lx->begin_depth++;
 		else if (word_is(w, n, "end") && lx->begin_depth > 0)
 			lx->begin_depth--;

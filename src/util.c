@@ -104,7 +104,7 @@ static void buf_grow(struct buf *b, size_t extra)
 	if (extra > SIZE_MAX - b->len - 1)
 		out_of_memory();
 	need = b->len + extra + 1;
-	if (need <= b->cap)
+	if (need <= b->cap && b->data)
 		return;
 	if (b->cap < 64)
 		b->cap = 64;
@@ -215,7 +215,8 @@ int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
 	char *end;
 	long long v;
 
-	if (!s || !*s || *s == ' ' || *s == '+')
+	/* strtoll would skip leading white space ("\t5") and take a "+": neither is a number here. */
+	if (!s || !(*s == '-' || (*s >= '0' && *s <= '9')))
 		return -1;
 	errno = 0;
 	v = strtoll(s, &end, 10);

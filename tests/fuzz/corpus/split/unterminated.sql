@@ -1,0 +1,2 @@
+SELECT 'never closed;
+SELECT $x$ also ; open

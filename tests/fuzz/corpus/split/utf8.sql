@@ -1,0 +1,3 @@
+﻿-- café
+SELECT '€' AS "prïx", 1;
+INSERT INTO t VALUES ('🐘');
