@@ -552,6 +552,31 @@ pgb_chroot() {
 	fi
 }
 
+# pgb_guard_secrets SECRET...: when the test process ends, fail it if any pgboot output it left
+# in $PGB_WORK (transcript, out, err, out.N, err.N) holds one of the SECRETs or the superuser's
+# password. Sets the EXIT trap; a file with a trap of its own calls pgb_check_secrets in it.
+pgb_guard_secrets() {
+	_pgb_secrets=("$@")
+	trap 'pgb_check_secrets' EXIT
+}
+
+pgb_check_secrets() {
+	local rc=$? f s
+	set +eE
+	trap - ERR
+	for f in "$PGB_WORK"/transcript "$PGB_WORK"/out "$PGB_WORK"/err "$PGB_WORK"/out.* "$PGB_WORK"/err.*; do
+		[[ -f $f ]] || continue
+		for s in "${_pgb_secrets[@]}" "$PGB_SUPERPASS"; do
+			grep -qF -e "$s" -- "$f" || continue
+			echo "FAIL: pgboot printed the password $s (${f##*/}):"
+			grep -nF -e "$s" -- "$f" | sed 's/^/    | /'
+			rc=1
+		done
+	done
+	_pgb_cleanup
+	exit "$rc"
+}
+
 # pgb_runners N ARGS...: N pgboot ARGS at once, as replicas starting together; waits for all
 # (at most $PGB_RUNNERS_LIMIT s, default 90) and fails, showing its stderr, on the first that
 # did not exit 0. Their output goes to $PGB_WORK/out.I and $PGB_WORK/err.I (I from 0).

@@ -7,7 +7,7 @@
 _CORPUS=$PGB_TESTS_DIR/corpus
 
 # Passwords only these tests use (the corpus's all start with CorpusPw-). Every output of pgboot
-# is kept (_run, _wait) or left in $PGB_WORK (out, err): when the test ends, _check_secrets fails
+# is kept (_run, _wait) or left in $PGB_WORK (out, err): when the test ends, pgb_check_secrets (tests/lib.sh) fails
 # it if any of them holds one of these.
 _SECRETS=(Bi-S3cret-5f1c9a 'Bi-S3cret-url:@/%9' CorpusPw-)
 
@@ -21,24 +21,7 @@ _wait() {
 	_keep
 }
 
-# _check_secrets: the EXIT trap of the test process (before lib.sh's cleanup removes $PGB_WORK)
-_check_secrets() {
-	local rc=$? f s
-	set +eE
-	trap - ERR
-	for f in "$PGB_WORK"/transcript "$PGB_WORK"/out "$PGB_WORK"/err; do
-		[[ -f $f ]] || continue
-		for s in "${_SECRETS[@]}" "$PGB_SUPERPASS"; do
-			grep -qF -e "$s" -- "$f" || continue
-			echo "FAIL: pgboot printed the password $s (${f##*/}):"
-			grep -nF -e "$s" -- "$f" | sed 's/^/    | /'
-			rc=1
-		done
-	done
-	_pgb_cleanup
-	exit "$rc"
-}
-trap '_check_secrets' EXIT
+pgb_guard_secrets "${_SECRETS[@]}"
 
 # _role: a CREATEDB role $PGB_ROLE with this file's password, pointed at $PGB_DB
 _role() {
@@ -430,7 +413,7 @@ test_badinput_hundred_megabyte_migration() {
 # --- passwords -----------------------------------------------------------------------------
 
 # Every channel a password can come through, in every phase and log format: none of the runs
-# may print it (checked here and by _check_secrets for everything else in this file).
+# may print it (checked here and by pgb_check_secrets for everything else in this file).
 test_badinput_passwords_never_printed() {
 	_role
 	local pw=${_SECRETS[0]} urlpw=${_SECRETS[1]} enc fmt level

@@ -8,7 +8,7 @@
 # PgBouncer in pgbouncer.sh.
 
 # Passwords only these tests use. Every output of pgboot is kept (_run, _wait) or left in
-# $PGB_WORK (out, err, out.N, err.N): when the test ends, _check_secrets fails it if any of them
+# $PGB_WORK (out, err, out.N, err.N): when the test ends, pgb_check_secrets (tests/lib.sh) fails it if any of them
 # holds one of these passwords.
 _SECRETS=(Ft-S3cret-8d2b7e Ft-HogS3cret-41a9)
 
@@ -22,24 +22,7 @@ _wait() {
 	_keep
 }
 
-# _check_secrets: the EXIT trap of the test process (before lib.sh's cleanup removes $PGB_WORK)
-_check_secrets() {
-	local rc=$? f s
-	set +eE
-	trap - ERR
-	for f in "$PGB_WORK"/transcript "$PGB_WORK"/out "$PGB_WORK"/err "$PGB_WORK"/out.* "$PGB_WORK"/err.*; do
-		[[ -f $f ]] || continue
-		for s in "${_SECRETS[@]}" "$PGB_SUPERPASS"; do
-			grep -qF -e "$s" -- "$f" || continue
-			echo "FAIL: pgboot printed the password $s (${f##*/}):"
-			grep -nF -e "$s" -- "$f" | sed 's/^/    | /'
-			rc=1
-		done
-	done
-	_pgb_cleanup
-	exit "$rc"
-}
-trap '_check_secrets' EXIT
+pgb_guard_secrets "${_SECRETS[@]}"
 
 # _role: a CREATEDB role $PGB_ROLE with this file's password, pointed at $PGB_DB
 _role() {
@@ -279,7 +262,7 @@ test_faults_host_name_that_resolves_later() {
 	saved=$(mktemp "${TMPDIR:-/tmp}/pgboot-hosts.XXXXXX")
 	cp -- /etc/hosts "$saved"
 	_hosts_saved=$saved _hosts_owner=$BASHPID
-	trap '_hosts_restore; _check_secrets' EXIT
+	trap '_hosts_restore; pgb_check_secrets' EXIT
 	trap '_hosts_restore; _pgb_cleanup; trap - EXIT; exit 130' INT
 	trap '_hosts_restore; _pgb_cleanup; trap - EXIT; exit 143' TERM
 	_role
