@@ -313,24 +313,9 @@ struct run {
 /* The history row, in the migration's transaction: written going up, removed going down. */
 static enum status record(struct run *r, int64_t ms)
 {
-	char version[24], duration[24], host[256];
-	const char *params[] = { version, r->m->file, r->checksum, duration, host };
-	char *sql = r->down ? xasprintf("DELETE FROM %s WHERE version = $1", r->t->history)
-			    : xasprintf("INSERT INTO %s (version, name, checksum, duration_ms, "
-					"applied_by) VALUES ($1, $2, $3, $4, session_user || "
-					"coalesce('@' || nullif($5, ''), ''))", r->t->history);
-	struct db_error err;
-	int rc;
-
-	snprintf(version, sizeof(version), "%" PRId64, r->m->version);
-	snprintf(duration, sizeof(duration), "%" PRId64, ms);
-	/* A truncated name may lack its NUL; a failure leaves the buffer empty. */
-	memset(host, 0, sizeof(host));
-	if (gethostname(host, sizeof(host) - 1) < 0)
-		memset(host, 0, sizeof(host));
-	rc = db_exec(r->conn, sql, r->down ? 1 : 5, params, &err);
-	free(sql);
-	return rc < 0 ? db_report(&err, "record the migration in the history") : ST_OK;
+	if (r->down)
+		return history_remove(r->t->h, r->conn, r->m->version);
+	return history_record(r->t->h, r->conn, r->m, r->checksum, ms);
 }
 
 static void rollback(PGconn *conn)
@@ -364,23 +349,12 @@ static int set_timeouts(struct run *r, bool local, bool begin, struct db_error *
 static enum status claim(struct run *r)
 {
 	enum status st = apply_lock(r->conn, r->cfg, r->t->lock_key, false);
-	char version[24];
-	const char *params[] = { version };
-	struct db_error err;
-	PGresult *res;
-	char *sql;
+	bool found = false;
 
-	if (st != ST_OK)
-		return st;
-	snprintf(version, sizeof(version), "%" PRId64, r->m->version);
-	sql = xasprintf("SELECT 1 FROM %s WHERE version = $1", r->t->history);
-	res = db_query(r->conn, sql, 1, params, &err);
-	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
-		st = db_report(&err, "read the migration history");
-	else
-		r->skipped = r->down ? PQntuples(res) == 0 : PQntuples(res) > 0;
-	PQclear(res);
-	free(sql);
+	if (st == ST_OK)
+		st = history_has(r->t->h, r->conn, r->m->version, &found);
+	if (st == ST_OK)
+		r->skipped = r->down ? !found : found;
 	return st;
 }
 
@@ -439,66 +413,6 @@ static enum status apply_in_transaction(struct run *r)
 	if (rc != ST_OK || r->skipped)
 		rollback(r->conn);
 	return rc;
-}
-
-/* The statements a failed run of this file completed: their checksums, in order. */
-struct progress {
-	char (*sums)[65];
-	size_t n;
-};
-
-static enum status progress_read(PGconn *conn, const struct mig_tables *t,
-				 const struct migration *m, struct progress *pr)
-{
-	char version[24];
-	const char *params[] = { version };
-	/* Quietly: "already exists, skipping" is not news to anyone. */
-	char *sql = xasprintf("SET client_min_messages = warning; "
-			      "CREATE TABLE IF NOT EXISTS %s (version bigint NOT NULL, "
-			      "statement integer NOT NULL, checksum text NOT NULL, "
-			      "applied_at timestamptz NOT NULL DEFAULT now(), "
-			      "PRIMARY KEY (version, statement)); RESET client_min_messages",
-			      t->progress);
-	struct db_error err;
-	PGresult *res;
-
-	memset(pr, 0, sizeof(*pr));
-	if (db_exec(conn, sql, 0, NULL, &err) < 0) {
-		free(sql);
-		return db_report(&err, "create the migration progress table");
-	}
-	free(sql);
-	snprintf(version, sizeof(version), "%" PRId64, m->version);
-	sql = xasprintf("SELECT checksum FROM %s WHERE version = $1 ORDER BY statement", t->progress);
-	res = db_query(conn, sql, 1, params, &err);
-	free(sql);
-	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		PQclear(res);
-		return db_report(&err, "read the migration progress");
-	}
-	pr->n = (size_t)PQntuples(res);
-	pr->sums = xcalloc(pr->n, sizeof(*pr->sums));
-	for (size_t i = 0; i < pr->n; i++)
-		snprintf(pr->sums[i], sizeof(pr->sums[i]), "%s", PQgetvalue(res, (int)i, 0));
-	PQclear(res);
-	return ST_OK;
-}
-
-static enum status progress_add(PGconn *conn, const struct mig_tables *t,
-				const struct migration *m, size_t index, const char *sum)
-{
-	char version[24], statement[24];
-	const char *params[] = { version, statement, sum };
-	char *sql = xasprintf("INSERT INTO %s (version, statement, checksum) VALUES ($1, $2, $3)",
-			      t->progress);
-	struct db_error err;
-	int rc;
-
-	snprintf(version, sizeof(version), "%" PRId64, m->version);
-	snprintf(statement, sizeof(statement), "%zu", index + 1);
-	rc = db_exec(conn, sql, 3, params, &err);
-	free(sql);
-	return rc < 0 ? db_report(&err, "record the migration progress") : ST_OK;
 }
 
 /* Reads the next word or "quoted identifier" of s into out; returns false at the end. */
@@ -602,27 +516,19 @@ static enum status invalid_index(PGconn *conn, const struct migration *m, const 
 /* The end of a no-transaction file: its history row replaces its progress, atomically. */
 static enum status finish_statements(struct run *r, int64_t ms)
 {
-	PGconn *conn = r->conn;
-	const struct mig_tables *t = r->t;
-	const struct migration *m = r->m;
-	char version[24];
-	const char *params[] = { version };
-	char *sql = xasprintf("DELETE FROM %s WHERE version = $1", t->progress);
 	struct db_error err;
 	enum status st = ST_OK;
 
-	snprintf(version, sizeof(version), "%" PRId64, m->version);
-	if (db_exec(conn, "BEGIN", 0, NULL, &err) < 0)
+	if (db_exec(r->conn, "BEGIN", 0, NULL, &err) < 0)
 		st = db_report(&err, "begin a transaction");
 	if (st == ST_OK)
 		st = record(r, ms);
-	if (st == ST_OK && db_exec(conn, sql, 1, params, &err) < 0)
-		st = db_report(&err, "clear the migration progress");
-	if (st == ST_OK && db_exec(conn, COMMIT_AND_RESET, 0, NULL, &err) < 0)
+	if (st == ST_OK)
+		st = history_progress_clear(r->t->h, r->conn, r->m->version);
+	if (st == ST_OK && db_exec(r->conn, COMMIT_AND_RESET, 0, NULL, &err) < 0)
 		st = db_report(&err, "commit the migration");
 	if (st != ST_OK)
-		rollback(conn);
-	free(sql);
+		rollback(r->conn);
 	return st;
 }
 
@@ -653,7 +559,8 @@ static enum status run_recorded(struct run *r, struct splitter *sp, const struct
 	if (PQtransactionStatus(r->conn) != PQTRANS_IDLE)
 		return ST_OK;
 	for (; rc == ST_OK && *recorded < done->n; (*recorded)++)
-		rc = progress_add(r->conn, r->t, r->m, *recorded, done->sums[*recorded]);
+		rc = history_progress_add(r->t->h, r->conn, r->m->version, *recorded,
+					  done->sums[*recorded]);
 	return rc;
 }
 
@@ -666,7 +573,7 @@ static enum status apply_statements(struct run *r)
 	struct buf changed;
 	struct db_error err;
 	size_t i = 0, recorded;
-	enum status rc = progress_read(r->conn, r->t, r->m, &before);
+	enum status rc = history_progress_read(r->t->h, r->conn, r->m->version, &before);
 
 	buf_init(&changed);
 	recorded = before.n;
@@ -704,8 +611,8 @@ static enum status apply_statements(struct run *r)
 	}
 	if (rc == ST_OK)
 		rc = finish_statements(r, clock_ms() - start);
-	free(before.sums);
-	free(done.sums);
+	progress_release(&before);
+	progress_release(&done);
 	buf_release(&changed);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "history.h"
 #include "migfile.h"
 #include "status.h"
 
@@ -17,9 +18,7 @@
 #define APPLY_LOCK_CHANNEL "pgboot_migration_lock"
 
 struct mig_tables {
-	char *schema;   /* quoted */
-	char *history;  /* "schema"."table" */
-	char *progress; /* "schema"."table_progress": statements of partly applied files */
+	const struct history *h;
 	char lock_key[24]; /* the advisory lock's key, a bigint in decimal */
 };
 
