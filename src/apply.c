@@ -1,7 +1,6 @@
 #include "apply.h"
 
 #include <inttypes.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,120 +13,6 @@
 #include "sig.h"
 #include "split.h"
 #include "wait.h"
-
-/* Names whoever holds the lock, so that a stuck deploy says who it waits for. */
-static void log_lock_holder(PGconn *conn, const char *key)
-{
-	static const char sql[] =
-		"SELECT a.pid, coalesce(a.application_name, ''), "
-		"coalesce(host(a.client_addr), 'local socket'), a.state "
-		"FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
-		"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-		"AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) "
-		"AND l.objid::bigint = ($1::bigint & 4294967295)";
-	const char *params[] = { key };
-	struct db_error err;
-	PGresult *res = db_query(conn, sql, 1, params, &err);
-
-	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0)
-		log_error("the migration lock is held by pid %s (application \"%s\", client %s, %s)",
-			  PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-			  PQgetvalue(res, 0, 3));
-	PQclear(res);
-}
-
-/*
- * Polls instead of blocking in pg_advisory_lock: a session blocked there keeps a snapshot
- * open, which makes CREATE INDEX CONCURRENTLY in the holder wait for it forever. Between
- * polls a read-committed transaction holds no snapshot either.
- */
-/*
- * Sleeps up to ms, waking early when conn (listening) receives a notification. Returns -1
- * when a termination signal came.
- */
-static int wait_notified(PGconn *conn, bool listening, int64_t ms)
-{
-	int64_t until = clock_ms() + ms;
-
-	if (!listening)
-		return wait_sleep(ms);
-	for (;;) {
-		int64_t left = until - clock_ms();
-
-		if (sig_caught())
-			return -1;
-		if (left <= 0 || sig_wait(PQsocket(conn), POLLIN, left) < 0)
-			return 0;
-		PGnotify *n;
-
-		if (!PQconsumeInput(conn))
-			return 0;
-		if ((n = PQnotifies(conn))) {
-			do
-				PQfreemem(n);
-			while ((n = PQnotifies(conn)));
-			return 0;
-		}
-	}
-}
-
-enum status apply_lock(PGconn *conn, const struct config *cfg, const char *key, bool own)
-{
-	/*
-	 * The simple protocol, with the key (a number pgboot formatted) in the text: a query
-	 * with parameters leaves its unnamed portal, and that portal's snapshot, open in the
-	 * transaction until the next query, which would make CREATE INDEX CONCURRENTLY in
-	 * the runner holding the lock wait for the runners that poll for it. With its own
-	 * transaction, each poll begins one and a miss rolls it back: a waiter then holds no
-	 * server connection of a pooler between polls.
-	 */
-	char *sql = xasprintf("%sSELECT pg_catalog.pg_try_advisory_xact_lock(%s::bigint)",
-			      own ? "BEGIN; SET LOCAL idle_in_transaction_session_timeout = 0; " : "",
-			      key);
-	int64_t deadline = clock_ms() + cfg->lock_wait_ms;
-	uint64_t rng = random_seed();
-	enum status st = ST_OK;
-	struct db_error listen_err;
-
-	/* The holder notifies when it lets go, so a waiter need not sleep out its backoff. */
-	if (own && db_exec(conn, "LISTEN " APPLY_LOCK_CHANNEL, 0, NULL, &listen_err) < 0)
-		log_debug("could not listen for the migration lock: %s", listen_err.message);
-	for (int attempt = 1;; attempt++) {
-		struct db_error err;
-		PGresult *res = db_query(conn, sql, 0, NULL, &err);
-		bool got = res && PQresultStatus(res) == PGRES_TUPLES_OK &&
-			   strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-		bool failed = !res || PQresultStatus(res) != PGRES_TUPLES_OK;
-
-		PQclear(res);
-		if (failed) {
-			st = db_report(&err, "take the migration lock");
-			break;
-		}
-		if (got)
-			break;
-		if (own && db_exec(conn, "ROLLBACK", 0, NULL, &err) < 0) {
-			st = db_report(&err, "end a poll for the migration lock");
-			break;
-		}
-		if (attempt == 1)
-			log_info("waiting for another pgboot to finish migrating");
-		if (clock_ms() >= deadline) {
-			log_error("could not take the migration lock within %s (migrate.lock_wait)",
-				  cfg_get(cfg, CFG_MIGRATE_LOCK_WAIT));
-			log_lock_holder(conn, key);
-			st = ST_UNAVAILABLE;
-			break;
-		}
-		if (wait_notified(conn, own, wait_backoff(cfg->initial_delay_ms, cfg->max_delay_ms,
-							  attempt, &rng)) < 0) {
-			st = ST_SIGNAL;
-			break;
-		}
-	}
-	free(sql);
-	return st;
-}
 
 /*
  * psql runs each file in a session of its own; pgboot runs them all in one. So that a
@@ -299,7 +184,8 @@ static int make_plan(const struct migration *m, const struct buf *sql, struct pl
 struct run {
 	PGconn *conn;
 	const struct config *cfg;
-	const struct mig_tables *t;
+	const struct history *h;
+	const struct mig_lock *lock;
 	const struct migration *m;
 	struct buf sql;
 	struct plan plan;
@@ -314,8 +200,8 @@ struct run {
 static enum status record(struct run *r, int64_t ms)
 {
 	if (r->down)
-		return history_remove(r->t->h, r->conn, r->m->version);
-	return history_record(r->t->h, r->conn, r->m, r->checksum, ms);
+		return history_remove(r->h, r->conn, r->m->version);
+	return history_record(r->h, r->conn, r->m, r->checksum, ms);
 }
 
 static void rollback(PGconn *conn)
@@ -348,11 +234,11 @@ static int set_timeouts(struct run *r, bool local, bool begin, struct db_error *
  */
 static enum status claim(struct run *r)
 {
-	enum status st = apply_lock(r->conn, r->cfg, r->t->lock_key, false);
+	enum status st = lock_in_transaction(r->lock, r->conn, r->cfg);
 	bool found = false;
 
 	if (st == ST_OK)
-		st = history_has(r->t->h, r->conn, r->m->version, &found);
+		st = history_has(r->h, r->conn, r->m->version, &found);
 	if (st == ST_OK)
 		r->skipped = r->down ? !found : found;
 	return st;
@@ -371,7 +257,7 @@ static enum status begin(struct run *r, struct splitter *sp, size_t *done)
 		/* The transaction is open already: a wrapper's BEGIN is skipped like its COMMIT. */
 		if (r->plan.wrapped && split_next(sp, &st) == 1)
 			*done = 1;
-		return r->cfg->lock_per_transaction ? claim(r) : ST_OK;
+		return r->lock->mode == LOCK_TRANSACTION ? claim(r) : ST_OK;
 	}
 	if (r->plan.wrapped) {
 		*done = 1;
@@ -380,7 +266,7 @@ static enum status begin(struct run *r, struct splitter *sp, size_t *done)
 	}
 	if (set_timeouts(r, true, !r->plan.wrapped, &err) < 0)
 		return db_report(&err, "begin the migration's transaction");
-	return r->cfg->lock_per_transaction ? claim(r) : ST_OK;
+	return r->lock->mode == LOCK_TRANSACTION ? claim(r) : ST_OK;
 }
 
 /* Every statement; the history row; COMMIT. Anything failing rolls all of it back. */
@@ -524,7 +410,7 @@ static enum status finish_statements(struct run *r, int64_t ms)
 	if (st == ST_OK)
 		st = record(r, ms);
 	if (st == ST_OK)
-		st = history_progress_clear(r->t->h, r->conn, r->m->version);
+		st = history_progress_clear(r->h, r->conn, r->m->version);
 	if (st == ST_OK && db_exec(r->conn, COMMIT_AND_RESET, 0, NULL, &err) < 0)
 		st = db_report(&err, "commit the migration");
 	if (st != ST_OK)
@@ -559,7 +445,7 @@ static enum status run_recorded(struct run *r, struct splitter *sp, const struct
 	if (PQtransactionStatus(r->conn) != PQTRANS_IDLE)
 		return ST_OK;
 	for (; rc == ST_OK && *recorded < done->n; (*recorded)++)
-		rc = history_progress_add(r->t->h, r->conn, r->m->version, *recorded,
+		rc = history_progress_add(r->h, r->conn, r->m->version, *recorded,
 					  done->sums[*recorded]);
 	return rc;
 }
@@ -573,7 +459,7 @@ static enum status apply_statements(struct run *r)
 	struct buf changed;
 	struct db_error err;
 	size_t i = 0, recorded;
-	enum status rc = history_progress_read(r->t->h, r->conn, r->m->version, &before);
+	enum status rc = history_progress_read(r->h, r->conn, r->m->version, &before);
 
 	buf_init(&changed);
 	recorded = before.n;
@@ -717,17 +603,17 @@ static enum status run_with_retries(struct run *r)
 	}
 }
 
-enum status apply_file(PGconn *conn, const struct config *cfg, const struct mig_tables *t,
-		       const struct migration *m, const char *label, bool *skipped)
+enum status apply_file(const struct apply_ctx *ctx, const struct migration *m, const char *label,
+		       bool *skipped)
 {
-	struct run r = { .conn = conn, .cfg = cfg, .t = t, .m = m };
+	struct run r = { .conn = ctx->conn, .cfg = ctx->cfg, .h = ctx->h, .lock = ctx->lock, .m = m };
 	int64_t start = clock_ms();
 	enum status st = ST_MIGRATION;
 
 	buf_init(&r.sql);
 	if (mig_read(m, &r.sql) < 0 || make_plan(m, &r.sql, &r.plan) < 0)
 		goto out;
-	if (r.plan.no_transaction && cfg->lock_per_transaction) {
+	if (r.plan.no_transaction && ctx->lock->mode == LOCK_TRANSACTION) {
 		log_error("\"%s\" runs without a transaction, which migrate.lock = transaction cannot "
 			  "protect: apply it through a direct connection with migrate.lock = session",
 			  m->path);
@@ -761,17 +647,18 @@ int apply_describe(const struct migration *m, struct apply_info *out)
 	return rc;
 }
 
-enum status apply_down(PGconn *conn, const struct config *cfg, const struct mig_tables *t,
-		       const struct migration *m, struct buf *sql, const char *label)
+enum status apply_down(const struct apply_ctx *ctx, const struct migration *m, struct buf *sql,
+		       const char *label)
 {
-	struct run r = { .conn = conn, .cfg = cfg, .t = t, .m = m, .down = true };
+	struct run r = { .conn = ctx->conn, .cfg = ctx->cfg, .h = ctx->h, .lock = ctx->lock,
+			 .m = m, .down = true };
 	enum status st = ST_MIGRATION;
 
 	r.sql = *sql;
 	buf_init(sql);
 	if (make_plan(m, &r.sql, &r.plan) < 0)
 		goto out;
-	if (r.plan.no_transaction && cfg->lock_per_transaction) {
+	if (r.plan.no_transaction && ctx->lock->mode == LOCK_TRANSACTION) {
 		log_error("the down part of \"%s\" runs without a transaction, which migrate.lock = "
 			  "transaction cannot protect", m->path);
 		goto out;
@@ -791,15 +678,15 @@ out:
 }
 
 /* The files of migrate.transaction = all, in the caller's open transaction. */
-static enum status apply_each(PGconn *conn, const struct config *cfg, const struct mig_tables *t,
-			      const struct migration *const *files, size_t n, size_t *applied,
-			      bool *lock_timed_out)
+static enum status apply_each(const struct apply_ctx *ctx, const struct migration *const *files,
+			      size_t n, size_t *applied, bool *lock_timed_out)
 {
 	enum status st = ST_OK;
 
 	*applied = 0;
 	for (size_t i = 0; st == ST_OK && i < n; i++) {
-		struct run r = { .conn = conn, .cfg = cfg, .t = t, .m = files[i], .outer = true };
+		struct run r = { .conn = ctx->conn, .cfg = ctx->cfg, .h = ctx->h,
+				 .lock = ctx->lock, .m = files[i], .outer = true };
 
 		buf_init(&r.sql);
 		if (mig_read(files[i], &r.sql) < 0 || make_plan(files[i], &r.sql, &r.plan) < 0) {
@@ -816,11 +703,12 @@ static enum status apply_each(PGconn *conn, const struct config *cfg, const stru
 	return st;
 }
 
-enum status apply_all(PGconn *conn, const struct config *cfg, const struct mig_tables *t,
-		      const struct migration *const *files, size_t n, size_t *applied)
+enum status apply_all(const struct apply_ctx *ctx, const struct migration *const *files, size_t n,
+		      size_t *applied)
 {
+	PGconn *conn = ctx->conn;
 	uint64_t rng = random_seed();
-	struct run timeouts = { .conn = conn, .cfg = cfg };
+	struct run timeouts = { .conn = conn, .cfg = ctx->cfg };
 	struct db_error err;
 
 	for (int64_t attempt = 1;; attempt++) {
@@ -833,17 +721,17 @@ enum status apply_all(PGconn *conn, const struct config *cfg, const struct mig_t
 		if (set_timeouts(&timeouts, true, false, &err) < 0)
 			st = db_report(&err, "set the migration's timeouts");
 		if (st == ST_OK)
-			st = apply_each(conn, cfg, t, files, n, applied, &lock_timed_out);
+			st = apply_each(ctx, files, n, applied, &lock_timed_out);
 		if (st == ST_OK && db_exec(conn, COMMIT_AND_RESET, 0, NULL, &err) < 0)
 			st = db_report(&err, "commit the migrations");
 		if (st == ST_OK)
 			return ST_OK;
 		rollback(conn);
 		*applied = 0;
-		if (st != ST_MIGRATION || !lock_timed_out || attempt > cfg->lock_retries)
+		if (st != ST_MIGRATION || !lock_timed_out || attempt > ctx->cfg->lock_retries)
 			return st;
 		delay = retry_delay(attempt, &rng);
-		log_blockers(conn, files[0], attempt, cfg->lock_retries, delay);
+		log_blockers(conn, files[0], attempt, ctx->cfg->lock_retries, delay);
 		if (wait_sleep(delay) < 0)
 			return ST_SIGNAL;
 	}

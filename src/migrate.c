@@ -8,6 +8,7 @@
 
 #include "apply.h"
 #include "history.h"
+#include "lock.h"
 #include "db.h"
 #include "log.h"
 #include "sig.h"
@@ -16,75 +17,21 @@
 /* One command's view of the history, and the migration lock it may hold. */
 struct state {
 	struct history h;
-	struct mig_tables t;
-	PGconn *lock_conn; /* holds the migration lock with migrate.lock = session */
+	struct mig_lock lock;
+	struct apply_ctx ctx;
 };
-
-/*
- * Holds the migration lock for a whole run (migrate.lock = session). It is a
- * transaction-level lock in a transaction left open on a connection of its own: a pooler
- * in transaction mode cannot give that server connection to anyone else while the
- * transaction is open, and closing the connection releases the lock, so the lock can
- * neither be shared by two runners nor left behind. Between polls, and while held, the
- * transaction holds no snapshot, so CREATE INDEX CONCURRENTLY elsewhere does not wait
- * for it.
- */
-static enum status lock_hold(const struct config *cfg, struct state *s, bool *no_slot)
-{
-	struct db_error err;
-	enum status st;
-
-	/*
-	 * No slot for a second connection (53300) is not retried: every runner holds its
-	 * first connection while it waits, so a full server would stay full. The caller
-	 * takes the lock in each migration's transaction instead.
-	 */
-	s->lock_conn = db_connect(cfg, NULL, cfg->connect_timeout_ms, &err);
-	*no_slot = !s->lock_conn && strcmp(err.sqlstate, "53300") == 0;
-	if (!s->lock_conn && !*no_slot && !err.interrupted)
-		s->lock_conn = wait_connect(cfg, NULL, clock_ms() + cfg->wait_timeout_ms, &err);
-	if (*no_slot)
-		return ST_OK;
-	if (!s->lock_conn) {
-		log_error("could not open the connection that holds the migration lock: %s",
-			  err.message);
-		return err.interrupted ? ST_SIGNAL : ST_UNAVAILABLE;
-	}
-	st = apply_lock(s->lock_conn, cfg, s->t.lock_key, true);
-	if (st != ST_OK) {
-		PQfinish(s->lock_conn);
-		s->lock_conn = NULL;
-	}
-	return st;
-}
-
-/*
- * Ends the lock's transaction, which releases the lock, then wakes the waiters, then
- * closes the connection (closing alone would release it too, a little later).
- */
-static void lock_drop(struct state *s)
-{
-	struct db_error err;
-
-	if (s->lock_conn && PQstatus(s->lock_conn) == CONNECTION_OK &&
-	    db_exec(s->lock_conn, "ROLLBACK; NOTIFY " APPLY_LOCK_CHANNEL, 0, NULL, &err) < 0)
-		log_debug("could not wake the runners waiting for the lock: %s", err.message);
-	PQfinish(s->lock_conn);
-	s->lock_conn = NULL;
-}
 
 static void state_init(struct state *s, PGconn *conn, const struct config *cfg)
 {
 	memset(s, 0, sizeof(*s));
 	history_init(&s->h, conn, cfg);
-	s->t.h = &s->h;
-	snprintf(s->t.lock_key, sizeof(s->t.lock_key), "%" PRId64, sha256_int64(s->h.table));
+	lock_init(&s->lock, s->h.table, cfg);
+	s->ctx = (struct apply_ctx){ conn, cfg, &s->h, &s->lock };
 }
 
 static void state_release(struct state *s)
 {
-	PQfinish(s->lock_conn);
-	s->lock_conn = NULL;
+	lock_release(&s->lock);
 	history_release(&s->h);
 }
 
@@ -97,7 +44,7 @@ static enum status history_create_locked(PGconn *conn, const struct config *cfg,
 
 	if (db_exec(conn, "BEGIN", 0, NULL, &err) < 0)
 		return db_report(&err, "begin a transaction");
-	st = apply_lock(conn, cfg, s->t.lock_key, false);
+	st = lock_in_transaction(&s->lock, conn, cfg);
 	if (st == ST_OK)
 		st = history_create(&s->h, conn);
 	if (st == ST_OK && db_exec(conn, "COMMIT", 0, NULL, &err) < 0)
@@ -108,8 +55,7 @@ static enum status history_create_locked(PGconn *conn, const struct config *cfg,
 }
 
 /* migrate.transaction = all: the pending files in one transaction, none without one. */
-static enum status apply_together(PGconn *conn, const struct config *cfg, struct state *s,
-				  const struct mig_list *list, size_t *applied)
+static enum status apply_together(struct state *s, const struct mig_list *list, size_t *applied)
 {
 	const struct migration **files = xcalloc(list->n + 1, sizeof(*files));
 	enum status st = ST_OK;
@@ -131,7 +77,7 @@ static enum status apply_together(PGconn *conn, const struct config *cfg, struct
 		files[n++] = &list->items[i];
 	}
 	if (st == ST_OK)
-		st = apply_all(conn, cfg, &s->t, files, n, applied);
+		st = apply_all(&s->ctx, files, n, applied);
 	free(files);
 	return st;
 }
@@ -145,12 +91,12 @@ static enum status apply_locked(PGconn *conn, const struct config *cfg, struct s
 
 	*applied = 0;
 	if (st == ST_OK && s->h.table_missing)
-		st = cfg->lock_per_transaction ? history_create_locked(conn, cfg, s)
+		st = s->lock.mode == LOCK_TRANSACTION ? history_create_locked(conn, cfg, s)
 					       : history_create(&s->h, conn);
 	if (st == ST_OK)
 		st = history_check(&s->h, cfg, list, &pending);
 	if (st == ST_OK && cfg->one_transaction)
-		return apply_together(conn, cfg, s, list, applied);
+		return apply_together(s, list, applied);
 	for (size_t i = 0; st == ST_OK && i < list->n; i++) {
 		const struct migration *m = &list->items[i];
 		char label[48];
@@ -159,7 +105,7 @@ static enum status apply_locked(PGconn *conn, const struct config *cfg, struct s
 		if (history_find(&s->h, m->version))
 			continue;
 		snprintf(label, sizeof(label), "[%zu/%zu]", ++seen, pending);
-		st = apply_file(conn, cfg, &s->t, m, label, &skipped);
+		st = apply_file(&s->ctx, m, label, &skipped);
 		*applied += st == ST_OK && !skipped;
 	}
 	return st;
@@ -169,7 +115,6 @@ enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_l
 {
 	int64_t start = clock_ms();
 	char elapsed[32];
-	bool no_slot = false;
 	struct state s;
 	size_t pending = 0, applied = 0;
 	enum status st;
@@ -186,20 +131,10 @@ enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_l
 	/* Writes are about to start: a standby fails here, unless wait.for_primary waited. */
 	if ((st = wait_primary(cfg, conn, 0, false)) != ST_OK)
 		goto out;
-	if (!cfg->lock_per_transaction && (st = lock_hold(cfg, &s, &no_slot)) != ST_OK)
+	if ((st = lock_take(&s.lock, cfg, true)) != ST_OK)
 		goto out;
-	if (no_slot) {
-		/* A shallow copy, read-only: the same settings, with per-transaction locks. */
-		struct config degraded = *cfg;
-
-		log_warn("no connection slot left for the migration lock (too many connections): "
-			 "taking it in each migration's transaction instead");
-		degraded.lock_per_transaction = true;
-		st = apply_locked(conn, &degraded, &s, list, &applied);
-	} else {
-		st = apply_locked(conn, cfg, &s, list, &applied);
-	}
-	lock_drop(&s);
+	st = apply_locked(conn, cfg, &s, list, &applied);
+	lock_release(&s.lock);
 	format_seconds(clock_ms() - start, elapsed, sizeof(elapsed));
 	if (st == ST_OK && applied == 0)
 		log_info("no pending migrations: another runner applied them");
@@ -380,22 +315,17 @@ enum status mig_plan(const struct config *cfg, PGconn *conn, const struct mig_li
 	return st;
 }
 
-/* The lock for the commands that change the history; released by lock_drop. */
+/* The lock for the commands that change the history, then the history read under it. */
 static enum status lock(PGconn *conn, const struct config *cfg, struct state *s)
 {
 	enum status st = wait_primary(cfg, conn, 0, false);
-	bool no_slot = false;
 
-	if (st == ST_OK && !cfg->lock_per_transaction)
-		st = lock_hold(cfg, s, &no_slot);
-	if (st == ST_OK && no_slot) {
-		log_error("no connection slot left for the migration lock (too many connections)");
-		st = ST_UNAVAILABLE;
-	}
+	if (st == ST_OK)
+		st = lock_take(&s->lock, cfg, false);
 	if (st == ST_OK)
 		st = history_read(&s->h, conn);
 	if (st != ST_OK)
-		lock_drop(s);
+		lock_release(&s->lock);
 	return st;
 }
 
@@ -452,8 +382,7 @@ static size_t rollback_targets(const struct history *h, int64_t steps, int64_t t
 }
 
 /* Runs the down parts of the n newest applied migrations, all read and checked first. */
-static enum status roll_back(PGconn *conn, const struct config *cfg, struct state *s,
-			     const struct mig_list *list, size_t n)
+static enum status roll_back(struct state *s, const struct mig_list *list, size_t n)
 {
 	struct down *downs = xcalloc(n ? n : 1, sizeof(*downs));
 	size_t ready = 0;
@@ -465,7 +394,7 @@ static enum status roll_back(PGconn *conn, const struct config *cfg, struct stat
 		char label[48];
 
 		snprintf(label, sizeof(label), "[%zu/%zu]", i + 1, n);
-		st = apply_down(conn, cfg, &s->t, &downs[i].view, &downs[i].sql, label);
+		st = apply_down(&s->ctx, &downs[i].view, &downs[i].sql, label);
 	}
 	for (size_t i = 0; i < ready; i++) {
 		free(downs[i].view.path);
@@ -492,13 +421,13 @@ enum status mig_rollback(const struct config *cfg, PGconn *conn, const struct mi
 		goto unlock;
 	}
 	n = rollback_targets(&s.h, steps, to);
-	st = roll_back(conn, cfg, &s, list, n);
+	st = roll_back(&s, list, n);
 	if (st == ST_OK && n == 0)
 		log_info("nothing to roll back");
 	else if (st == ST_OK)
 		log_info("rolled back %zu migration%s", n, n == 1 ? "" : "s");
 unlock:
-	lock_drop(&s);
+	lock_release(&s.lock);
 out:
 	state_release(&s);
 	return st;
@@ -537,7 +466,7 @@ enum status mig_baseline(const struct config *cfg, PGconn *conn, const struct mi
 	if (st != ST_OK)
 		goto out;
 	if (s.h.table_missing)
-		st = cfg->lock_per_transaction ? history_create_locked(conn, cfg, &s)
+		st = s.lock.mode == LOCK_TRANSACTION ? history_create_locked(conn, cfg, &s)
 					       : history_create(&s.h, conn);
 	for (size_t i = 0; st == ST_OK && i < list->n && list->items[i].version <= version; i++)
 		if (!history_find(&s.h, list->items[i].version))
@@ -550,7 +479,7 @@ enum status mig_baseline(const struct config *cfg, PGconn *conn, const struct mi
 	}
 	if (st == ST_OK)
 		log_info("baseline: %zu migration%s recorded as applied", n, n == 1 ? "" : "s");
-	lock_drop(&s);
+	lock_release(&s.lock);
 out:
 	free(files);
 	state_release(&s);
@@ -584,7 +513,7 @@ enum status mig_repair(const struct config *cfg, PGconn *conn, const struct mig_
 		st = in_transaction(conn, &s.h, files, n, history_repair);
 	if (st == ST_OK && n == 0)
 		log_info("every applied file matches its checksum: nothing to repair");
-	lock_drop(&s);
+	lock_release(&s.lock);
 out:
 	free(files);
 	state_release(&s);
