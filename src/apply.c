@@ -10,6 +10,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "preflight.h"
 #include "sig.h"
 #include "split.h"
 #include "wait.h"
@@ -24,13 +25,6 @@
 #define COMMIT_AND_RESET                                                               \
 	"COMMIT; CLOSE ALL; RESET ALL; RESET SESSION AUTHORIZATION; DEALLOCATE ALL; "      \
 	"UNLISTEN *; DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES"
-
-/* What a first pass over a file found. */
-struct plan {
-	bool no_transaction;
-	bool wrapped;   /* BEGIN ... COMMIT around the whole file */
-	size_t count;   /* statements */
-};
 
 /* "dir/0003_x.sql:3:8: ERROR: message (SQLSTATE 42601)", with detail, hint and context. */
 static enum status statement_failure(const struct migration *m, const struct splitter *sp,
@@ -95,91 +89,6 @@ static void statement_checksum(const struct buf *sql, const struct stmt *st, cha
 	mig_checksum(sql->data + st->start, end - st->start, out);
 }
 
-/*
- * The first line may hold a directive: "-- pgboot:no-transaction". Any other "pgboot:"
- * word there is a mistake worth stopping for (a typo would silently change how it runs).
- */
-static int read_directive(const struct migration *m, const struct buf *sql, bool *no_txn)
-{
-	const char *p = sql->data;
-	size_t n = strcspn(p, "\n");
-
-	*no_txn = false;
-	while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
-		n--;
-	if (n < 2 || strncmp(p, "--", 2) != 0)
-		return 0;
-	for (p += 2, n -= 2; n && (*p == ' ' || *p == '\t'); p++, n--)
-		;
-	if (n < 7 || strncmp(p, "pgboot:", 7) != 0)
-		return 0;
-	if (n == strlen("pgboot:no-transaction") && strncmp(p, "pgboot:no-transaction", n) == 0) {
-		*no_txn = true;
-		return 0;
-	}
-	log_error("%s:%d: unknown directive \"%.*s\" (pgboot knows \"pgboot:no-transaction\")",
-		  m->path, m->line_offset + 1, (int)n, p);
-	return -1;
-}
-
-static const char *kind_name(enum stmt_kind kind)
-{
-	switch (kind) {
-	case STMT_BEGIN:
-		return "BEGIN";
-	case STMT_COMMIT:
-		return "COMMIT";
-	case STMT_ROLLBACK:
-		return "ROLLBACK";
-	default:
-		return "a prepared transaction";
-	}
-}
-
-/*
- * Checks the whole file before anything runs: meta-commands, and transaction control in
- * a transactional file, where only a BEGIN ... COMMIT around everything is accepted.
- */
-static int make_plan(const struct migration *m, const struct buf *sql, struct plan *pl)
-{
-	struct stmt st, first = { 0 }, bad = { 0 };
-	struct splitter sp;
-	size_t txn = 0;
-	bool last_commit = false;
-	int rc;
-
-	memset(pl, 0, sizeof(*pl));
-	if (read_directive(m, sql, &pl->no_transaction) < 0)
-		return -1;
-	split_init(&sp, sql->data, sql->len);
-	while ((rc = split_next(&sp, &st)) == 1) {
-		bool control = st.kind != STMT_SQL && st.kind != STMT_COPY_IN;
-
-		if (pl->count++ == 0)
-			first = st;
-		if (control && txn++ == (first.kind == STMT_BEGIN ? 1 : 0))
-			bad = st;
-		last_commit = st.kind == STMT_COMMIT;
-	}
-	if (rc < 0) {
-		log_error("%s:%d: %s", m->path, sp.error_line + m->line_offset, sp.error);
-		return -1;
-	}
-	if (pl->no_transaction || txn == 0)
-		return 0;
-	pl->wrapped = txn == 2 && first.kind == STMT_BEGIN && last_commit;
-	if (pl->wrapped)
-		return 0;
-	if (!bad.line)
-		bad = first;
-	log_error("%s:%d:%d: %s is not allowed here: pgboot runs this migration in one transaction "
-		  "with its history row; to control transactions yourself, make "
-		  "\"-- pgboot:no-transaction\" the file's first line", m->path,
-		  bad.line + m->line_offset, bad.column,
-		  kind_name(bad.kind));
-	return -1;
-}
-
 /* One file's run: what every step needs. */
 struct run {
 	PGconn *conn;
@@ -188,7 +97,7 @@ struct run {
 	const struct mig_lock *lock;
 	const struct migration *m;
 	struct buf sql;
-	struct plan plan;
+	struct preflight plan;
 	char checksum[65];
 	bool lock_timed_out; /* the last failure was lock_not_available (55P03) */
 	bool skipped;        /* another runner applied (or rolled back) the file meanwhile */
@@ -611,14 +520,8 @@ enum status apply_file(const struct apply_ctx *ctx, const struct migration *m, c
 	enum status st = ST_MIGRATION;
 
 	buf_init(&r.sql);
-	if (mig_read(m, &r.sql) < 0 || make_plan(m, &r.sql, &r.plan) < 0)
+	if (preflight_read(m, ctx->cfg, ctx->lock->mode, &r.sql, &r.plan) < 0)
 		goto out;
-	if (r.plan.no_transaction && ctx->lock->mode == LOCK_TRANSACTION) {
-		log_error("\"%s\" runs without a transaction, which migrate.lock = transaction cannot "
-			  "protect: apply it through a direct connection with migrate.lock = session",
-			  m->path);
-		goto out;
-	}
 	mig_checksum(r.sql.data, r.sql.len, r.checksum);
 	log_info("applying %s %s%s", m->file, label, r.plan.no_transaction ? " (no transaction)" : "");
 	st = run_with_retries(&r);
@@ -633,20 +536,6 @@ out:
 	return st;
 }
 
-int apply_describe(const struct migration *m, struct apply_info *out)
-{
-	struct plan pl;
-	struct buf sql;
-	int rc;
-
-	buf_init(&sql);
-	rc = mig_read(m, &sql) < 0 || make_plan(m, &sql, &pl) < 0 ? -1 : 0;
-	if (rc == 0)
-		*out = (struct apply_info){ pl.count, pl.no_transaction, pl.wrapped };
-	buf_release(&sql);
-	return rc;
-}
-
 enum status apply_down(const struct apply_ctx *ctx, const struct migration *m, struct buf *sql,
 		       const char *label)
 {
@@ -656,13 +545,8 @@ enum status apply_down(const struct apply_ctx *ctx, const struct migration *m, s
 
 	r.sql = *sql;
 	buf_init(sql);
-	if (make_plan(m, &r.sql, &r.plan) < 0)
+	if (preflight_check(m, &r.sql, ctx->cfg, ctx->lock->mode, true, &r.plan) < 0)
 		goto out;
-	if (r.plan.no_transaction && ctx->lock->mode == LOCK_TRANSACTION) {
-		log_error("the down part of \"%s\" runs without a transaction, which migrate.lock = "
-			  "transaction cannot protect", m->path);
-		goto out;
-	}
 	log_info("rolling back %s %s%s", m->file, label, r.plan.no_transaction ? " (no transaction)" : "");
 	st = run_with_retries(&r);
 	if (st == ST_OK && r.skipped)
@@ -689,7 +573,7 @@ static enum status apply_each(const struct apply_ctx *ctx, const struct migratio
 				 .lock = ctx->lock, .m = files[i], .outer = true };
 
 		buf_init(&r.sql);
-		if (mig_read(files[i], &r.sql) < 0 || make_plan(files[i], &r.sql, &r.plan) < 0) {
+		if (preflight_read(files[i], ctx->cfg, ctx->lock->mode, &r.sql, &r.plan) < 0) {
 			st = ST_MIGRATION;
 		} else {
 			mig_checksum(r.sql.data, r.sql.len, r.checksum);

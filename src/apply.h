@@ -49,12 +49,4 @@ enum status apply_down(const struct apply_ctx *ctx, const struct migration *m, s
 enum status apply_all(const struct apply_ctx *ctx, const struct migration *const *files, size_t n,
 		      size_t *applied);
 
-struct apply_info {
-	size_t statements;
-	bool no_transaction;
-	bool wrapped;
-};
-
-/* Reads and checks m as apply_file would, running nothing. Returns 0, or -1 (logged). */
-int apply_describe(const struct migration *m, struct apply_info *out);
 #endif

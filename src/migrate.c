@@ -9,6 +9,7 @@
 #include "apply.h"
 #include "history.h"
 #include "lock.h"
+#include "preflight.h"
 #include "db.h"
 #include "log.h"
 #include "sig.h"
@@ -54,6 +55,20 @@ static enum status history_create_locked(PGconn *conn, const struct config *cfg,
 	return st;
 }
 
+/* Reads and checks m (preflight), running nothing. Returns 0, or -1 (logged). */
+static int describe(const struct migration *m, const struct config *cfg, enum lock_mode mode,
+		    struct preflight *out)
+{
+	struct preflight pl;
+	struct buf sql;
+	int rc;
+
+	buf_init(&sql);
+	rc = preflight_read(m, cfg, mode, &sql, out ? out : &pl);
+	buf_release(&sql);
+	return rc;
+}
+
 /* migrate.transaction = all: the pending files in one transaction, none without one. */
 static enum status apply_together(struct state *s, const struct mig_list *list, size_t *applied)
 {
@@ -62,18 +77,10 @@ static enum status apply_together(struct state *s, const struct mig_list *list, 
 	size_t n = 0;
 
 	for (size_t i = 0; st == ST_OK && i < list->n; i++) {
-		struct apply_info info;
-
 		if (history_find(&s->h, list->items[i].version))
 			continue;
-		if (apply_describe(&list->items[i], &info) < 0) {
+		if (describe(&list->items[i], s->ctx.cfg, s->lock.mode, NULL) < 0)
 			st = ST_MIGRATION;
-		} else if (info.no_transaction) {
-			log_error("\"%s\" runs without a transaction, so it cannot join the one "
-				  "transaction of migrate.transaction = all: nothing was applied",
-				  list->items[i].path);
-			st = ST_MIGRATION;
-		}
 		files[n++] = &list->items[i];
 	}
 	if (st == ST_OK)
@@ -287,12 +294,12 @@ enum status mig_plan(const struct config *cfg, PGconn *conn, const struct mig_li
 		st = history_check(&h, cfg, list, &pending);
 	for (size_t i = 0; st == ST_OK && i < list->n; i++) {
 		const struct migration *m = &list->items[i];
-		struct apply_info info;
+		struct preflight info;
 		long done = progress_count(&pc, m->version);
 
 		if (history_find(&h, m->version))
 			continue;
-		if (apply_describe(m, &info) < 0) {
+		if (describe(m, cfg, lock_configured(cfg), &info) < 0) {
 			st = ST_MIGRATION;
 			break;
 		}
@@ -300,7 +307,7 @@ enum status mig_plan(const struct config *cfg, PGconn *conn, const struct mig_li
 		       info.no_transaction ? "no transaction"
 		       : info.wrapped      ? "one transaction, the file's own BEGIN"
 					   : "one transaction",
-		       info.statements, info.statements == 1 ? "" : "s");
+		       info.count, info.count == 1 ? "" : "s");
 		if (done)
 			printf(", resumes at statement %ld", done + 1);
 		printf(")\n");
