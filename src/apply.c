@@ -99,18 +99,21 @@ struct run {
 	struct buf sql;
 	struct preflight plan;
 	char checksum[65];
+	int64_t start;       /* clock_ms() when the attempt began */
 	bool lock_timed_out; /* the last failure was lock_not_available (55P03) */
 	bool skipped;        /* another runner applied (or rolled back) the file meanwhile */
 	bool down;           /* rolling back: the down part runs, the history row goes */
 	bool outer;          /* inside the one transaction of migrate.transaction = all */
+	struct progress done; /* no-transaction: the statements done, with their checksums */
+	size_t recorded;      /* no-transaction: how many of them the progress table holds */
 };
 
 /* The history row, in the migration's transaction: written going up, removed going down. */
-static enum status record(struct run *r, int64_t ms)
+static enum status record(struct run *r)
 {
 	if (r->down)
 		return history_remove(r->h, r->conn, r->m->version);
-	return history_record(r->h, r->conn, r->m, r->checksum, ms);
+	return history_record(r->h, r->conn, r->m, r->checksum, clock_ms() - r->start);
 }
 
 static void rollback(PGconn *conn)
@@ -122,24 +125,52 @@ static void rollback(PGconn *conn)
 }
 
 /*
- * migrate.lock_timeout and statement_timeout, server-side; LOCAL inside a transaction.
- * With begin, the transaction starts in the same round trip.
+ * migrate.lock_timeout and statement_timeout, server-side: LOCAL inside a transaction,
+ * after a BEGIN in the same round trip with begin. The caller frees the text.
  */
-static int set_timeouts(struct run *r, bool local, bool begin, struct db_error *err)
+static char *timeouts_sql(const struct config *cfg, bool local, bool begin)
 {
-	char *sql = xasprintf("%sSET %s lock_timeout = '%" PRId64 "ms'; SET %s statement_timeout = '%"
-			      PRId64 "ms'", begin ? "BEGIN; " : "", local ? "LOCAL" : "SESSION",
-			      r->cfg->lock_timeout_ms, local ? "LOCAL" : "SESSION",
-			      r->cfg->statement_timeout_ms);
-	int rc = db_exec(r->conn, sql, 0, NULL, err);
+	const char *scope = local ? "LOCAL" : "SESSION";
 
-	free(sql);
-	return rc;
+	return xasprintf("%sSET %s lock_timeout = '%" PRId64 "ms'; SET %s statement_timeout = '%"
+			 PRId64 "ms'", begin ? "BEGIN; " : "", scope, cfg->lock_timeout_ms, scope,
+			 cfg->statement_timeout_ms);
+}
+
+/* Runs sql, whose result does not matter; a failure is reported as "could not WHAT". */
+static enum status exec_sql(PGconn *conn, const char *sql, const char *what)
+{
+	struct db_error err;
+
+	return db_exec(conn, sql, 0, NULL, &err) < 0 ? db_report(&err, what) : ST_OK;
+}
+
+enum status apply_transaction(PGconn *conn, const char *begin_sql,
+			      enum status (*body)(void *arg), void *arg, const char *what)
+{
+	struct db_error err;
+	enum status st = ST_OK;
+	char *commit_what;
+
+	if (begin_sql && db_exec(conn, begin_sql, 0, NULL, &err) < 0) {
+		st = db_report(&err, "begin a transaction");
+		rollback(conn);
+		return st;
+	}
+	st = body(arg);
+	if (st == ST_OK && db_exec(conn, COMMIT_AND_RESET, 0, NULL, &err) < 0) {
+		commit_what = xasprintf("commit %s", what);
+		st = db_report(&err, commit_what);
+		free(commit_what);
+	}
+	if (st != ST_OK)
+		rollback(conn);
+	return st;
 }
 
 /*
- * With migrate.lock = transaction (poolers that do not keep sessions), the lock is taken
- * inside the file's transaction and the history is checked again under it.
+ * In LOCK_TRANSACTION mode (poolers that do not keep sessions), the lock is taken inside
+ * the file's transaction and the history is checked again under it.
  */
 static enum status claim(struct run *r)
 {
@@ -153,63 +184,85 @@ static enum status claim(struct run *r)
 	return st;
 }
 
-/* BEGIN (ours, or the file's own when it wraps itself), then the timeouts and, with
- * migrate.lock = transaction, the lock. */
-static enum status begin(struct run *r, struct splitter *sp, size_t *done)
-{
-	struct db_error err;
-	struct stmt st;
+/* What a statement runner calls around each statement; either may be NULL. */
+struct stmt_hooks {
+	/* Before the statement runs: anything but ST_OK stops the run without running it. */
+	enum status (*before)(struct run *r, const struct stmt *st);
+	/* After it ran, with its status (failures logged already); returns the run's status. */
+	enum status (*after)(struct run *r, const struct stmt *st, enum status rc);
+};
 
-	*done = 0;
-	split_init(sp, r->sql.data, r->sql.len);
-	if (r->outer) {
-		/* The transaction is open already: a wrapper's BEGIN is skipped like its COMMIT. */
-		if (r->plan.wrapped && split_next(sp, &st) == 1)
-			*done = 1;
-		return r->lock->mode == LOCK_TRANSACTION ? claim(r) : ST_OK;
-	}
-	if (r->plan.wrapped) {
-		*done = 1;
-		if (split_next(sp, &st) == 1 && run_statement(r->conn, &r->sql, &st, &err) < 0)
-			return statement_failure(r->m, sp, &st, &err);
-	}
-	if (set_timeouts(r, true, !r->plan.wrapped, &err) < 0)
-		return db_report(&err, "begin the migration's transaction");
-	return r->lock->mode == LOCK_TRANSACTION ? claim(r) : ST_OK;
-}
-
-/* Every statement; the history row; COMMIT. Anything failing rolls all of it back. */
-static enum status apply_in_transaction(struct run *r)
+/*
+ * The one statement runner: statements [from, to) of the file, in order, until one fails
+ * (logged with its line and column) or a termination signal comes.
+ */
+static enum status run_statements(struct run *r, size_t from, size_t to,
+				  const struct stmt_hooks *hooks)
 {
-	int64_t start = clock_ms();
 	struct splitter sp;
-	struct db_error err;
 	struct stmt st;
-	size_t done;
-	enum status rc = begin(r, &sp, &done);
+	struct db_error err;
+	enum status rc = ST_OK;
 
-	r->lock_timed_out = false;
-	while (rc == ST_OK && !r->skipped && split_next(&sp, &st) == 1) {
-		if (r->plan.wrapped && ++done == r->plan.count)
-			break; /* the file's COMMIT: pgboot commits after the history row */
-		if (sig_caught()) {
-			rc = ST_SIGNAL; /* a query sent now could no longer be cancelled */
-		} else if (run_statement(r->conn, &r->sql, &st, &err) < 0) {
+	split_init(&sp, r->sql.data, r->sql.len);
+	for (size_t i = 0; rc == ST_OK && i < to && split_next(&sp, &st) == 1; i++) {
+		if (i < from)
+			continue;
+		if (sig_caught())
+			return ST_SIGNAL; /* a query sent now could no longer be cancelled */
+		if (hooks && hooks->before && (rc = hooks->before(r, &st)) != ST_OK)
+			break;
+		if (run_statement(r->conn, &r->sql, &st, &err) < 0) {
 			r->lock_timed_out = strcmp(err.sqlstate, "55P03") == 0;
 			rc = statement_failure(r->m, &sp, &st, &err);
 		}
+		if (hooks && hooks->after)
+			rc = hooks->after(r, &st, rc);
 	}
-	if (rc == ST_OK && !r->skipped)
-		rc = record(r, clock_ms() - start);
-	if (r->outer)
-		return rc; /* the caller commits or rolls back everything */
-	if (rc == ST_OK && !r->skipped && db_exec(r->conn, COMMIT_AND_RESET, 0, NULL, &err) < 0)
-		rc = db_report(&err, "commit the migration");
-	if (rc != ST_OK || r->skipped)
-		rollback(r->conn);
 	return rc;
 }
 
+/* Inside the transaction: the file's statements (not a wrapper's BEGIN and COMMIT), the
+ * history row; with LOCK_TRANSACTION, the lock first. */
+static enum status transaction_body(void *arg)
+{
+	struct run *r = arg;
+	size_t wrap = r->plan.wrapped ? 1 : 0;
+	enum status rc = ST_OK;
+	char *timeouts;
+
+	if (r->plan.wrapped && !r->outer) {
+		/* The file's own BEGIN opens the transaction, with its options. */
+		rc = run_statements(r, 0, 1, NULL);
+		timeouts = timeouts_sql(r->cfg, true, false);
+		if (rc == ST_OK)
+			rc = exec_sql(r->conn, timeouts, "begin the migration's transaction");
+		free(timeouts);
+	}
+	if (rc == ST_OK && r->lock->mode == LOCK_TRANSACTION)
+		rc = claim(r);
+	if (rc == ST_OK && !r->skipped)
+		rc = run_statements(r, wrap, r->plan.count - wrap, NULL);
+	if (rc == ST_OK && !r->skipped)
+		rc = record(r);
+	return rc;
+}
+
+/* Every statement and the history row in one transaction; a failure leaves neither. */
+static enum status apply_in_transaction(struct run *r)
+{
+	char *begin_sql;
+	enum status rc;
+
+	r->start = clock_ms();
+	r->lock_timed_out = false;
+	if (r->outer)
+		return transaction_body(r); /* the caller commits or rolls back everything */
+	begin_sql = r->plan.wrapped ? NULL : timeouts_sql(r->cfg, true, true);
+	rc = apply_transaction(r->conn, begin_sql, transaction_body, r, "the migration");
+	free(begin_sql);
+	return rc;
+}
 /* Reads the next word or "quoted identifier" of s into out; returns false at the end. */
 static bool next_token(const char **s, char *out, size_t size, bool *quoted)
 {
@@ -309,138 +362,143 @@ static enum status invalid_index(PGconn *conn, const struct migration *m, const 
 }
 
 /* The end of a no-transaction file: its history row replaces its progress, atomically. */
-static enum status finish_statements(struct run *r, int64_t ms)
+static enum status finish_body(void *arg)
 {
-	struct db_error err;
-	enum status st = ST_OK;
+	struct run *r = arg;
+	enum status st = record(r);
 
-	if (db_exec(r->conn, "BEGIN", 0, NULL, &err) < 0)
-		st = db_report(&err, "begin a transaction");
-	if (st == ST_OK)
-		st = record(r, ms);
-	if (st == ST_OK)
-		st = history_progress_clear(r->h, r->conn, r->m->version);
-	if (st == ST_OK && db_exec(r->conn, COMMIT_AND_RESET, 0, NULL, &err) < 0)
-		st = db_report(&err, "commit the migration");
-	if (st != ST_OK)
-		rollback(r->conn);
-	return st;
+	return st == ST_OK ? history_progress_clear(r->h, r->conn, r->m->version) : st;
+}
+
+/* A CREATE INDEX CONCURRENTLY about to be retried: the INVALID index it left goes first. */
+static enum status before_recorded(struct run *r, const struct stmt *st)
+{
+	char name[64];
+
+	if (!concurrent_index_name(r->sql.data + st->start, name, sizeof(name)))
+		return ST_OK;
+	return invalid_index(r->conn, r->m, name, true);
 }
 
 /*
- * Runs one statement of a no-transaction file. Completed statements are recorded once the
+ * After a statement of a no-transaction file. Completed statements are recorded once the
  * session is outside any transaction the file opened itself, so what is recorded is what
- * the server committed.
+ * the server committed. A failed CREATE INDEX CONCURRENTLY names the index it left.
  */
-static enum status run_recorded(struct run *r, struct splitter *sp, const struct stmt *st,
-				struct progress *done, size_t *recorded)
+static enum status after_recorded(struct run *r, const struct stmt *st, enum status rc)
 {
 	char name[64];
-	bool concurrent = concurrent_index_name(r->sql.data + st->start, name, sizeof(name));
-	struct db_error err;
-	enum status rc = ST_OK;
 
-	if (concurrent && (rc = invalid_index(r->conn, r->m, name, true)) != ST_OK)
-		return rc;
-	if (run_statement(r->conn, &r->sql, st, &err) < 0) {
-		r->lock_timed_out = strcmp(err.sqlstate, "55P03") == 0;
-		rc = statement_failure(r->m, sp, st, &err);
+	if (rc != ST_OK) {
 		rollback(r->conn);
-		if (concurrent && rc == ST_MIGRATION)
+		if (rc == ST_MIGRATION &&
+		    concurrent_index_name(r->sql.data + st->start, name, sizeof(name)))
 			invalid_index(r->conn, r->m, name, false);
 		return rc;
 	}
-	statement_checksum(&r->sql, st, done->sums[done->n++]);
+	statement_checksum(&r->sql, st, r->done.sums[r->done.n++]);
 	if (PQtransactionStatus(r->conn) != PQTRANS_IDLE)
 		return ST_OK;
-	for (; rc == ST_OK && *recorded < done->n; (*recorded)++)
-		rc = history_progress_add(r->h, r->conn, r->m->version, *recorded,
-					  done->sums[*recorded]);
+	for (; rc == ST_OK && r->recorded < r->done.n; r->recorded++)
+		rc = history_progress_add(r->h, r->conn, r->m->version, r->recorded,
+					  r->done.sums[r->recorded]);
 	return rc;
 }
 
-static enum status apply_statements(struct run *r)
+/* A down part's statement: a failure rolls back what the part left open. */
+static enum status after_down(struct run *r, const struct stmt *st, enum status rc)
 {
-	int64_t start = clock_ms();
-	struct progress before, done = { xcalloc(r->plan.count + 1, 65), 0 };
+	(void)st;
+	if (rc != ST_OK)
+		rollback(r->conn);
+	return rc;
+}
+
+/*
+ * A resumed file must begin with the statements recorded as done: their checksums are
+ * compared, and any that changed stop the run before anything more runs.
+ */
+static enum status check_resumed(struct run *r, const struct progress *before)
+{
 	struct splitter sp;
 	struct stmt st;
 	struct buf changed;
-	struct db_error err;
-	size_t i = 0, recorded;
-	enum status rc = history_progress_read(r->h, r->conn, r->m->version, &before);
+	size_t i = 0;
+	enum status rc = ST_OK;
 
 	buf_init(&changed);
-	recorded = before.n;
-	r->lock_timed_out = false;
-	if (rc == ST_OK && set_timeouts(r, false, false, &err) < 0)
-		rc = db_report(&err, "set the migration's timeouts");
-	if (rc == ST_OK && before.n)
-		log_info("resuming %s at statement %zu of %zu", r->m->file, before.n + 1, r->plan.count);
 	split_init(&sp, r->sql.data, r->sql.len);
-	for (; rc == ST_OK && split_next(&sp, &st) == 1; i++) {
-		if (i < before.n) {
-			char sum[65];
-
-			statement_checksum(&r->sql, &st, sum);
-			if (strcmp(sum, before.sums[i]) != 0)
-				buf_printf(&changed, "%s%zu", changed.len ? ", " : "", i + 1);
-			memcpy(done.sums[done.n++], sum, 65);
-			continue;
-		}
-		if (changed.len || sig_caught())
-			break;
-		rc = run_recorded(r, &sp, &st, &done, &recorded);
+	for (; i < before->n && split_next(&sp, &st) == 1; i++) {
+		statement_checksum(&r->sql, &st, r->done.sums[r->done.n++]);
+		if (strcmp(r->done.sums[i], before->sums[i]) != 0)
+			buf_printf(&changed, "%s%zu", changed.len ? ", " : "", i + 1);
 	}
-	if (rc == ST_OK && (changed.len || i < before.n)) {
+	if (changed.len || i < before->n) {
 		log_error("\"%s\" was partly applied (%zu statements) and has changed since: "
-			  "statement%s %s", r->m->path, before.n, changed.len && !strchr(changed.data, ',')
+			  "statement%s %s", r->m->path, before->n, changed.len && !strchr(changed.data, ',')
 			  ? "" : "s", changed.len ? changed.data : "beyond the end of the file");
 		rc = ST_MIGRATION;
-	} else if (rc == ST_OK && sig_caught()) {
-		rc = ST_SIGNAL;
-	} else if (rc == ST_OK && PQtransactionStatus(r->conn) != PQTRANS_IDLE) {
-		log_error("\"%s\" ends inside a transaction it began: add its COMMIT", r->m->path);
-		rollback(r->conn);
-		rc = ST_MIGRATION;
 	}
-	if (rc == ST_OK)
-		rc = finish_statements(r, clock_ms() - start);
-	progress_release(&before);
-	progress_release(&done);
 	buf_release(&changed);
 	return rc;
 }
 
+/* A no-transaction file must not end inside a transaction it began. */
+static enum status check_closed(struct run *r)
+{
+	if (PQtransactionStatus(r->conn) == PQTRANS_IDLE)
+		return ST_OK;
+	log_error("\"%s\" ends inside a transaction it began: add its COMMIT", r->m->path);
+	rollback(r->conn);
+	return ST_MIGRATION;
+}
+
+/* Runs a no-transaction file statement by statement, resuming after those done before. */
+static enum status apply_statements(struct run *r)
+{
+	static const struct stmt_hooks hooks = { before_recorded, after_recorded };
+	struct progress before;
+	char *timeouts = timeouts_sql(r->cfg, false, false);
+	enum status rc = history_progress_read(r->h, r->conn, r->m->version, &before);
+
+	r->start = clock_ms();
+	r->lock_timed_out = false;
+	r->done = (struct progress){ xcalloc(r->plan.count + before.n + 1, 65), 0 };
+	r->recorded = before.n;
+	if (rc == ST_OK)
+		rc = exec_sql(r->conn, timeouts, "set the migration's timeouts");
+	if (rc == ST_OK)
+		rc = check_resumed(r, &before);
+	if (rc == ST_OK && before.n)
+		log_info("resuming %s at statement %zu of %zu", r->m->file, before.n + 1, r->plan.count);
+	if (rc == ST_OK)
+		rc = run_statements(r, before.n, r->plan.count, &hooks);
+	if (rc == ST_OK)
+		rc = check_closed(r);
+	if (rc == ST_OK)
+		rc = apply_transaction(r->conn, "BEGIN", finish_body, r, "the migration");
+	progress_release(&before);
+	progress_release(&r->done);
+	free(timeouts);
+	return rc;
+}
 
 /* A no-transaction down part: its statements, then the history row goes. No progress is
  * kept: a down part that fails midway is finished by hand, as the message says. */
 static enum status down_statements(struct run *r)
 {
-	struct splitter sp;
-	struct stmt st;
-	struct db_error err;
-	enum status rc = ST_OK;
+	static const struct stmt_hooks hooks = { NULL, after_down };
+	char *timeouts = timeouts_sql(r->cfg, false, false);
+	enum status rc = exec_sql(r->conn, timeouts, "set the migration's timeouts");
 
 	r->lock_timed_out = false;
-	if (set_timeouts(r, false, false, &err) < 0)
-		return db_report(&err, "set the migration's timeouts");
-	split_init(&sp, r->sql.data, r->sql.len);
-	while (rc == ST_OK && split_next(&sp, &st) == 1) {
-		if (sig_caught()) {
-			rc = ST_SIGNAL;
-		} else if (run_statement(r->conn, &r->sql, &st, &err) < 0) {
-			r->lock_timed_out = strcmp(err.sqlstate, "55P03") == 0;
-			rc = statement_failure(r->m, &sp, &st, &err);
-			rollback(r->conn);
-		}
-	}
-	if (rc == ST_OK && PQtransactionStatus(r->conn) != PQTRANS_IDLE) {
-		log_error("\"%s\" ends inside a transaction it began: add its COMMIT", r->m->path);
-		rollback(r->conn);
-		rc = ST_MIGRATION;
-	}
-	return rc == ST_OK ? finish_statements(r, 0) : rc;
+	free(timeouts);
+	if (rc == ST_OK)
+		rc = run_statements(r, 0, r->plan.count, &hooks);
+	if (rc == ST_OK)
+		rc = check_closed(r);
+	return rc == ST_OK ? apply_transaction(r->conn, "BEGIN", finish_body, r, "the migration")
+			   : rc;
 }
 
 /*
@@ -490,26 +548,43 @@ static int64_t retry_delay(int64_t attempt, uint64_t *rng)
 	return cap / 2 + (int64_t)(random_next(rng) % (uint64_t)(cap / 2 + 1));
 }
 
-static enum status run_with_retries(struct run *r)
+/*
+ * The one lock-timeout retry loop: attempt runs until it succeeds, fails for another
+ * reason, or migrate.lock_retries retries are used up; before each retry the sessions
+ * holding locks are logged and the delay waited out.
+ */
+static enum status with_retries(PGconn *conn, const struct config *cfg,
+				const struct migration *m,
+				enum status (*attempt)(void *arg, bool *lock_timed_out), void *arg)
 {
 	uint64_t rng = random_seed();
 
-	for (int64_t attempt = 1;; attempt++) {
+	for (int64_t n = 1;; n++) {
+		bool lock_timed_out = false;
 		enum status st;
 		int64_t delay;
 
 		if (sig_caught())
 			return ST_SIGNAL;
-		st = !r->plan.no_transaction ? apply_in_transaction(r)
-		     : r->down		 ? down_statements(r)
-					 : apply_statements(r);
-		if (st != ST_MIGRATION || !r->lock_timed_out || attempt > r->cfg->lock_retries)
+		st = attempt(arg, &lock_timed_out);
+		if (st != ST_MIGRATION || !lock_timed_out || n > cfg->lock_retries)
 			return st;
-		delay = retry_delay(attempt, &rng);
-		log_blockers(r->conn, r->m, attempt, r->cfg->lock_retries, delay);
+		delay = retry_delay(n, &rng);
+		log_blockers(conn, m, n, cfg->lock_retries, delay);
 		if (wait_sleep(delay) < 0)
 			return ST_SIGNAL;
 	}
+}
+
+static enum status attempt_file(void *arg, bool *lock_timed_out)
+{
+	struct run *r = arg;
+	enum status st = !r->plan.no_transaction ? apply_in_transaction(r)
+			 : r->down		 ? down_statements(r)
+						 : apply_statements(r);
+
+	*lock_timed_out = r->lock_timed_out;
+	return st;
 }
 
 enum status apply_file(const struct apply_ctx *ctx, const struct migration *m, const char *label,
@@ -524,7 +599,7 @@ enum status apply_file(const struct apply_ctx *ctx, const struct migration *m, c
 		goto out;
 	mig_checksum(r.sql.data, r.sql.len, r.checksum);
 	log_info("applying %s %s%s", m->file, label, r.plan.no_transaction ? " (no transaction)" : "");
-	st = run_with_retries(&r);
+	st = with_retries(r.conn, r.cfg, m, attempt_file, &r);
 	if (st == ST_OK && r.skipped)
 		log_info("%s was applied by another runner meanwhile", m->file);
 	else if (st == ST_OK)
@@ -548,7 +623,7 @@ enum status apply_down(const struct apply_ctx *ctx, const struct migration *m, s
 	if (preflight_check(m, &r.sql, ctx->cfg, ctx->lock->mode, true, &r.plan) < 0)
 		goto out;
 	log_info("rolling back %s %s%s", m->file, label, r.plan.no_transaction ? " (no transaction)" : "");
-	st = run_with_retries(&r);
+	st = with_retries(r.conn, r.cfg, m, attempt_file, &r);
 	if (st == ST_OK && r.skipped)
 		log_info("%s was rolled back by another runner meanwhile", m->file);
 	else if (st == ST_OK)
@@ -561,62 +636,62 @@ out:
 	return st;
 }
 
-/* The files of migrate.transaction = all, in the caller's open transaction. */
-static enum status apply_each(const struct apply_ctx *ctx, const struct migration *const *files,
-			      size_t n, size_t *applied, bool *lock_timed_out)
+/* migrate.transaction = all: what one attempt needs. */
+struct all {
+	const struct apply_ctx *ctx;
+	const struct migration *const *files;
+	size_t n;
+	size_t *applied;
+	bool lock_timed_out;
+};
+
+/* The files, in the one transaction that apply_transaction opened. */
+static enum status all_body(void *arg)
 {
+	struct all *a = arg;
+	const struct apply_ctx *ctx = a->ctx;
 	enum status st = ST_OK;
 
-	*applied = 0;
-	for (size_t i = 0; st == ST_OK && i < n; i++) {
+	for (size_t i = 0; st == ST_OK && i < a->n; i++) {
 		struct run r = { .conn = ctx->conn, .cfg = ctx->cfg, .h = ctx->h,
-				 .lock = ctx->lock, .m = files[i], .outer = true };
+				 .lock = ctx->lock, .m = a->files[i], .outer = true };
 
 		buf_init(&r.sql);
-		if (preflight_read(files[i], ctx->cfg, ctx->lock->mode, &r.sql, &r.plan) < 0) {
+		if (preflight_read(r.m, ctx->cfg, ctx->lock->mode, &r.sql, &r.plan) < 0) {
 			st = ST_MIGRATION;
 		} else {
 			mig_checksum(r.sql.data, r.sql.len, r.checksum);
-			log_info("applying %s [%zu/%zu] (one transaction for all)", files[i]->file, i + 1, n);
+			log_info("applying %s [%zu/%zu] (one transaction for all)", r.m->file, i + 1,
+				 a->n);
 			st = sig_caught() ? ST_SIGNAL : apply_in_transaction(&r);
-			*lock_timed_out = r.lock_timed_out;
-			*applied += st == ST_OK && !r.skipped;
+			a->lock_timed_out = r.lock_timed_out;
+			*a->applied += st == ST_OK && !r.skipped;
 		}
 		buf_release(&r.sql);
 	}
 	return st;
 }
 
+static enum status attempt_all(void *arg, bool *lock_timed_out)
+{
+	struct all *a = arg;
+	char *begin_sql = timeouts_sql(a->ctx->cfg, true, true);
+	enum status st;
+
+	*a->applied = 0;
+	a->lock_timed_out = false;
+	st = apply_transaction(a->ctx->conn, begin_sql, all_body, a, "the migrations");
+	free(begin_sql);
+	if (st != ST_OK)
+		*a->applied = 0;
+	*lock_timed_out = a->lock_timed_out;
+	return st;
+}
+
 enum status apply_all(const struct apply_ctx *ctx, const struct migration *const *files, size_t n,
 		      size_t *applied)
 {
-	PGconn *conn = ctx->conn;
-	uint64_t rng = random_seed();
-	struct run timeouts = { .conn = conn, .cfg = ctx->cfg };
-	struct db_error err;
+	struct all a = { ctx, files, n, applied, false };
 
-	for (int64_t attempt = 1;; attempt++) {
-		bool lock_timed_out = false;
-		enum status st = ST_OK;
-		int64_t delay;
-
-		if (db_exec(conn, "BEGIN", 0, NULL, &err) < 0)
-			return db_report(&err, "begin a transaction");
-		if (set_timeouts(&timeouts, true, false, &err) < 0)
-			st = db_report(&err, "set the migration's timeouts");
-		if (st == ST_OK)
-			st = apply_each(ctx, files, n, applied, &lock_timed_out);
-		if (st == ST_OK && db_exec(conn, COMMIT_AND_RESET, 0, NULL, &err) < 0)
-			st = db_report(&err, "commit the migrations");
-		if (st == ST_OK)
-			return ST_OK;
-		rollback(conn);
-		*applied = 0;
-		if (st != ST_MIGRATION || !lock_timed_out || attempt > ctx->cfg->lock_retries)
-			return st;
-		delay = retry_delay(attempt, &rng);
-		log_blockers(conn, files[0], attempt, ctx->cfg->lock_retries, delay);
-		if (wait_sleep(delay) < 0)
-			return ST_SIGNAL;
-	}
+	return with_retries(ctx->conn, ctx->cfg, files[0], attempt_all, &a);
 }

@@ -49,4 +49,13 @@ enum status apply_down(const struct apply_ctx *ctx, const struct migration *m, s
 enum status apply_all(const struct apply_ctx *ctx, const struct migration *const *files, size_t n,
 		      size_t *applied);
 
+/*
+ * The one transaction helper: begin_sql (NULL when body begins the transaction itself),
+ * then body(arg), then COMMIT, which also resets the session (as psql's next file would
+ * start afresh) but keeps the migration lock; ROLLBACK instead when anything failed. what
+ * names the work in errors ("the migration").
+ */
+enum status apply_transaction(PGconn *conn, const char *begin_sql,
+			      enum status (*body)(void *arg), void *arg, const char *what);
+
 #endif

@@ -36,23 +36,21 @@ static void state_release(struct state *s)
 	history_release(&s->h);
 }
 
-/* With migrate.lock = transaction: the table is created under the lock, in a transaction. */
-static enum status history_create_locked(PGconn *conn, const struct config *cfg,
-					 const struct state *s)
+static enum status create_body(void *arg)
 {
-	struct db_error err;
-	enum status st = ST_OK;
+	struct state *s = arg;
+	enum status st = lock_in_transaction(&s->lock, s->ctx.conn, s->ctx.cfg);
 
-	if (db_exec(conn, "BEGIN", 0, NULL, &err) < 0)
-		return db_report(&err, "begin a transaction");
-	st = lock_in_transaction(&s->lock, conn, cfg);
-	if (st == ST_OK)
-		st = history_create(&s->h, conn);
-	if (st == ST_OK && db_exec(conn, "COMMIT", 0, NULL, &err) < 0)
-		st = db_report(&err, "commit the migration history table");
-	if (st != ST_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
-		db_exec(conn, "ROLLBACK", 0, NULL, &err);
-	return st;
+	return st == ST_OK ? history_create(&s->h, s->ctx.conn) : st;
+}
+
+/* Creates the history table; in LOCK_TRANSACTION mode under the lock, in a transaction. */
+static enum status create_history(struct state *s)
+{
+	if (s->lock.mode != LOCK_TRANSACTION)
+		return history_create(&s->h, s->ctx.conn);
+	return apply_transaction(s->ctx.conn, "BEGIN", create_body, s,
+				 "the migration history table");
 }
 
 /* Reads and checks m (preflight), running nothing. Returns 0, or -1 (logged). */
@@ -98,8 +96,7 @@ static enum status apply_locked(PGconn *conn, const struct config *cfg, struct s
 
 	*applied = 0;
 	if (st == ST_OK && s->h.table_missing)
-		st = s->lock.mode == LOCK_TRANSACTION ? history_create_locked(conn, cfg, s)
-					       : history_create(&s->h, conn);
+		st = create_history(s);
 	if (st == ST_OK)
 		st = history_check(&s->h, cfg, list, &pending);
 	if (st == ST_OK && cfg->one_transaction)
@@ -323,7 +320,7 @@ enum status mig_plan(const struct config *cfg, PGconn *conn, const struct mig_li
 }
 
 /* The lock for the commands that change the history, then the history read under it. */
-static enum status lock(PGconn *conn, const struct config *cfg, struct state *s)
+static enum status take_lock(PGconn *conn, const struct config *cfg, struct state *s)
 {
 	enum status st = wait_primary(cfg, conn, 0, false);
 
@@ -411,118 +408,144 @@ static enum status roll_back(struct state *s, const struct mig_list *list, size_
 	return st;
 }
 
-enum status mig_rollback(const struct config *cfg, PGconn *conn, const struct mig_list *list,
-			 int64_t steps, int64_t to)
+/* What the command line asked of rollback and baseline. */
+struct command_args {
+	int64_t steps, to; /* rollback */
+	int64_t version;   /* baseline */
+};
+
+/*
+ * Runs command, which changes the history, under the migration lock with the history
+ * read under it; the lock goes when it returns.
+ */
+static enum status with_lock(const struct config *cfg, PGconn *conn, const struct mig_list *list,
+			     enum status (*command)(struct state *, const struct mig_list *,
+						    const struct command_args *),
+			     const struct command_args *args)
 {
 	struct state s;
-	size_t n = 0;
 	enum status st;
 
 	state_init(&s, conn, cfg);
-	st = lock(conn, cfg, &s);
-	if (st != ST_OK)
-		goto out;
-	if (to > 0 && !history_find(&s.h, to)) {
-		log_error("version %" PRId64 " is not applied: nothing was rolled back", to);
-		st = ST_USAGE;
-		goto unlock;
-	}
-	n = rollback_targets(&s.h, steps, to);
-	st = roll_back(&s, list, n);
-	if (st == ST_OK && n == 0)
-		log_info("nothing to roll back");
-	else if (st == ST_OK)
-		log_info("rolled back %zu migration%s", n, n == 1 ? "" : "s");
-unlock:
-	lock_release(&s.lock);
-out:
+	st = take_lock(conn, cfg, &s);
+	if (st == ST_OK)
+		st = command(&s, list, args);
 	state_release(&s);
 	return st;
 }
 
+static enum status rollback_locked(struct state *s, const struct mig_list *list,
+				   const struct command_args *args)
+{
+	size_t n;
+	enum status st;
+
+	if (args->to > 0 && !history_find(&s->h, args->to)) {
+		log_error("version %" PRId64 " is not applied: nothing was rolled back", args->to);
+		return ST_USAGE;
+	}
+	n = rollback_targets(&s->h, args->steps, args->to);
+	st = roll_back(s, list, n);
+	if (st == ST_OK && n == 0)
+		log_info("nothing to roll back");
+	else if (st == ST_OK)
+		log_info("rolled back %zu migration%s", n, n == 1 ? "" : "s");
+	return st;
+}
+
+enum status mig_rollback(const struct config *cfg, PGconn *conn, const struct mig_list *list,
+			 int64_t steps, int64_t to)
+{
+	const struct command_args args = { .steps = steps, .to = to };
+
+	return with_lock(cfg, conn, list, rollback_locked, &args);
+}
+
+/* The files one command records in the history, and how it records each. */
+struct records {
+	struct state *s;
+	const struct migration **files;
+	size_t n;
+	enum status (*step)(const struct history *, PGconn *, const struct migration *);
+};
+
+static enum status records_body(void *arg)
+{
+	const struct records *rec = arg;
+	enum status st = ST_OK;
+
+	for (size_t i = 0; st == ST_OK && i < rec->n; i++)
+		st = rec->step(&rec->s->h, rec->s->ctx.conn, rec->files[i]);
+	return st;
+}
+
 /* Runs step for each of the given files in one transaction. */
-static enum status in_transaction(PGconn *conn, const struct history *h,
-				  const struct migration **files, size_t n,
+static enum status in_transaction(struct state *s, const struct migration **files, size_t n,
 				  enum status (*step)(const struct history *, PGconn *,
 						      const struct migration *))
 {
-	struct db_error err;
-	enum status st = ST_OK;
+	struct records rec = { s, files, n, step };
 
-	if (db_exec(conn, "BEGIN", 0, NULL, &err) < 0)
-		return db_report(&err, "begin a transaction");
-	for (size_t i = 0; st == ST_OK && i < n; i++)
-		st = step(h, conn, files[i]);
-	if (st == ST_OK && db_exec(conn, "COMMIT", 0, NULL, &err) < 0)
-		st = db_report(&err, "commit");
-	if (st != ST_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
-		db_exec(conn, "ROLLBACK", 0, NULL, &err);
+	return apply_transaction(s->ctx.conn, "BEGIN", records_body, &rec, "the history");
+}
+
+static enum status baseline_locked(struct state *s, const struct mig_list *list,
+				   const struct command_args *args)
+{
+	const struct migration **files = xcalloc(list->n + 1, sizeof(*files));
+	size_t n = 0;
+	enum status st = s->h.table_missing ? create_history(s) : ST_OK;
+
+	for (size_t i = 0; st == ST_OK && i < list->n && list->items[i].version <= args->version; i++)
+		if (!history_find(&s->h, list->items[i].version))
+			files[n++] = &list->items[i];
+	if (st == ST_OK && (!list->n || list->items[0].version > args->version)) {
+		log_error("no migration has a version up to %" PRId64, args->version);
+		st = ST_USAGE;
+	} else if (st == ST_OK) {
+		st = in_transaction(s, files, n, history_baseline);
+	}
+	if (st == ST_OK)
+		log_info("baseline: %zu migration%s recorded as applied", n, n == 1 ? "" : "s");
+	free(files);
 	return st;
 }
 
 enum status mig_baseline(const struct config *cfg, PGconn *conn, const struct mig_list *list,
 			 int64_t version)
 {
-	const struct migration **files = xcalloc(list->n + 1, sizeof(*files));
-	struct state s;
-	size_t n = 0;
-	enum status st;
+	const struct command_args args = { .version = version };
 
-	state_init(&s, conn, cfg);
-	st = lock(conn, cfg, &s);
-	if (st != ST_OK)
-		goto out;
-	if (s.h.table_missing)
-		st = s.lock.mode == LOCK_TRANSACTION ? history_create_locked(conn, cfg, &s)
-					       : history_create(&s.h, conn);
-	for (size_t i = 0; st == ST_OK && i < list->n && list->items[i].version <= version; i++)
-		if (!history_find(&s.h, list->items[i].version))
-			files[n++] = &list->items[i];
-	if (st == ST_OK && (!list->n || list->items[0].version > version)) {
-		log_error("no migration has a version up to %" PRId64, version);
-		st = ST_USAGE;
-	} else if (st == ST_OK) {
-		st = in_transaction(conn, &s.h, files, n, history_baseline);
-	}
-	if (st == ST_OK)
-		log_info("baseline: %zu migration%s recorded as applied", n, n == 1 ? "" : "s");
-	lock_release(&s.lock);
-out:
-	free(files);
-	state_release(&s);
-	return st;
+	return with_lock(cfg, conn, list, baseline_locked, &args);
 }
 
-enum status mig_repair(const struct config *cfg, PGconn *conn, const struct mig_list *list)
+static enum status repair_locked(struct state *s, const struct mig_list *list,
+				 const struct command_args *args)
 {
 	const struct migration **files = xcalloc(list->n + 1, sizeof(*files));
-	struct state s;
 	size_t n = 0;
-	enum status st;
+	enum status st = ST_OK;
 
-	state_init(&s, conn, cfg);
-	st = lock(conn, cfg, &s);
-	if (st != ST_OK)
-		goto out;
+	(void)args;
 	for (size_t i = 0; st == ST_OK && i < list->n; i++) {
-		const struct history_row *a = history_find(&s.h, list->items[i].version);
+		const struct history_row *a = history_find(&s->h, list->items[i].version);
 		char sum[65];
-		int same;
+		int same = a ? history_matches(a, &list->items[i], sum) : 1;
 
-		if (!a)
-			continue;
-		if ((same = history_matches(a, &list->items[i], sum)) < 0)
+		if (same < 0)
 			st = ST_MIGRATION;
 		else if (!same)
 			files[n++] = &list->items[i];
 	}
 	if (st == ST_OK && n)
-		st = in_transaction(conn, &s.h, files, n, history_repair);
+		st = in_transaction(s, files, n, history_repair);
 	if (st == ST_OK && n == 0)
 		log_info("every applied file matches its checksum: nothing to repair");
-	lock_release(&s.lock);
-out:
 	free(files);
-	state_release(&s);
 	return st;
+}
+
+enum status mig_repair(const struct config *cfg, PGconn *conn, const struct mig_list *list)
+{
+	return with_lock(cfg, conn, list, repair_locked, NULL);
 }
