@@ -149,16 +149,18 @@ static void note_layout(struct layout_seen *seen, const char *tool, const char *
 /* A folder in the migrations directory: drizzle-kit's meta/, or a folder per migration. */
 static void note_folder(const char *dir, const char *name, struct layout_seen *seen)
 {
-	char *path = xasprintf("%s/%s/%s", dir, name,
-			       strcmp(name, "meta") == 0 ? "_journal.json" : "migration.sql");
+	bool meta = strcmp(name, "meta") == 0;
+	char *entry = xasprintf("%s/%s", name, meta ? "_journal.json" : "migration.sql");
+	char *path = xasprintf("%s/%s", dir, entry);
 
 	if (access(path, F_OK) == 0) {
-		if (strcmp(name, "meta") == 0)
-			note_layout(seen, "drizzle-kit", "its journal, meta/_journal.json", name);
+		if (meta)
+			note_layout(seen, "drizzle-kit", "a migration journal", entry);
 		else
 			note_layout(seen, "drizzle-kit or Prisma",
-				    "a folder per migration holding migration.sql", name);
+				    "a folder per migration holding migration.sql", entry);
 	}
+	free(entry);
 	free(path);
 }
 
@@ -326,6 +328,13 @@ static bool is_blank(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
 }
 
+static const char *skip_blanks(const char *p, const char *e)
+{
+	while (p < e && is_blank(*p))
+		p++;
+	return p;
+}
+
 static char ascii_lower(char c)
 {
 	return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
@@ -348,8 +357,7 @@ static int dbmate_marker(const char *p, const char *e)
 {
 	int kind;
 
-	for (p += 2; p < e && is_blank(*p); p++)
-		;
+	p = skip_blanks(p + 2, e);
 	if ((size_t)(e - p) < 8 || memcmp(p, "migrate:", 8) != 0)
 		return -1;
 	p += 8;
@@ -408,19 +416,15 @@ static int npm_marker(const char *p, const char *e)
 		return -1;
 	if (p == e || !is_blank(*p))
 		return -1;
-	while (p < e && is_blank(*p))
-		p++;
-	return starts_ci(p, e, "migration") ? kind : -1;
+	return starts_ci(skip_blanks(p, e), e, "migration") ? kind : -1;
 }
 
 /* The marker that [p, e), one line, is (an index in marker_defs), or -1. */
 static int line_marker(const char *p, const char *e)
 {
-	const char *q = p;
+	const char *q = skip_blanks(p, e);
 	int kind = -1;
 
-	while (q < e && is_blank(*q))
-		q++;
 	if (e - q < 2 || q[0] != '-' || q[1] != '-')
 		return -1; /* the common case: SQL, not a comment */
 	if (q == p && (kind = dbmate_marker(p, e)) < 0)

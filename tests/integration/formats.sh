@@ -86,6 +86,12 @@ test_formats_dbmate_file_is_refused_and_its_table_kept() {
 	assert_exit 0
 	assert_eq 3 "$(q "$PGB_DB" 'SELECT count(*) FROM users')" "rows of users after the converted file"
 	assert_eq 1 "$(q "$PGB_DB" 'SELECT count(*) FROM pgboot.migrations')" "pgboot history rows"
+	# applied files are read for their checksums at every start: a marker there is refused too
+	sed -i '1i -- migrate:up' "migrations/$f"
+	pgb_run status
+	assert_exit 65
+	assert_contains "$PGB_ERR" "migrations/$f:1: \"-- migrate:up\" is a dbmate marker"
+	assert_not_contains "$PGB_ERR" "pgboot: detail:"
 }
 
 test_formats_dbmate_options_are_markers_too() {
@@ -214,12 +220,12 @@ test_formats_drizzle_layouts_are_refused() {
 	printf '{"version":"7","dialect":"postgresql","entries":[{"idx":0,"version":"7","when":1735689600000,"tag":"0000_bouncy_hulk","breakpoints":true}]}\n' \
 		>migrations/meta/_journal.json
 	echo '{}' >migrations/meta/0000_snapshot.json
-	_assert_layout_refused drizzle-kit meta
+	_assert_layout_refused drizzle-kit meta/_journal.json
 	# the newer layout: a folder per migration holding migration.sql (Prisma's too)
 	migdir migrations
 	mkdir migrations/20250101120000_init
 	echo 'CREATE TABLE users (id int);' >migrations/20250101120000_init/migration.sql
-	_assert_layout_refused "drizzle-kit or Prisma" 20250101120000_init
+	_assert_layout_refused "drizzle-kit or Prisma" 20250101120000_init/migration.sql
 }
 
 test_formats_sql_files_none_of_which_run_are_refused() {
