@@ -86,11 +86,151 @@ static enum status check_duplicates(const struct mig_list *list)
 	return ST_OK;
 }
 
+/* "V1_2__x.sql": a Flyway prefix, digits separated by single dots or underscores, "__". */
+static bool flyway_name(const char *file)
+{
+	const char *p = file + 1;
+
+	if (file[0] == 'R')
+		return strncmp(p, "__", 2) == 0 && ends_with(p + 2, ".sql");
+	if (file[0] != 'V' && file[0] != 'U' && file[0] != 'B')
+		return false;
+	if (*p < '0' || *p > '9')
+		return false;
+	for (;;) {
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p[0] == '_' && p[1] == '_')
+			return ends_with(p + 2, ".sql");
+		if ((*p != '.' && *p != '_') || p[1] < '0' || p[1] > '9')
+			return false;
+		p++;
+	}
+}
+
+const char *mig_layout_of_name(const char *file)
+{
+	int64_t version;
+
+	if (flyway_name(file))
+		return "Flyway";
+	/* golang-migrate: <version>_<name>.up.sql beside <version>_<name>.down.sql */
+	if (ends_with(file, ".up.sql") && mig_parse_name(file, &version) == 1)
+		return "golang-migrate";
+	return NULL;
+}
+
+/* What a directory showed besides pgboot's migrations. */
+struct layout_seen {
+	const char *tool;   /* another tool's layout, NULL when none was seen */
+	const char *what;   /* what showed it, for the message */
+	char *example;      /* the entry that showed it (the first in name order) */
+	char *stray;        /* the first .sql file (in name order) that pgboot does not run */
+};
+
+static void note_name(char **slot, const char *name)
+{
+	if (!*slot || strcmp(name, *slot) < 0) {
+		free(*slot);
+		*slot = xstrdup(name);
+	}
+}
+
+static void note_layout(struct layout_seen *seen, const char *tool, const char *what,
+			const char *name)
+{
+	if (seen->example && strcmp(name, seen->example) >= 0)
+		return;
+	seen->tool = tool;
+	seen->what = what;
+	note_name(&seen->example, name);
+}
+
+/* A folder in the migrations directory: drizzle-kit's meta/, or a folder per migration. */
+static void note_folder(const char *dir, const char *name, struct layout_seen *seen)
+{
+	bool meta = strcmp(name, "meta") == 0;
+	char *entry = xasprintf("%s/%s", name, meta ? "_journal.json" : "migration.sql");
+	char *path = xasprintf("%s/%s", dir, entry);
+
+	if (access(path, F_OK) == 0) {
+		if (meta)
+			note_layout(seen, "drizzle-kit", "a migration journal", entry);
+		else
+			note_layout(seen, "drizzle-kit or Prisma",
+				    "a folder per migration holding migration.sql", entry);
+	}
+	free(entry);
+	free(path);
+}
+
+/* Looks at an entry that is not one of pgboot's migrations. */
+static void note_other(const char *dir, const struct dirent *de, struct layout_seen *seen)
+{
+	const char *name = de->d_name, *tool = mig_layout_of_name(name);
+
+	if (name[0] == '.')
+		return;
+	if (tool) {
+		note_layout(seen, tool, strcmp(tool, "Flyway") == 0 ?
+			    "V<version>__<name>.sql, U, B and R__ files" :
+			    "<version>_<name>.up.sql and .down.sql files", name);
+	} else if (ends_with(name, ".sql")) {
+		note_name(&seen->stray, name);
+		if (!ends_with(name, ".down.sql"))
+			log_warn("ignoring \"%s/%s\": not named <version>_<name>.sql", dir, name);
+	} else if (de->d_type == DT_DIR || de->d_type == DT_LNK || de->d_type == DT_UNKNOWN) {
+		note_folder(dir, name, seen);
+	} else {
+		log_debug("ignoring \"%s/%s\": not a migration file", dir, name);
+	}
+}
+
+/*
+ * Refuses another tool's layout, and .sql files none of which pgboot would run: either
+ * way pgboot would apply nothing (or the wrong thing) and start the application.
+ */
+static enum status check_layout(const char *dir, const struct mig_list *list,
+				const struct layout_seen *seen)
+{
+	char *hint;
+
+	if (seen->tool) {
+		hint = xasprintf("pgboot runs files named <version>_<name>.sql (a down part after a "
+				 "line \"-- pgboot:down\" or in <version>_<name>.down.sql): convert the "
+				 "files (\"pgboot baseline VERSION\" records what %s applied already), "
+				 "or keep using %s until pgboot reads its layout", seen->tool, seen->tool);
+		const struct log_field fields[] = { { "hint", hint }, { NULL, NULL } };
+
+		log_event(LOG_ERROR, fields, "migrations directory \"%s\" looks like %s's layout "
+			  "(%s: \"%s\"), which pgboot does not read yet", dir, seen->tool, seen->what,
+			  seen->example);
+		free(hint);
+		return ST_MIGRATION;
+	}
+	if (list->n == 0 && seen->stray) {
+		const struct log_field fields[] = {
+			{ "hint", "name them <version>_<name>.sql (0001_init.sql, "
+				  "20250101120000_add_users.sql), or point migrate.dir at the right "
+				  "directory" },
+			{ NULL, NULL },
+		};
+
+		log_event(LOG_ERROR, fields, "migrations directory \"%s\" holds .sql files (\"%s\") "
+			  "but no migration pgboot would run, in no layout pgboot knows", dir,
+			  seen->stray);
+		return ST_MIGRATION;
+	}
+	return ST_OK;
+}
+
 enum status mig_scan(const char *dir, struct mig_list *out)
 {
+	struct layout_seen seen = { 0 };
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	size_t cap = 0;
+	enum status st = ST_MIGRATION;
 
 	if (!d) {
 		log_error("could not open migrations directory \"%s\": %s", dir, strerror(errno));
@@ -103,26 +243,19 @@ enum status mig_scan(const char *dir, struct mig_list *out)
 
 		if (rc < 0) {
 			log_error("migration \"%s/%s\": version does not fit in 63 bits", dir, de->d_name);
-			closedir(d);
-			return ST_MIGRATION;
+			goto out;
 		}
-		path = xasprintf("%s/%s", dir, de->d_name);
-		if (rc == 0) {
-			if (de->d_name[0] != '.' && ends_with(de->d_name, ".sql") &&
-			    !ends_with(de->d_name, ".down.sql"))
-				log_warn("ignoring \"%s\": not named <version>_<name>.sql", path);
-			else if (de->d_name[0] != '.')
-				log_debug("ignoring \"%s\": not a migration file", path);
-			free(path);
+		if (rc == 0 || mig_layout_of_name(de->d_name)) {
+			note_other(dir, de, &seen);
 			continue;
 		}
+		path = xasprintf("%s/%s", dir, de->d_name);
 		/* d_type spares a stat per file; links and unknown types are looked up */
 		if (de->d_type != DT_REG && !is_regular(path)) {
 			log_error("migration \"%s\" is not a regular file (a dangling link, a directory "
 				  "or a pipe)", path);
 			free(path);
-			closedir(d);
-			return ST_MIGRATION;
+			goto out;
 		}
 		if (out->n == cap) {
 			cap = cap ? cap * 2 : 32;
@@ -132,29 +265,260 @@ enum status mig_scan(const char *dir, struct mig_list *out)
 	}
 	if (errno) {
 		log_error("could not read migrations directory \"%s\": %s", dir, strerror(errno));
-		closedir(d);
-		return ST_CONFIG;
+		st = ST_CONFIG;
+		goto out;
 	}
-	closedir(d);
 	if (out->n)
 		qsort(out->items, out->n, sizeof(*out->items), by_version);
-	return check_duplicates(out);
+	st = check_layout(dir, out, &seen);
+	if (st == ST_OK)
+		st = check_duplicates(out);
+out:
+	closedir(d);
+	free(seen.example);
+	free(seen.stray);
+	return st;
+}
+
+/*
+ * Other tools' markers. A file that carries one is refused before anything runs: pgboot
+ * would run it whole, the tool's down part included. Each matcher takes one line [p, e)
+ * and accepts what the tool's own parser accepts, no more (ASCII case and white space):
+ * - dbmate (pkg/dbmate/migration.go): "^--\s*migrate:(up|down)" then the end of the line
+ *   or white space (options such as "transaction:false"); case-sensitive, in column 1.
+ *   "-- migrate: note" is an ordinary comment.
+ * - goose (internal/sqlparser/parser.go, extractAnnotation): a line that starts with "--"
+ *   and holds "+goose" is an annotation when, with every "--" and then the first "+goose"
+ *   removed and white space trimmed, it is up, down, statementbegin, statementend,
+ *   no transaction, envsub on or envsub off, in any case. A "+goose" line that goose
+ *   rejects (indented, an unknown word) is not one: goose never ran such a file.
+ * - node-pg-migrate (src/sqlMigration.ts): "^\s*--[\s-]*(up|down)\s+migration", in any
+ *   case; its "^" also follows a lone CR, so a line is cut at CRs for it and the others.
+ * drizzle-kit's "--> statement-breakpoint" is left alone: a drizzle file has no down part,
+ * the line is an SQL comment and pgboot cuts statements itself; a drizzle folder is refused
+ * by its meta/_journal.json (mig_scan).
+ */
+struct marker_def {
+	const char *tool;
+	const char *doc; /* as the tool documents it */
+	bool down;
+};
+
+enum { MK_DBMATE_UP, MK_DBMATE_DOWN, MK_NPM_UP, MK_NPM_DOWN, MK_GOOSE };
+
+static const struct marker_def marker_defs[] = {
+	[MK_DBMATE_UP] = { "dbmate", "-- migrate:up", false },
+	[MK_DBMATE_DOWN] = { "dbmate", "-- migrate:down", true },
+	[MK_NPM_UP] = { "node-pg-migrate", "-- Up Migration", false },
+	[MK_NPM_DOWN] = { "node-pg-migrate", "-- Down Migration", true },
+	[MK_GOOSE + 0] = { "goose", "-- +goose Up", false },
+	[MK_GOOSE + 1] = { "goose", "-- +goose Down", true },
+	[MK_GOOSE + 2] = { "goose", "-- +goose StatementBegin", false },
+	[MK_GOOSE + 3] = { "goose", "-- +goose StatementEnd", false },
+	[MK_GOOSE + 4] = { "goose", "-- +goose NO TRANSACTION", false },
+	[MK_GOOSE + 5] = { "goose", "-- +goose ENVSUB ON", false },
+	[MK_GOOSE + 6] = { "goose", "-- +goose ENVSUB OFF", false },
+};
+
+static const char *const goose_words[] = { "up", "down", "statementbegin", "statementend",
+					   "no transaction", "envsub on", "envsub off" };
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static const char *skip_blanks(const char *p, const char *e)
+{
+	while (p < e && is_blank(*p))
+		p++;
+	return p;
+}
+
+static char ascii_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+}
+
+/* Whether [p, e) starts with word (lower case), in any ASCII case. */
+static bool starts_ci(const char *p, const char *e, const char *word)
+{
+	size_t n = strlen(word);
+
+	if ((size_t)(e - p) < n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (ascii_lower(p[i]) != word[i])
+			return false;
+	return true;
+}
+
+static int dbmate_marker(const char *p, const char *e)
+{
+	int kind;
+
+	p = skip_blanks(p + 2, e);
+	if ((size_t)(e - p) < 8 || memcmp(p, "migrate:", 8) != 0)
+		return -1;
+	p += 8;
+	if ((size_t)(e - p) >= 4 && memcmp(p, "down", 4) == 0)
+		kind = MK_DBMATE_DOWN, p += 4;
+	else if ((size_t)(e - p) >= 2 && memcmp(p, "up", 2) == 0)
+		kind = MK_DBMATE_UP, p += 2;
+	else
+		return -1;
+	return p == e || is_blank(*p) ? kind : -1;
+}
+
+static int goose_marker(const char *p, const char *e)
+{
+	size_t n = (size_t)(e - p), k = 0, i;
+	char *s, *g, *w;
+	int kind = -1;
+
+	if (!memmem(p, n, "+goose", 6))
+		return -1;
+	s = xmalloc(n + 1);
+	for (i = 0; i < n; i++) {
+		if (p[i] == '-' && i + 1 < n && p[i + 1] == '-')
+			i++; /* goose removes every "--", left to right */
+		else
+			s[k++] = p[i];
+	}
+	g = memmem(s, k, "+goose", 6);
+	memmove(g, g + 6, k - (size_t)(g - s) - 6);
+	k -= 6;
+	if (!memmem(s, k, "+goose", 6)) {
+		for (w = s; w < s + k && is_blank(*w); w++)
+			;
+		while (k && is_blank(s[k - 1]))
+			k--;
+		for (i = 0; i < sizeof(goose_words) / sizeof(*goose_words) && kind < 0; i++)
+			if ((size_t)(s + k - w) == strlen(goose_words[i]) &&
+			    starts_ci(w, s + k, goose_words[i]))
+				kind = MK_GOOSE + (int)i;
+	}
+	free(s);
+	return kind;
+}
+
+static int npm_marker(const char *p, const char *e)
+{
+	int kind;
+
+	for (p += 2; p < e && (is_blank(*p) || *p == '-'); p++)
+		;
+	if (starts_ci(p, e, "down"))
+		kind = MK_NPM_DOWN, p += 4;
+	else if (starts_ci(p, e, "up"))
+		kind = MK_NPM_UP, p += 2;
+	else
+		return -1;
+	if (p == e || !is_blank(*p))
+		return -1;
+	return starts_ci(skip_blanks(p, e), e, "migration") ? kind : -1;
+}
+
+/* The marker that [p, e), one line, is (an index in marker_defs), or -1. */
+static int line_marker(const char *p, const char *e)
+{
+	const char *q = skip_blanks(p, e);
+	int kind = -1;
+
+	if (e - q < 2 || q[0] != '-' || q[1] != '-')
+		return -1; /* the common case: SQL, not a comment */
+	if (q == p && (kind = dbmate_marker(p, e)) < 0)
+		kind = goose_marker(p, e);
+	return kind >= 0 ? kind : npm_marker(q, e);
+}
+
+/* Notes the marker on this line, if any: the first of all, and the first down one. */
+static void note_markers(const char *p, const char *e, int line, struct mig_marker *found)
+{
+	/* a lone CR ends a line for node-pg-migrate (and for PostgreSQL's "--" comments) */
+	for (;;) {
+		const char *cr = memchr(p, '\r', (size_t)(e - p));
+		int kind = line_marker(p, cr ? cr : e);
+
+		if (kind >= 0 && !found->tool) {
+			found->tool = marker_defs[kind].tool;
+			found->marker = marker_defs[kind].doc;
+			found->line = line;
+		}
+		if (kind >= 0 && marker_defs[kind].down && !found->down_line) {
+			found->down_line = line;
+			found->down = marker_defs[kind].doc;
+		}
+		if (!cr)
+			return;
+		p = cr + 1;
+	}
+}
+
+static bool is_pgboot_down(const char *p, size_t n)
+{
+	while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	return n == strlen("-- pgboot:down") && memcmp(p, "-- pgboot:down", n) == 0;
+}
+
+/*
+ * One pass over the lines: returns the offset of the line "-- pgboot:down" (len when the
+ * file has none) and notes in *found the other tools' markers before it.
+ */
+static size_t scan_lines(const char *sql, size_t len, struct mig_marker *found)
+{
+	int line = 1;
+
+	memset(found, 0, sizeof(*found));
+	for (size_t p = 0; p < len; line++) {
+		const char *nl = memchr(sql + p, '\n', len - p);
+		size_t end = nl ? (size_t)(nl - sql) : len;
+
+		if (is_pgboot_down(sql + p, end - p))
+			return p;
+		if (!found->down_line)
+			note_markers(sql + p, sql + end, line, found);
+		p = end + 1;
+	}
+	return len;
+}
+
+int mig_find_marker(const char *sql, size_t len, struct mig_marker *found)
+{
+	scan_lines(sql, len, found);
+	return found->tool != NULL;
 }
 
 /* The offset of the line "-- pgboot:down", or len when the file has none. */
 static size_t down_marker(const char *sql, size_t len)
 {
-	for (size_t p = 0; p < len;) {
-		const char *nl = memchr(sql + p, '\n', len - p);
-		size_t end = nl ? (size_t)(nl - sql) : len, n = end - p;
+	struct mig_marker ignored;
 
-		while (n && (sql[p + n - 1] == '\r' || sql[p + n - 1] == ' ' || sql[p + n - 1] == '\t'))
-			n--;
-		if (n == strlen("-- pgboot:down") && memcmp(sql + p, "-- pgboot:down", n) == 0)
-			return p;
-		p = end + 1;
+	return scan_lines(sql, len, &ignored);
+}
+
+static void refuse_marker(const struct migration *m, const struct mig_marker *mk)
+{
+	char *detail = NULL, *hint;
+
+	if (mk->down_line)
+		detail = xasprintf("its down part starts at line %d (\"%s\"), and pgboot would run it "
+				   "on the way up", mk->down_line, mk->down);
+	hint = xasprintf("pgboot runs a file up to a line \"-- pgboot:down\": put what undoes the "
+			 "migration after such a line, delete the %s markers (a file that must run "
+			 "outside a transaction starts with \"-- pgboot:no-transaction\"), then run "
+			 "\"pgboot repair\" if it was applied before; or keep using %s until pgboot "
+			 "reads its format", mk->tool, mk->tool);
+	{
+		const struct log_field fields[] = { { "detail", detail }, { "hint", hint },
+						    { NULL, NULL } };
+
+		log_event(LOG_ERROR, fields, "%s:%d: \"%s\" is a %s marker, and pgboot does not read "
+			  "%s files yet", m->path, mk->line, mk->marker, mk->tool, mk->tool);
 	}
-	return len;
+	free(detail);
+	free(hint);
 }
 
 static int read_whole(const char *path, struct buf *sql)
@@ -178,10 +542,16 @@ static int read_whole(const char *path, struct buf *sql)
 
 int mig_read(const struct migration *m, struct buf *sql)
 {
+	struct mig_marker mk;
+
 	if (read_whole(m->path, sql) < 0)
 		return -1;
-	sql->len = down_marker(sql->data, sql->len);
+	sql->len = scan_lines(sql->data, sql->len, &mk);
 	sql->data[sql->len] = '\0';
+	if (mk.tool) {
+		refuse_marker(m, &mk);
+		return -1;
+	}
 	return 0;
 }
 

@@ -27,7 +27,9 @@ void mig_list_release(struct mig_list *list);
  * Lists dir's migrations (<version>_<name>.sql, version = leading digits), sorted by
  * version. Anything else is skipped with a debug line. Returns ST_OK, ST_CONFIG when the
  * directory cannot be read, or ST_MIGRATION for two files with the same version (both
- * named). Errors are logged.
+ * named), for another tool's layout (mig_layout_of_name, drizzle-kit's meta/_journal.json,
+ * a folder per migration holding migration.sql), or for .sql files of which pgboot would
+ * run none. Errors are logged.
  */
 enum status mig_scan(const char *dir, struct mig_list *out);
 /*
@@ -36,10 +38,32 @@ enum status mig_scan(const char *dir, struct mig_list *out);
  */
 int mig_parse_name(const char *file, int64_t *version);
 /*
+ * The name of the tool whose layout file (a name in a migrations directory) follows, or
+ * NULL: "Flyway" for V<version>__<x>.sql, U<version>__, B<version>__ and R__<x>.sql;
+ * "golang-migrate" for <version>_<name>.up.sql. pgboot reads neither yet.
+ */
+const char *mig_layout_of_name(const char *file);
+
+/* A line of a migration that another tool reads as its marker (mig_find_marker). */
+struct mig_marker {
+	const char *tool;   /* "dbmate", "goose" or "node-pg-migrate" */
+	const char *marker; /* the marker as the tool documents it: "-- migrate:up" */
+	int line;           /* its line, 1-based */
+	int down_line;      /* the line of the first down marker (any tool), 0 when none */
+	const char *down;   /* that marker, as documented */
+};
+/*
+ * Finds the first line of sql[0, len) that dbmate, goose or node-pg-migrate reads as one of
+ * its markers, looking only at the up part (before a line "-- pgboot:down"). Returns 1 and
+ * fills *found, or 0 when there is none. One pass; the lines it accepts are exactly those
+ * the tools accept (see migfile.c).
+ */
+int mig_find_marker(const char *sql, size_t len, struct mig_marker *found);
+/*
  * Reads a migration's up part into sql (initialised by the caller): the file without a
  * leading UTF-8 byte order mark, up to a line "-- pgboot:down" if it has one. That part
  * is what runs and what the checksum covers. Returns 0, or -1 after logging (unreadable,
- * or a NUL byte).
+ * a NUL byte, or another tool's marker in the up part: pgboot would run its down part).
  */
 int mig_read(const struct migration *m, struct buf *sql);
 /*

@@ -4,6 +4,8 @@
 #include "migfile.h"
 #include "unit.h"
 
+static void test_markers(void);
+
 static void check_position(const char *sql, int pos, int want_line, int want_col)
 {
 	int line, col;
@@ -54,4 +56,109 @@ void test_migfile(void)
 	check_position("SELECT 1;\r\nBAD", 12, 2, 1);
 	check_position("x", 99, 1, 1);
 	check_position("", 1, 1, 1);
+	test_markers();
+}
+
+/* Expects sql to hold tool's marker doc on line (and a down marker on down_line, 0: none). */
+static void check_marker(const char *sql, const char *tool, const char *doc, int line, int down_line)
+{
+	struct mig_marker mk;
+	int found = mig_find_marker(sql, strlen(sql), &mk);
+
+	if (!tool) {
+		if (found) {
+			fprintf(stderr, "  markers: \"%s\" taken for %s's \"%s\" (line %d)\n", sql, mk.tool,
+				mk.marker, mk.line);
+			unit_failures++;
+		}
+		return;
+	}
+	if (!found || strcmp(mk.tool, tool) != 0 || strcmp(mk.marker, doc) != 0 || mk.line != line ||
+	    mk.down_line != down_line) {
+		fprintf(stderr, "  markers: \"%s\": got %s \"%s\" line %d down %d, want %s \"%s\" line %d "
+			"down %d\n", sql, found ? mk.tool : "none", found ? mk.marker : "", found ? mk.line : 0,
+			found ? mk.down_line : 0, tool, doc, line, down_line);
+		unit_failures++;
+	}
+}
+
+static void test_markers(void)
+{
+	/* dbmate: as `dbmate new` writes it, options, spacing, CRLF */
+	check_marker("-- migrate:up\n\n\n-- migrate:down\n\n", "dbmate", "-- migrate:up", 1, 4);
+	check_marker("-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY i ON t (x);\n",
+		     "dbmate", "-- migrate:up", 1, 0);
+	check_marker("--migrate:up\r\nSELECT 1;\r\n--\tmigrate:down\r\n", "dbmate", "-- migrate:up", 1, 3);
+	check_marker("-- a comment\nSELECT 1;\n-- migrate:down transaction:false\n", "dbmate",
+		     "-- migrate:down", 3, 3);
+	/* ... and what dbmate does not take for a marker */
+	check_marker("-- migrate: note on this file\nSELECT 1;\n", NULL, NULL, 0, 0);
+	check_marker("-- migrate:upgrade the schema\n-- migrate:downtime none\n", NULL, NULL, 0, 0);
+	check_marker("-- Migrate:Up\n", NULL, NULL, 0, 0);
+	check_marker("SELECT '-- migrate:up';\n  -- migrate:down\n", NULL, NULL, 0, 0);
+	check_marker("-- see migrate:up in the dbmate docs\n", NULL, NULL, 0, 0);
+
+	/* goose: any case, "--" anywhere removed, surrounding white space */
+	check_marker("-- +goose Up\nCREATE TABLE t (id int);\n-- +goose Down\nDROP TABLE t;\n",
+		     "goose", "-- +goose Up", 1, 3);
+	check_marker("-- +goose up\n-- +goose statementbegin\nSELECT 1;\n-- +goose statementend\n",
+		     "goose", "-- +goose Up", 1, 0);
+	check_marker("--+goose   UP \t\n", "goose", "-- +goose Up", 1, 0);
+	check_marker("---- +goose DOWN --\n", "goose", "-- +goose Down", 1, 1);
+	check_marker("-- +goose NO TRANSACTION\n", "goose", "-- +goose NO TRANSACTION", 1, 0);
+	check_marker("-- +goose envsub on\n", "goose", "-- +goose ENVSUB ON", 1, 0);
+	check_marker("-- +goose StatementBegin\r\n", "goose", "-- +goose StatementBegin", 1, 0);
+	check_marker("SELECT 1;\n-- +goose StatementEnd\n", "goose", "-- +goose StatementEnd", 2, 0);
+	/* ... and what goose rejects or ignores: indented, unknown words, two +goose, +GOOSE */
+	check_marker("  -- +goose Up\n\t-- +goose Down\n", NULL, NULL, 0, 0);
+	check_marker("-- +goose rocks\n-- +goose\n-- +goose +goose up\n", NULL, NULL, 0, 0);
+	check_marker("-- +GOOSE Up\n-- goose up\n-- +goose no  transaction\n", NULL, NULL, 0, 0);
+	check_marker("SELECT 1; -- +goose Down\n", NULL, NULL, 0, 0);
+
+	/* node-pg-migrate: as `create --migration-file-language sql` writes it, any case, indented */
+	check_marker("-- Up Migration\n\n-- Down Migration", "node-pg-migrate", "-- Up Migration", 1, 3);
+	check_marker("  ---  up   MIGRATION\nSELECT 1;\n", "node-pg-migrate", "-- Up Migration", 1, 0);
+	check_marker("SELECT 1;\n--down migrations follow\n", "node-pg-migrate", "-- Down Migration", 2, 2);
+	/* a lone CR starts a line for node-pg-migrate (and for PostgreSQL's comments) */
+	check_marker("SELECT 1;\r-- Down Migration\rDROP TABLE t;\n", "node-pg-migrate",
+		     "-- Down Migration", 1, 1);
+	/* ... not these */
+	check_marker("-- upmigration\n-- up-migration\n-- the down migration\n", NULL, NULL, 0, 0);
+	check_marker("SELECT 1; -- Down Migration\n", NULL, NULL, 0, 0);
+	check_marker("/*\n-- comment */ -- Up Migration\n", NULL, NULL, 0, 0);
+
+	/* drizzle-kit's breakpoints and pgboot's own directives are no other tool's markers */
+	check_marker("CREATE TABLE a (id int);\n--> statement-breakpoint\nCREATE TABLE b (id int);\n",
+		     NULL, NULL, 0, 0);
+	check_marker("-- pgboot:no-transaction\nSELECT 1;\n-- pgboot:down\nSELECT 2;\n", NULL, NULL, 0, 0);
+	/* only the up part counts: markers after "-- pgboot:down" are part of the down part */
+	check_marker("CREATE TABLE t (id int);\n-- pgboot:down\n-- migrate:down\nDROP TABLE t;\n",
+		     NULL, NULL, 0, 0);
+	check_marker("-- Up Migration\nCREATE TABLE t (id int);\n-- pgboot:down\n-- Down Migration\n",
+		     "node-pg-migrate", "-- Up Migration", 1, 0);
+	/* two tools: the first marker, the first down marker */
+	check_marker("-- +goose Up\n-- migrate:down\n", "goose", "-- +goose Up", 1, 2);
+	check_marker("", NULL, NULL, 0, 0);
+	check_marker("--", NULL, NULL, 0, 0);
+	check_marker("\n\r\r\n-", NULL, NULL, 0, 0);
+
+	CHECK_STR(mig_layout_of_name("V1__init.sql"), "Flyway");
+	CHECK_STR(mig_layout_of_name("V1_2__x.sql"), "Flyway");
+	CHECK_STR(mig_layout_of_name("V2024.01.15__x.sql"), "Flyway");
+	CHECK_STR(mig_layout_of_name("R__views.sql"), "Flyway");
+	CHECK_STR(mig_layout_of_name("U1__undo.sql"), "Flyway");
+	CHECK_STR(mig_layout_of_name("B1__base.sql"), "Flyway");
+	CHECK_STR(mig_layout_of_name("V1__.sql"), "Flyway");
+	CHECK(mig_layout_of_name("V__x.sql") == NULL);
+	CHECK(mig_layout_of_name("V1_x.sql") == NULL);
+	CHECK(mig_layout_of_name("V1..2__x.sql") == NULL);
+	CHECK(mig_layout_of_name("V1__x.txt") == NULL);
+	CHECK(mig_layout_of_name("v1__x.sql") == NULL);
+	CHECK(mig_layout_of_name("Views.sql") == NULL);
+	CHECK_STR(mig_layout_of_name("0001_init.up.sql"), "golang-migrate");
+	CHECK_STR(mig_layout_of_name("20250101120000_add_users.up.sql"), "golang-migrate");
+	CHECK(mig_layout_of_name("0001_init.down.sql") == NULL);
+	CHECK(mig_layout_of_name("0001_init.sql") == NULL);
+	CHECK(mig_layout_of_name("setup.up.sql") == NULL);
+	CHECK(mig_layout_of_name("README.md") == NULL);
 }

@@ -1,0 +1,3 @@
+CREATE TABLE a (id int);
+--> statement-breakpoint
+CREATE TABLE b (id int);

@@ -1,0 +1,5 @@
+-- migrate: note
+SELECT 1;
+-- pgboot:down
+-- migrate:down
+SELECT 2;
