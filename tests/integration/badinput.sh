@@ -225,7 +225,7 @@ test_badinput_odd_database_names() {
 	before=$(q postgres "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database")
 	while IFS= read -r -u 3 name; do
 		n=$((n + 1))
-		_run run --database-dbname "$name" --wait-timeout 5s -- touch "$PGB_WORK/app-ran"
+		_run run --database-dbname "$name" --wait-timeout $((5 * _SCALE))s -- touch "$PGB_WORK/app-ran"
 		_assert_created "$name"
 	done 3<"$_CORPUS/dbnames.txt"
 	# the same names from the environment and from an ini file
