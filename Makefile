@@ -66,12 +66,20 @@ unit: tests/unit/unit_tests
 	$(Q)tests/unit/unit_tests
 
 # The whole suite runs twice: with ./pgboot and with ./pgboot-static (and in a chroot);
-# before it, the static analysis and the replay of every fuzz regression input.
+# before it, the static analysis, the replay of every fuzz input under ASan + UBSan and a
+# few seconds of each fuzzer; after it, the dynamic pass again under ASan + UBSan, and the
+# unit tests, badinput.sh and faults.sh under valgrind (mk/quality.mk). Each part prints
+# its wall time (mk/timed.sh).
 check: deps
-	$(Q)$(MAKE) --no-print-directory pgboot tests/unit/unit_tests static
-	$(Q)$(MAKE) --no-print-directory lint fuzz-replay
-	$(Q)scripts/lint-docker.sh
-	$(Q)UNIT_TESTS=tests/unit/unit_tests PGBOOT_STATIC=$(CURDIR)/pgboot-static tests/run
+	$(Q)mk/timed.sh build $(MAKE) --no-print-directory pgboot tests/unit/unit_tests static
+	$(Q)mk/timed.sh lint $(MAKE) --no-print-directory lint
+	$(Q)mk/timed.sh fuzz-replay $(MAKE) --no-print-directory fuzz-replay
+	$(Q)mk/timed.sh fuzz-smoke $(MAKE) --no-print-directory fuzz-smoke
+	$(Q)mk/timed.sh lint-docker scripts/lint-docker.sh
+	$(Q)UNIT_TESTS=tests/unit/unit_tests PGBOOT_STATIC=$(CURDIR)/pgboot-static \
+		mk/timed.sh tests tests/run
+	$(Q)mk/timed.sh check-asan $(MAKE) --no-print-directory check-asan
+	$(Q)mk/timed.sh check-memcheck $(MAKE) --no-print-directory check-memcheck
 
 demo: deps pgboot
 	$(Q)scripts/demo.sh

@@ -5,14 +5,17 @@
 # (build/asan, build/fuzz): ./pgboot and build/*.o are never built with other flags.
 #
 #   make check-asan                 unit + integration (dynamic pass) under ASan and UBSan
-#   make check-valgrind             the integration tests that are not timing-bound, under memcheck
+#   make check-valgrind             unit + the integration tests that are not timing-bound, under
+#                                   memcheck
+#   make check-memcheck             unit + badinput.sh + faults.sh under memcheck (in make check)
 #   make fuzz FUZZ_SECONDS=N        every libFuzzer target for N seconds (default 30)
+#   make fuzz-smoke                 every libFuzzer target for FUZZ_SMOKE_SECONDS (in make check)
 #   make fuzz-replay                the seed corpora and tests/fuzz/regressions/, without libFuzzer
 #   make lint                       cppcheck, clang-tidy and shellcheck
 #   make quality-deps               the Debian packages these targets need (installs as root)
 #   make clean-quality              removes what they build
 
-.PHONY: check-asan check-valgrind fuzz fuzz-build fuzz-replay lint lint-cppcheck lint-clang-tidy \
+.PHONY: check-asan check-valgrind check-memcheck valgrind-unit fuzz fuzz-build fuzz-smoke fuzz-replay lint lint-cppcheck lint-clang-tidy \
 	lint-shellcheck quality-deps clean-quality
 
 QUALITY_PACKAGES := clang-14 libclang-rt-14-dev clang-tidy-14 cppcheck valgrind shellcheck
@@ -38,7 +41,11 @@ ASAN_UNIT_OBJS := $(UNIT_SRCS:tests/unit/%.c=$(ASAN_DIR)/unit/%.o)
 # status, and a test that expects a failure may not look at the code.
 ASAN_REPORTS  := $(ASAN_DIR)/reports
 ASAN_COMMON   := halt_on_error=1:abort_on_error=0:exitcode=98:print_stacktrace=1
-ASAN_ENV       = ASAN_OPTIONS=$(ASAN_COMMON):detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:log_path=$(CURDIR)/$(ASAN_REPORTS)/asan \
+# ASan fills only the first 4 KB of each allocation (with 0xbe); filling all of it makes a
+# read past the bytes a buffer was given (a missing NUL) run into its redzone and be reported,
+# instead of stopping at a zero byte that happened to be there.
+ASAN_FILL     := malloc_fill_byte=190:max_malloc_fill_size=2147483647
+ASAN_ENV       = ASAN_OPTIONS=$(ASAN_COMMON):$(ASAN_FILL):detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:log_path=$(CURDIR)/$(ASAN_REPORTS)/asan \
 		 UBSAN_OPTIONS=$(ASAN_COMMON):log_path=$(CURDIR)/$(ASAN_REPORTS)/ubsan
 
 pgboot-asan: $(ASAN_OBJS)
@@ -70,15 +77,36 @@ check-asan: deps quality-deps
 # (-O2 -g), one log per process under VALGRIND_REPORTS. The tests whose result depends on
 # time (signals within a deadline, timeouts, backoff, peak RSS) are listed with the reason
 # in mk/valgrind-skip and docs/reliability.md; mk/run-checked.sh runs all the others.
+# The unit tests run under memcheck first, on their own (--error-exitcode: an error fails).
+# PGB_TIME_SCALE stretches the bounds of badinput.sh on refusals and the wait timeouts they
+# are told apart from alike (tests/integration/badinput.sh).
+# make check runs check-memcheck: the unit tests and VALGRIND_CHECK_FILES only.
 VALGRIND_DIR     := build/valgrind
 VALGRIND_REPORTS := $(VALGRIND_DIR)/reports
+VALGRIND_UNIT    := valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=definite \
+	--show-leak-kinds=definite --error-exitcode=99 --num-callers=30 \
+	--suppressions=mk/valgrind.supp --log-file=$(VALGRIND_DIR)/unit.log
+VALGRIND_CHECK_FILES := badinput.sh faults.sh
+VALGRIND_RUN     = VALGRIND_LOG_DIR=$(CURDIR)/$(VALGRIND_REPORTS) VALGRIND_PGBOOT=$(CURDIR)/pgboot \
+	PGBOOT=$(CURDIR)/mk/valgrind-pgboot PGB_TEST_TIMEOUT=600 PGB_TIME_SCALE=5 \
+	mk/run-checked.sh valgrind $(VALGRIND_REPORTS)
+
+valgrind-unit: tests/unit/unit_tests
+	$(Q)mkdir -p $(VALGRIND_DIR)
+	$(Q)$(VALGRIND_UNIT) tests/unit/unit_tests >$(VALGRIND_DIR)/unit.out 2>&1; rc=$$?; \
+		grep -c '^ok' $(VALGRIND_DIR)/unit.out | sed 's/^/valgrind: unit: /; s/$$/ ok/'; \
+		if [ $$rc -ne 0 ]; then cat $(VALGRIND_DIR)/unit.out $(VALGRIND_DIR)/unit.log; \
+		echo "valgrind: unit tests failed (status $$rc)"; exit 1; fi
 
 check-valgrind: deps quality-deps
-	$(Q)$(MAKE) --no-print-directory pgboot
+	$(Q)$(MAKE) --no-print-directory pgboot valgrind-unit
 	$(Q)rm -rf $(VALGRIND_REPORTS) && mkdir -p $(VALGRIND_REPORTS)
-	$(Q)VALGRIND_LOG_DIR=$(CURDIR)/$(VALGRIND_REPORTS) VALGRIND_PGBOOT=$(CURDIR)/pgboot \
-		PGBOOT=$(CURDIR)/mk/valgrind-pgboot PGB_TEST_TIMEOUT=600 \
-		mk/run-checked.sh valgrind $(VALGRIND_REPORTS) $(VALGRIND_DIR)/check.log mk/valgrind-skip
+	$(Q)$(VALGRIND_RUN) $(VALGRIND_DIR)/check.log mk/valgrind-skip
+
+check-memcheck: deps quality-deps
+	$(Q)$(MAKE) --no-print-directory pgboot valgrind-unit
+	$(Q)rm -rf $(VALGRIND_REPORTS) && mkdir -p $(VALGRIND_REPORTS)
+	$(Q)$(VALGRIND_RUN) $(VALGRIND_DIR)/check-memcheck.log mk/valgrind-skip $(VALGRIND_CHECK_FILES)
 
 # --- libFuzzer targets: tests/fuzz/ ------------------------------------------------------
 # build/fuzz/fuzz_<name>: the target with libFuzzer, ASan and UBSan (clang-14, package
@@ -90,7 +118,9 @@ check-valgrind: deps quality-deps
 # tests/fuzz/replay.c), which `make fuzz-replay` runs over the seeds and regressions.
 FUZZ_CC       ?= clang-14
 FUZZ_SECONDS  ?= 30
-FUZZ_TARGETS  := config number split position redact expand secret
+# make check's run of each target: enough to catch a crash on the seeds after a change.
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_TARGETS  := config number split position redact expand secret markers
 FUZZ_DIR      := build/fuzz
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS    = $(WARN) $(QUALITY_CLANG_WARN) -O1 -g $(FUZZ_SAN)
@@ -127,10 +157,14 @@ fuzz: deps quality-deps
 	$(Q)$(MAKE) --no-print-directory fuzz-build
 	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+fuzz-smoke: quality-deps
+	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)tests/fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
+
 # Every seed and every saved crash, in an ordinary ASan + UBSan build: for `make check`.
 fuzz-replay: quality-deps $(FUZZ_REPLAYS)
 	$(Q)fail=0; for t in $(FUZZ_TARGETS); do \
-		ASAN_OPTIONS=$(ASAN_COMMON):detect_leaks=1 UBSAN_OPTIONS=$(ASAN_COMMON) \
+		ASAN_OPTIONS=$(ASAN_COMMON):$(ASAN_FILL):detect_leaks=1 UBSAN_OPTIONS=$(ASAN_COMMON) \
 		$(FUZZ_DIR)/replay/fuzz_$$t tests/fuzz/corpus/$$t \
 			$$(test -d tests/fuzz/regressions/$$t && echo tests/fuzz/regressions/$$t) || fail=1; \
 	done; exit $$fail
@@ -145,7 +179,7 @@ LINT_CPPCHECK  := cppcheck --enable=warning,style,performance,portability --erro
 	--suppress=readdirCalled -D_GNU_SOURCE -DPGBOOT_VERSION='"lint"' -Isrc
 LINT_TIDY      := clang-tidy-14
 LINT_SHELL     := $(wildcard tests/*.sh scripts/*.sh tests/integration/*.sh) tests/run bench/run \
-	k8s/sync.sh tests/fuzz/run.sh mk/run-checked.sh mk/valgrind-pgboot
+	k8s/sync.sh tests/fuzz/run.sh mk/run-checked.sh mk/valgrind-pgboot mk/timed.sh
 
 lint: quality-deps
 	$(Q)$(MAKE) --no-print-directory -k lint-cppcheck lint-clang-tidy lint-shellcheck

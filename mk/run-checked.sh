@@ -3,19 +3,23 @@
 # one the suite could not see (a test that expects a failure, an exec'd application whose
 # exit status replaces pgboot's). Used by `make check-asan` and `make check-valgrind`.
 #
-#   mk/run-checked.sh asan|valgrind REPORT_DIR LOG [SKIP_FILE]
+#   mk/run-checked.sh asan|valgrind REPORT_DIR LOG [SKIP_FILE [FILE.sh...]]
 #
-# Runs the integration files that have a dynamic pass (not "# pgb-only: static"), minus the
-# tests named in SKIP_FILE ("FILE: TEST  # why", one a line), with tests/run; the caller's
+# Runs the integration files that have a dynamic pass (not "# pgb-only: static"), or only the
+# FILE.sh named, minus the tests named in SKIP_FILE ("FILE: TEST  # why", one a line; its
+# entries for other files are ignored), with tests/run; the caller's
 # environment says which binary (PGBOOT, UNIT_TESTS) and how the checker reports. The
 # runner's output goes to stdout and LOG. Then REPORT_DIR is read: for asan every file there
 # is a report (ASan/UBSan log_path); for valgrind there is one memcheck log per process, and
-# a log whose ERROR SUMMARY is not 0 is a failure. Ends with "MODE: N passed, N failed",
+# a log whose ERROR SUMMARY is not 0, or that holds an error without a summary (the process
+# exec'd its application, which hides memcheck's exit status), is a failure. Ends with "MODE: N passed, N failed",
 # reports counted as failures; exits 1 on a failed test or any report.
 
 set -u -o pipefail
 
 mode=$1 reports=$2 log=$3 skip_file=${4:-}
+shift $(($# < 4 ? $# : 4))
+only=("$@")
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top" || exit 1
 
@@ -35,6 +39,9 @@ skipped=0
 for file in tests/integration/*.sh; do
 	grep -q '^# pgb-only: *static' "$file" && continue
 	base=${file##*/}
+	if ((${#only[@]})) && [[ " ${only[*]} " != *" $base "* ]]; then
+		continue
+	fi
 	names=$(sed -nE 's/^(test_[A-Za-z0-9_]+)[[:space:]]*\(\).*/\1/p' "$file")
 	if ((${#skip[@]} == 0)); then
 		filters+=("$base:")
@@ -68,7 +75,9 @@ rc=0
 tests/run "${filters[@]}" 2>&1 | tee "$log" || rc=$?
 summary=$(tail -n 1 "$log")
 
-# Reports the suite may not have seen.
+# Reports the suite may not have seen. memcheck_errors: the first line of each kind of error
+# memcheck reports (definite leaks count through the ERROR SUMMARY).
+memcheck_errors='==[0-9]+== (Invalid (read|write|free)|Conditional jump|Use of uninitialised|Syscall param|Mismatched free|Source and destination overlap|Argument .* of function|Illegal memory pool|[0-9,]+ bytes in [0-9,]+ blocks are definitely lost)'
 problems=0
 case $mode in
 asan)
@@ -85,9 +94,10 @@ valgrind)
 	for f in "$reports"/*.log; do
 		[[ -e $f ]] || continue
 		processes=$((processes + 1))
-		# No summary: the process exec'd its application (or was killed with SIGKILL).
-		grep -q 'ERROR SUMMARY:' "$f" || continue
-		if ! grep -q 'ERROR SUMMARY: 0 errors' "$f"; then
+		# No summary: the process exec'd its application (or was killed with SIGKILL); the
+		# errors it met before are in the log all the same.
+		if grep -qE "$memcheck_errors" "$f" ||
+			{ grep -q 'ERROR SUMMARY:' "$f" && ! grep -q 'ERROR SUMMARY: 0 errors' "$f"; }; then
 			problems=$((problems + 1))
 			echo "--- valgrind report $f"
 			cat "$f"
@@ -100,7 +110,7 @@ valgrind)
 	;;
 esac
 # Reports that went to a test's output instead (a checker that could not open its log file).
-if grep -nE 'runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer|==[0-9]+== (Invalid|Conditional|Use of uninit|Syscall param|Mismatched)' "$log"; then
+if grep -nE "runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer|$memcheck_errors" "$log"; then
 	problems=$((problems + 1))
 fi
 

@@ -524,13 +524,17 @@ static void refuse_marker(const struct migration *m, const struct mig_marker *mk
 static int read_whole(const char *path, struct buf *sql)
 {
 	static const char bom[] = "\xef\xbb\xbf";
+	const char *nul;
 
 	if (read_file(path, sql) < 0) {
 		log_error("could not read migration \"%s\": %s", path, strerror(errno));
 		return -1;
 	}
-	if (strlen(sql->data) != sql->len) {
-		log_error("migration \"%s\" contains a NUL byte at offset %zu", path, strlen(sql->data));
+	/* Only the bytes read are looked at: an empty file has none. */
+	nul = memchr(sql->data, '\0', sql->len);
+	if (nul) {
+		log_error("migration \"%s\" contains a NUL byte at offset %zu", path,
+			  (size_t)(nul - sql->data));
 		return -1;
 	}
 	if (sql->len >= 3 && memcmp(sql->data, bom, 3) == 0) {

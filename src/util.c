@@ -175,7 +175,7 @@ int read_file(const char *path, struct buf *out)
 	int ret = -1;
 
 	if (fd < 0)
-		return -1;
+		goto out;
 	/* Sized once from the file, so a large migration is not copied by doubling. */
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
 	    (uint64_t)st.st_size < SIZE_MAX / 2 && out->cap < out->len + (size_t)st.st_size + 2) {
@@ -195,16 +195,16 @@ int read_file(const char *path, struct buf *out)
 		if (n == 0)
 			break;
 		out->len += (size_t)n;
-		out->data[out->len] = '\0';
 	}
-	if (!out->data)
-		buf_append(out, "", 0);
 	ret = 0;
 out:
 	{
 		int saved = errno;
 
-		close(fd);
+		/* Terminated on every path: an empty file or a failed read writes no byte. */
+		buf_append(out, "", 0);
+		if (fd >= 0)
+			close(fd);
 		errno = saved;
 	}
 	return ret;

@@ -35,8 +35,10 @@ void buf_json_string(struct buf *b, const char *s);
 char *buf_detach(struct buf *b);
 
 /*
- * Reads the whole file at path into out (initialised by the caller). Returns 0, or -1 with
- * errno set. A file that contains a NUL byte reads fine: check out->len against strlen.
+ * Appends the whole file at path to out (initialised by the caller), reading until end of
+ * file (short reads and EINTR are retried). Returns 0, or -1 with errno set. Either way
+ * out->data is allocated and NUL-terminated at out->len, also for an empty file. A file that
+ * contains a NUL byte reads fine: check out->len against strlen.
  */
 int read_file(const char *path, struct buf *out);
 

@@ -5,6 +5,10 @@
 # application; none of the passwords used here may ever be printed.
 
 _CORPUS=$PGB_TESTS_DIR/corpus
+# Under memcheck (make check-valgrind, mk/quality.mk) pgboot starts 20-50x slower: every bound on
+# how long a refusal takes, and the wait timeouts it is told apart from, are multiplied by
+# PGB_TIME_SCALE (default 1), so each bound still separates a refusal from a wait.
+_SCALE=${PGB_TIME_SCALE:-1}
 
 # Passwords only these tests use (the corpus's all start with CorpusPw-). Every output of pgboot
 # is kept (_run, _wait) or left in $PGB_WORK (out, err): when the test ends, pgb_check_secrets (tests/lib.sh) fails
@@ -64,7 +68,7 @@ _check_refused() {
 	rm -f -- "$PGB_WORK/app-ran"
 	[[ $(q postgres "SELECT count(*) FROM pg_database WHERE datname::text = :'n'" -v n="$2") == 0 ]] ||
 		_problem "$1" "database \"$2\" was created"
-	((PGB_ELAPSED_MS < 3000)) || _problem "$1" "took $PGB_ELAPSED_MS ms (expected a refusal at once)"
+	((PGB_ELAPSED_MS < 3000 * _SCALE)) || _problem "$1" "took $PGB_ELAPSED_MS ms (expected a refusal at once)"
 }
 
 # _rows FILE: the data rows of a tab-separated corpus table (no comments, no blank lines)
@@ -86,7 +90,7 @@ test_badinput_ini_corpus() {
 		for s in "${fields[@]:2}"; do
 			strings+=("${s//\{\}/$path}")
 		done
-		_run run --config "$path" --database-dbname "${PGB_DB}_$n" --wait-timeout 10s -- touch "$PGB_WORK/app-ran"
+		_run run --config "$path" --database-dbname "${PGB_DB}_$n" --wait-timeout $((10 * _SCALE))s -- touch "$PGB_WORK/app-ran"
 		_check_output "$name" "$code" "${strings[@]}"
 		_check_refused "$name" "${PGB_DB}_$n"
 	done 3< <(_rows "$dir/EXPECTED")
@@ -116,7 +120,7 @@ test_badinput_environment_corpus() {
 		n=$((n + 1))
 		echo "# with ${fields[0]}"
 		declare -x "${fields[0]?}"
-		_run run --wait-timeout 10s -- touch "$PGB_WORK/app-ran"
+		_run run --wait-timeout $((10 * _SCALE))s -- touch "$PGB_WORK/app-ran"
 		unset "${fields[0]%%=*}"
 		_check_output "${fields[0]}" "${fields[1]}" "${fields[@]:2}"
 		_check_refused "${fields[0]}" "$PGB_DB"
@@ -138,17 +142,17 @@ test_badinput_url_corpus() {
 			n=$((n + 1))
 			case $src in
 			flag)
-				_run run --database-url "$url" --wait-timeout 3s -- touch "$PGB_WORK/app-ran"
+				_run run --database-url "$url" --wait-timeout $((3 * _SCALE))s -- touch "$PGB_WORK/app-ran"
 				s=--database-url
 				;;
 			env)
-				DATABASE_URL=$url _run run --wait-timeout 3s -- touch "$PGB_WORK/app-ran"
+				DATABASE_URL=$url _run run --wait-timeout $((3 * _SCALE))s -- touch "$PGB_WORK/app-ran"
 				s="env DATABASE_URL"
 				;;
 			ini)
 				ini=$PGB_WORK/url.ini
 				printf '[database]\nurl = %s\n' "$url" >"$ini"
-				_run run --config "$ini" --wait-timeout 3s -- touch "$PGB_WORK/app-ran"
+				_run run --config "$ini" --wait-timeout $((3 * _SCALE))s -- touch "$PGB_WORK/app-ran"
 				s=$ini:2
 				;;
 			esac
@@ -159,8 +163,8 @@ test_badinput_url_corpus() {
 			_check_output "$src ${fields[0]}" "$code" "${strings[@]}"
 			[[ ! -e $PGB_WORK/app-ran ]] || _problem "$src ${fields[0]}" "the application ran"
 			rm -f -- "$PGB_WORK/app-ran"
-			((PGB_ELAPSED_MS < 1500)) ||
-				_problem "$src ${fields[0]}" "took $PGB_ELAPSED_MS ms with --wait-timeout 3s (expected a refusal at once)"
+			((PGB_ELAPSED_MS < 1500 * _SCALE)) ||
+				_problem "$src ${fields[0]}" "took $PGB_ELAPSED_MS ms with --wait-timeout $((3 * _SCALE))s (expected a refusal at once)"
 		done
 	done 3< <(_rows "$_CORPUS/urls.tsv")
 	echo "$n URLs and connection strings tried"
@@ -221,7 +225,7 @@ test_badinput_odd_database_names() {
 	before=$(q postgres "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database")
 	while IFS= read -r -u 3 name; do
 		n=$((n + 1))
-		_run run --database-dbname "$name" --wait-timeout 5s -- touch "$PGB_WORK/app-ran"
+		_run run --database-dbname "$name" --wait-timeout $((5 * _SCALE))s -- touch "$PGB_WORK/app-ran"
 		_assert_created "$name"
 	done 3<"$_CORPUS/dbnames.txt"
 	# the same names from the environment and from an ini file
@@ -361,9 +365,9 @@ test_badinput_symbolic_links_and_fifos() {
 		loop) ln -s 0002_x.sql migrations/0002_x.sql ;;
 		fifo) mkfifo migrations/0002_x.sql ;;
 		esac
-		PGB_RUN_LIMIT=15 _run run --database-dbname "$db" -- touch "$PGB_WORK/app-ran"
+		PGB_RUN_LIMIT=$((15 * _SCALE)) _run run --database-dbname "$db" -- touch "$PGB_WORK/app-ran"
 		_check_output "$kind" 65 'migrations/0002_x.sql'
-		((PGB_ELAPSED_MS < 5000)) || _problem "$kind" "took $PGB_ELAPSED_MS ms"
+		((PGB_ELAPSED_MS < 5000 * _SCALE)) || _problem "$kind" "took $PGB_ELAPSED_MS ms"
 		[[ ! -e $PGB_WORK/app-ran ]] || _problem "$kind" "the application ran"
 		rm -f -- "$PGB_WORK/app-ran"
 		[[ -z $(history "$db") ]] || _problem "$kind" "history rows: $(history "$db" | paste -sd ' ')"

@@ -107,6 +107,26 @@ test_sqlfiles_comment_only_file_is_an_empty_migration() {
 	assert_eq "1|0001_nothing.sql|$(sha migrations/0001_nothing.sql)" "$(history "$PGB_DB")" "history"
 }
 
+# A 0-byte file (or one holding only a byte-order mark) is an empty migration in every build:
+# its buffer was once left unterminated, so applying it depended on what the heap held.
+test_sqlfiles_zero_byte_file_is_an_empty_migration() {
+	local empty=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+	app_role
+	migdir migrations 0003_after.sql 'CREATE TABLE after_empty (id int);'
+	: >migrations/0001_empty.sql
+	printf '\xef\xbb\xbf' >migrations/0002_bom_only.sql
+	pgb_run run -- touch "$PGB_WORK/app-ran"
+	assert_exit 0
+	assert_contains "$PGB_ERR" 'applied 0001_empty.sql in '
+	assert_contains "$PGB_ERR" 'applied 0002_bom_only.sql in '
+	assert_eq 2 "$(grep -c '(0 statements)$' "$PGB_ERR")" "migrations applied with 0 statements"
+	assert_eq "1|0001_empty.sql|$empty
+2|0002_bom_only.sql|$empty
+3|0003_after.sql|$(sha migrations/0003_after.sql)" "$(history "$PGB_DB")" "history"
+	assert_eq t "$(table_exists "$PGB_DB" after_empty)" "table of the migration after them"
+	[[ -e $PGB_WORK/app-ran ]] || fail "the application did not run"
+}
+
 test_sqlfiles_copy_error_applies_nothing() {
 	app_role
 	migdir migrations 0001_copy.sql \

@@ -9,6 +9,7 @@ int main(void)
 {
 	static const struct unit_test tests[] = {
 		{ "durations and numbers", test_util },
+		{ "reading whole files", test_read_file },
 		{ "migration names, checksums and positions", test_migfile },
 		{ "configuration files, environment and flags", test_config },
 		{ "redaction of connection strings", test_redact },

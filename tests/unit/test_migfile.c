@@ -1,8 +1,11 @@
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "migfile.h"
 #include "unit.h"
+#include "util.h"
 
 static void test_markers(void);
 
@@ -16,6 +19,46 @@ static void check_position(const char *sql, int pos, int want_line, int want_col
 			want_line, want_col);
 		unit_failures++;
 	}
+}
+
+/* mig_read of a file holding len bytes of data: its return, and the SQL in sql. */
+static int read_migration(const char *data, size_t len, struct buf *sql)
+{
+	char path[] = "/tmp/pgboot-unit-XXXXXX";
+	struct migration m = { 1, path, path, 0 };
+	int fd = mkstemp(path), rc = -1;
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return -1;
+	CHECK(write(fd, data, len) == (ssize_t)len);
+	close(fd);
+	rc = mig_read(&m, sql);
+	unlink(path);
+	return rc;
+}
+
+/* Empty files are empty migrations: the SQL is "", terminated, whatever the heap held. */
+static void check_read(void)
+{
+	struct buf sql;
+
+	buf_init(&sql);
+	CHECK(read_migration("", 0, &sql) == 0);
+	CHECK(sql.data && sql.len == 0 && sql.data[0] == '\0');
+	buf_release(&sql);
+	CHECK(read_migration("\xef\xbb\xbf", 3, &sql) == 0);
+	CHECK(sql.data && sql.len == 0 && sql.data[0] == '\0');
+	buf_release(&sql);
+	CHECK(read_migration("-- pgboot:down\nDROP TABLE t;\n", 29, &sql) == 0);
+	CHECK(sql.data && sql.len == 0 && sql.data[0] == '\0');
+	buf_release(&sql);
+	CHECK(read_migration("SELECT 1;\n", 10, &sql) == 0);
+	CHECK_STR(sql.data, "SELECT 1;\n");
+	buf_release(&sql);
+	fprintf(stderr, "  (a NUL byte is refused with an error:)\n");
+	CHECK(read_migration("SELECT 1;\0", 10, &sql) < 0);
+	buf_release(&sql);
 }
 
 void test_migfile(void)
@@ -56,6 +99,7 @@ void test_migfile(void)
 	check_position("SELECT 1;\r\nBAD", 12, 2, 1);
 	check_position("x", 99, 1, 1);
 	check_position("", 1, 1, 1);
+	check_read();
 	test_markers();
 }
 

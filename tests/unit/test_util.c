@@ -1,4 +1,11 @@
+#include <errno.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "unit.h"
 #include "util.h"
@@ -66,4 +73,107 @@ void test_backoff(void)
 		}
 		CHECK(max_seen > 200);
 	}
+}
+
+static volatile sig_atomic_t alarms;
+
+static void count_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+/* A temporary file holding len bytes of data; the caller unlinks and frees the path. */
+static char *temp_file(const char *data, size_t len)
+{
+	char *path = xstrdup("/tmp/pgboot-unit-XXXXXX");
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	if (fd >= 0) {
+		CHECK(write(fd, data, len) == (ssize_t)len);
+		close(fd);
+	}
+	return path;
+}
+
+/* "ab", a pause, "cd", a pause, end of file: short reads, with signals arriving meanwhile. */
+static void read_file_from_slow_pipe(void)
+{
+	static const struct timespec pause = { 0, 150 * 1000 * 1000 };
+	struct sigaction sa = { 0 }, old;
+	struct itimerval every = { { 0, 10000 }, { 0, 10000 } }, off = { { 0, 0 }, { 0, 0 } };
+	struct buf b;
+	char path[64];
+	int fds[2], rc;
+	pid_t pid;
+
+	CHECK(pipe(fds) == 0);
+	/* Nothing buffered for the child to write again (valgrind flushes stdio at _exit). */
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		if (write(fds[1], "ab", 2) != 2 || nanosleep(&pause, NULL) != 0 ||
+		    write(fds[1], "cd", 2) != 2 || nanosleep(&pause, NULL) != 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	/* No SA_RESTART: a blocked read() fails with EINTR at each tick. */
+	sa.sa_handler = count_alarm;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, &old);
+	alarms = 0;
+	setitimer(ITIMER_REAL, &every, NULL);
+	snprintf(path, sizeof(path), "/dev/fd/%d", fds[0]);
+	buf_init(&b);
+	rc = read_file(path, &b);
+	setitimer(ITIMER_REAL, &off, NULL);
+	sigaction(SIGALRM, &old, NULL);
+	CHECK(rc == 0);
+	CHECK(alarms > 0);
+	CHECK(b.len == 4);
+	CHECK_STR(b.data, "abcd");
+	buf_release(&b);
+	close(fds[0]);
+	CHECK(waitpid(pid, &rc, 0) == pid && WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
+}
+
+void test_read_file(void)
+{
+	char *empty = temp_file("", 0), *text = temp_file("x\0y\n", 4);
+	struct buf b;
+
+	/* An empty file: terminated, also in a buffer that held bytes beyond its length. */
+	buf_init(&b);
+	CHECK(read_file(empty, &b) == 0);
+	CHECK(b.data && b.len == 0 && b.data[0] == '\0');
+	buf_release(&b);
+	b.cap = 64;
+	b.data = xmalloc(b.cap);
+	memset(b.data, 'z', b.cap);
+	CHECK(read_file(empty, &b) == 0);
+	CHECK(b.len == 0 && b.data[0] == '\0');
+	buf_release(&b);
+	/* Appends to what the buffer holds. */
+	buf_puts(&b, "abc");
+	CHECK(read_file(empty, &b) == 0);
+	CHECK(b.len == 3);
+	CHECK_STR(b.data, "abc");
+	CHECK(read_file(text, &b) == 0);
+	CHECK(b.len == 7 && memcmp(b.data, "abcx\0y\n", 8) == 0);
+	buf_release(&b);
+	/* Failures leave a terminated buffer too, and errno. */
+	CHECK(read_file("/nonexistent/pgboot-unit", &b) < 0 && errno == ENOENT);
+	CHECK(b.data && b.len == 0 && b.data[0] == '\0');
+	buf_release(&b);
+	CHECK(read_file("/tmp", &b) < 0 && errno == EISDIR);
+	CHECK(b.data && b.len == 0 && b.data[0] == '\0');
+	buf_release(&b);
+	read_file_from_slow_pipe();
+	unlink(empty);
+	unlink(text);
+	free(empty);
+	free(text);
 }

@@ -33,6 +33,7 @@ struct unit_test {
 };
 
 void test_util(void);
+void test_read_file(void);
 void test_migfile(void);
 void test_config(void);
 void test_redact(void);
