@@ -53,9 +53,10 @@ enum status apply_all(const struct apply_ctx *ctx, const struct migration *const
  * The one transaction helper: begin_sql (NULL when body begins the transaction itself),
  * then body(arg), then COMMIT, which also resets the session (as psql's next file would
  * start afresh) but keeps the migration lock; ROLLBACK instead when anything failed. what
- * names the work in errors ("the migration").
+ * names the work in errors ("the migration"). With lock (may be NULL), the migration lock
+ * must still be held before COMMIT (lock_check), or nothing is committed.
  */
-enum status apply_transaction(PGconn *conn, const char *begin_sql,
+enum status apply_transaction(PGconn *conn, const struct mig_lock *lock, const char *begin_sql,
 			      enum status (*body)(void *arg), void *arg, const char *what);
 
 #endif

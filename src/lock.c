@@ -23,23 +23,30 @@ enum lock_mode lock_configured(const struct config *cfg)
 void lock_init(struct mig_lock *l, const char *table, const struct config *cfg)
 {
 	memset(l, 0, sizeof(*l));
-	snprintf(l->key, sizeof(l->key), "%" PRId64, sha256_int64(table));
+	int64_t key = sha256_int64(table);
+
+	snprintf(l->key, sizeof(l->key), "%" PRId64, key);
+	snprintf(l->guard, sizeof(l->guard), "%" PRId32 ", %" PRId32,
+		 (int32_t)(uint32_t)((uint64_t)key >> 32), (int32_t)(uint32_t)((uint64_t)key & 0xffffffffu));
 	l->mode = lock_configured(cfg);
 }
 
-/* Names whoever holds the lock, so that a stuck deploy says who it waits for. */
-static void log_holder(PGconn *conn, const char *key)
+/*
+ * Names whoever holds the lock, so that a stuck deploy says who it waits for: the bigint
+ * key's lock (objsubid 1), or the guard's, the same 64 bits as two int4 (objsubid 2).
+ */
+static void log_holder(PGconn *conn, const char *key, bool guard)
 {
 	static const char sql[] =
 		"SELECT a.pid, coalesce(a.application_name, ''), "
 		"coalesce(host(a.client_addr), 'local socket'), a.state "
 		"FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
-		"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+		"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = $2 "
 		"AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) "
 		"AND l.objid::bigint = ($1::bigint & 4294967295)";
-	const char *params[] = { key };
+	const char *params[] = { key, guard ? "2" : "1" };
 	struct db_error err;
-	PGresult *res = db_query(conn, sql, 1, params, &err);
+	PGresult *res = db_query(conn, sql, 2, params, &err);
 
 	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0)
 		log_error("the migration lock is held by pid %s (application \"%s\", client %s, %s)",
@@ -105,7 +112,8 @@ static int poll_once(PGconn *conn, const char *sql, bool own, enum status *st)
  * polls a read-committed transaction holds no snapshot either. Either in the caller's
  * open transaction, or (own) in a transaction of its own that stays open once taken.
  */
-static enum status poll_lock(PGconn *conn, const struct config *cfg, const char *key, bool own)
+static enum status poll_lock(PGconn *conn, const struct config *cfg, const struct mig_lock *l,
+			     bool guard, bool own)
 {
 	/*
 	 * The simple protocol, with the key (a number pgboot formatted) in the text: a query
@@ -115,25 +123,24 @@ static enum status poll_lock(PGconn *conn, const struct config *cfg, const char 
 	 * transaction, each poll begins one and a miss rolls it back: a waiter then holds no
 	 * server connection of a pooler between polls.
 	 */
-	char *sql = xasprintf("%sSELECT pg_catalog.pg_try_advisory_xact_lock(%s::bigint)",
+	char *sql = xasprintf("%sSELECT pg_catalog.pg_try_advisory_xact_lock(%s%s)",
 			      own ? "BEGIN; SET LOCAL idle_in_transaction_session_timeout = 0; " : "",
-			      key);
+			      guard ? l->guard : l->key, guard ? "" : "::bigint");
 	int64_t deadline = clock_ms() + cfg->lock_wait_ms;
 	uint64_t rng = random_seed();
 	enum status st = ST_OK;
 	struct db_error listen_err;
-	int got;
 
 	/* The holder notifies when it lets go, so a waiter need not sleep out its backoff. */
 	if (own && db_exec(conn, "LISTEN " LOCK_CHANNEL, 0, NULL, &listen_err) < 0)
 		log_debug("could not listen for the migration lock: %s", listen_err.message);
-	for (int attempt = 1; (got = poll_once(conn, sql, own, &st)) == 0; attempt++) {
+	for (int attempt = 1; poll_once(conn, sql, own, &st) == 0; attempt++) {
 		if (attempt == 1)
 			log_info("waiting for another pgboot to finish migrating");
 		if (clock_ms() >= deadline) {
 			log_error("could not take the migration lock within %s (migrate.lock_wait)",
 				  cfg_get(cfg, CFG_MIGRATE_LOCK_WAIT));
-			log_holder(conn, key);
+			log_holder(conn, l->key, guard);
 			st = ST_UNAVAILABLE;
 			break;
 		}
@@ -150,7 +157,7 @@ static enum status poll_lock(PGconn *conn, const struct config *cfg, const char 
 enum status lock_in_transaction(const struct mig_lock *l, PGconn *conn,
 				const struct config *cfg)
 {
-	return poll_lock(conn, cfg, l->key, false);
+	return poll_lock(conn, cfg, l, l->mode == LOCK_SESSION, false);
 }
 
 /*
@@ -181,7 +188,7 @@ static enum status hold(struct mig_lock *l, const struct config *cfg, bool *no_s
 			  err.message);
 		return err.interrupted ? ST_SIGNAL : ST_UNAVAILABLE;
 	}
-	st = poll_lock(l->conn, cfg, l->key, true);
+	st = poll_lock(l->conn, cfg, l, false, true);
 	if (st != ST_OK) {
 		PQfinish(l->conn);
 		l->conn = NULL;
@@ -206,6 +213,46 @@ enum status lock_take(struct mig_lock *l, const struct config *cfg, bool fallbac
 		 "taking it in each migration's transaction instead");
 	l->mode = LOCK_TRANSACTION;
 	return ST_OK;
+}
+
+/* False when conn is known to be gone; see lock_check. */
+static bool still_connected(PGconn *conn, bool sure)
+{
+	struct db_error err;
+	PGnotify *n;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+		return false;
+	/* Readable while idle in its transaction: a FATAL before the end, the end, or noise. */
+	if (sig_wait(PQsocket(conn), POLLIN, 0) > 0) {
+		if (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK)
+			return false;
+		while ((n = PQnotifies(conn)))
+			PQfreemem(n);
+		sure = true;
+	}
+	return !sure || db_exec(conn, "SELECT 1", 0, NULL, &err) == 0;
+}
+
+enum status lock_check(const struct mig_lock *l, bool sure, const char *what)
+{
+	const struct log_field fields[] = {
+		{ "hint", "another runner may hold the lock now; nothing more was applied by this one, "
+			  "and the next run goes on where this one stopped" },
+		{ NULL, NULL },
+	};
+
+	char cause[256];
+	size_t n;
+
+	if (l->mode != LOCK_SESSION || !l->conn || still_connected(l->conn, sure))
+		return ST_OK;
+	snprintf(cause, sizeof(cause), "%s", PQerrorMessage(l->conn));
+	for (n = strlen(cause); n && (cause[n - 1] == '\n' || cause[n - 1] == ' '); n--)
+		cause[n - 1] = '\0';
+	log_event(LOG_ERROR, fields, "lost the migration lock before %s: the connection holding it "
+		  "ended: %s", what, n ? cause : "no reason given");
+	return ST_UNAVAILABLE;
 }
 
 void lock_release(struct mig_lock *l)

@@ -21,6 +21,7 @@ enum lock_mode {
 
 struct mig_lock {
 	char key[24];        /* the advisory lock's key, a bigint in decimal */
+	char guard[32];      /* the same 64 bits as two int4, "hi, lo": another lock (see below) */
 	enum lock_mode mode; /* the mode in effect: set by lock_take */
 	PGconn *conn;        /* with LOCK_SESSION once taken: the connection holding it */
 };
@@ -38,11 +39,24 @@ void lock_init(struct mig_lock *l, const char *table, const struct config *cfg);
  */
 enum status lock_take(struct mig_lock *l, const struct config *cfg, bool fallback);
 /*
- * Takes the lock inside conn's open transaction (it goes with the transaction), polling
- * with backoff until migrate.lock_wait, after which it names the holder.
+ * Takes a lock inside conn's open transaction (it goes with the transaction), polling
+ * with backoff until migrate.lock_wait, after which it names the holder. In
+ * LOCK_TRANSACTION mode, the migration lock. In LOCK_SESSION mode, the guard: every
+ * migration's transaction holds it, so a runner that took over the lock after the last
+ * holder lost its connection waits for that holder's transaction to end (committed or
+ * rolled back) before it applies the same migration.
  */
 enum status lock_in_transaction(const struct mig_lock *l, PGconn *conn,
 				const struct config *cfg);
+/*
+ * Whether the lock is still held, before anything more is applied under it: in
+ * LOCK_SESSION mode, whether its connection is still alive (a terminated backend, an
+ * idle-session killer or a network reset end it, and another runner may take the lock).
+ * Without sure it only reads what the socket already holds, without waiting; with sure,
+ * or when something arrived, it also asks the server. Returns ST_OK, or ST_UNAVAILABLE
+ * after logging that the lock was lost while doing what ("statement 3 of \"x.sql\"").
+ */
+enum status lock_check(const struct mig_lock *l, bool sure, const char *what);
 /* Ends the lock's transaction, wakes the runners waiting for it, closes its connection. */
 void lock_release(struct mig_lock *l);
 
