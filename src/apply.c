@@ -188,9 +188,8 @@ enum status apply_transaction(PGconn *conn, const struct mig_lock *lock, const c
 }
 
 /*
- * Every migration's transaction takes a lock (lock_in_transaction: the migration lock in
- * LOCK_TRANSACTION mode, for poolers that do not keep sessions; the guard against a
- * holder that lost the session lock otherwise), then checks the history again under it.
+ * In LOCK_TRANSACTION mode (poolers that do not keep sessions), the lock is taken inside
+ * the file's transaction and the history is checked again under it.
  */
 static enum status claim(struct run *r)
 {
@@ -268,8 +267,8 @@ static enum status run_statements(struct run *r, size_t from, size_t to,
 	return rc;
 }
 
-/* Inside the transaction: the file's statements (not a wrapper's BEGIN and COMMIT), the
- * history row; with LOCK_TRANSACTION, the lock first. */
+/* Inside the transaction: with LOCK_TRANSACTION, the lock and the history again (claim);
+ * the file's statements (not a wrapper's BEGIN and COMMIT); the history row. */
 static enum status transaction_body(void *arg)
 {
 	struct run *r = arg;
@@ -286,7 +285,7 @@ static enum status transaction_body(void *arg)
 			rc = exec_sql(r->conn, timeouts, "begin the migration's transaction");
 		free(timeouts);
 	}
-	if (rc == ST_OK)
+	if (rc == ST_OK && r->lock->mode == LOCK_TRANSACTION)
 		rc = claim(r);
 	if (rc == ST_OK && !r->skipped)
 		rc = run_statements(r, wrap, r->plan.count - wrap, NULL);
@@ -315,10 +314,8 @@ static enum status apply_in_transaction(struct run *r)
 static enum status finish_body(void *arg)
 {
 	struct run *r = arg;
-	enum status st = claim(r);
+	enum status st = record(r);
 
-	if (st == ST_OK && !r->skipped)
-		st = record(r);
 	return st == ST_OK ? history_progress_clear(r->h, r->conn, r->m->version) : st;
 }
 

@@ -23,30 +23,23 @@ enum lock_mode lock_configured(const struct config *cfg)
 void lock_init(struct mig_lock *l, const char *table, const struct config *cfg)
 {
 	memset(l, 0, sizeof(*l));
-	int64_t key = sha256_int64(table);
-
-	snprintf(l->key, sizeof(l->key), "%" PRId64, key);
-	snprintf(l->guard, sizeof(l->guard), "%" PRId32 ", %" PRId32,
-		 (int32_t)(uint32_t)((uint64_t)key >> 32), (int32_t)(uint32_t)((uint64_t)key & 0xffffffffu));
+	snprintf(l->key, sizeof(l->key), "%" PRId64, sha256_int64(table));
 	l->mode = lock_configured(cfg);
 }
 
-/*
- * Names whoever holds the lock, so that a stuck deploy says who it waits for: the bigint
- * key's lock (objsubid 1), or the guard's, the same 64 bits as two int4 (objsubid 2).
- */
-static void log_holder(PGconn *conn, const char *key, bool guard)
+/* Names whoever holds the lock, so that a stuck deploy says who it waits for. */
+static void log_holder(PGconn *conn, const char *key)
 {
 	static const char sql[] =
 		"SELECT a.pid, coalesce(a.application_name, ''), "
 		"coalesce(host(a.client_addr), 'local socket'), a.state "
 		"FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
-		"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = $2 "
+		"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
 		"AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) "
 		"AND l.objid::bigint = ($1::bigint & 4294967295)";
-	const char *params[] = { key, guard ? "2" : "1" };
+	const char *params[] = { key };
 	struct db_error err;
-	PGresult *res = db_query(conn, sql, 2, params, &err);
+	PGresult *res = db_query(conn, sql, 1, params, &err);
 
 	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0)
 		log_error("the migration lock is held by pid %s (application \"%s\", client %s, %s)",
@@ -112,8 +105,7 @@ static int poll_once(PGconn *conn, const char *sql, bool own, enum status *st)
  * polls a read-committed transaction holds no snapshot either. Either in the caller's
  * open transaction, or (own) in a transaction of its own that stays open once taken.
  */
-static enum status poll_lock(PGconn *conn, const struct config *cfg, const struct mig_lock *l,
-			     bool guard, bool own)
+static enum status poll_lock(PGconn *conn, const struct config *cfg, const char *key, bool own)
 {
 	/*
 	 * The simple protocol, with the key (a number pgboot formatted) in the text: a query
@@ -123,9 +115,9 @@ static enum status poll_lock(PGconn *conn, const struct config *cfg, const struc
 	 * transaction, each poll begins one and a miss rolls it back: a waiter then holds no
 	 * server connection of a pooler between polls.
 	 */
-	char *sql = xasprintf("%sSELECT pg_catalog.pg_try_advisory_xact_lock(%s%s)",
+	char *sql = xasprintf("%sSELECT pg_catalog.pg_try_advisory_xact_lock(%s::bigint)",
 			      own ? "BEGIN; SET LOCAL idle_in_transaction_session_timeout = 0; " : "",
-			      guard ? l->guard : l->key, guard ? "" : "::bigint");
+			      key);
 	int64_t deadline = clock_ms() + cfg->lock_wait_ms;
 	uint64_t rng = random_seed();
 	enum status st = ST_OK;
@@ -140,7 +132,7 @@ static enum status poll_lock(PGconn *conn, const struct config *cfg, const struc
 		if (clock_ms() >= deadline) {
 			log_error("could not take the migration lock within %s (migrate.lock_wait)",
 				  cfg_get(cfg, CFG_MIGRATE_LOCK_WAIT));
-			log_holder(conn, l->key, guard);
+			log_holder(conn, key);
 			st = ST_UNAVAILABLE;
 			break;
 		}
@@ -157,7 +149,7 @@ static enum status poll_lock(PGconn *conn, const struct config *cfg, const struc
 enum status lock_in_transaction(const struct mig_lock *l, PGconn *conn,
 				const struct config *cfg)
 {
-	return poll_lock(conn, cfg, l, l->mode == LOCK_SESSION, false);
+	return poll_lock(conn, cfg, l->key, false);
 }
 
 /*
@@ -188,7 +180,7 @@ static enum status hold(struct mig_lock *l, const struct config *cfg, bool *no_s
 			  err.message);
 		return err.interrupted ? ST_SIGNAL : ST_UNAVAILABLE;
 	}
-	st = poll_lock(l->conn, cfg, l, false, true);
+	st = poll_lock(l->conn, cfg, l->key, true);
 	if (st != ST_OK) {
 		PQfinish(l->conn);
 		l->conn = NULL;

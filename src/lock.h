@@ -21,7 +21,6 @@ enum lock_mode {
 
 struct mig_lock {
 	char key[24];        /* the advisory lock's key, a bigint in decimal */
-	char guard[32];      /* the same 64 bits as two int4, "hi, lo": another lock (see below) */
 	enum lock_mode mode; /* the mode in effect: set by lock_take */
 	PGconn *conn;        /* with LOCK_SESSION once taken: the connection holding it */
 };
@@ -39,12 +38,8 @@ void lock_init(struct mig_lock *l, const char *table, const struct config *cfg);
  */
 enum status lock_take(struct mig_lock *l, const struct config *cfg, bool fallback);
 /*
- * Takes a lock inside conn's open transaction (it goes with the transaction), polling
- * with backoff until migrate.lock_wait, after which it names the holder. In
- * LOCK_TRANSACTION mode, the migration lock. In LOCK_SESSION mode, the guard: every
- * migration's transaction holds it, so a runner that took over the lock after the last
- * holder lost its connection waits for that holder's transaction to end (committed or
- * rolled back) before it applies the same migration.
+ * Takes the lock inside conn's open transaction (it goes with the transaction), polling
+ * with backoff until migrate.lock_wait, after which it names the holder.
  */
 enum status lock_in_transaction(const struct mig_lock *l, PGconn *conn,
 				const struct config *cfg);
