@@ -5,11 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <unistd.h>
 
 #include "db.h"
 #include "log.h"
+#include "orphan.h"
 #include "preflight.h"
 #include "sig.h"
 #include "split.h"
@@ -26,9 +25,45 @@
 	"COMMIT; CLOSE ALL; RESET ALL; RESET SESSION AUTHORIZATION; DEALLOCATE ALL; "      \
 	"UNLISTEN *; DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES"
 
+/* One file's run: what every step needs. */
+struct run {
+	PGconn *conn;
+	const struct config *cfg;
+	const struct history *h;
+	const struct mig_lock *lock;
+	const struct migration *m;
+	struct buf sql;
+	struct preflight plan;
+	char checksum[65];
+	int64_t start;        /* clock_ms() when the attempt began */
+	bool lock_timed_out;  /* the last failure was lock_not_available (55P03) */
+	bool skipped;         /* another runner applied (or rolled back) the file meanwhile */
+	bool down;            /* rolling back: the down part runs, the history row goes */
+	bool outer;           /* inside the one transaction of migrate.transaction = all */
+	size_t ran;           /* statements this process ran to completion, over all attempts */
+	size_t resumed_at;    /* no-transaction: the first statement this process ran, or 0 */
+	struct progress done; /* no-transaction: the statements done, with their checksums */
+	size_t recorded;      /* no-transaction: how many of them the progress table holds */
+};
+
+/* What a no-transaction file leaves when it stops early, and what the next run does. */
+static void log_stopped(const struct run *r, size_t index, const char *how)
+{
+	size_t k = r->recorded;
+	char done[96] = "none of its statements was committed";
+
+	if (k == 1)
+		snprintf(done, sizeof(done), "statement 1 was committed and recorded");
+	else if (k > 1)
+		snprintf(done, sizeof(done), "statements 1 to %zu were committed and recorded", k);
+	log_error("migration \"%s\" was stopped %s statement %zu of %zu; it runs without a "
+		  "transaction: %s, and the next run %s", r->m->path, how, index + 1,
+		  r->plan.count, done, k ? "resumes after them" : "starts it again");
+}
+
 /* "dir/0003_x.sql:3:8: ERROR: message (SQLSTATE 42601)", with detail, hint and context. */
-static enum status statement_failure(const struct migration *m, const struct splitter *sp,
-				     const struct stmt *st, const struct db_error *err)
+static enum status statement_failure(const struct run *r, const struct splitter *sp,
+				     const struct stmt *st, size_t index, const struct db_error *err)
 {
 	char line_s[16], col_s[16];
 	int line = st->line, col = st->column;
@@ -37,26 +72,30 @@ static enum status statement_failure(const struct migration *m, const struct spl
 		{ "hint", err->hint[0] ? err->hint : NULL },
 		{ "context", err->context[0] ? err->context : NULL },
 		{ "sqlstate", err->sqlstate },
-		{ "file", m->path },
+		{ "file", r->m->path },
 		{ "line", line_s },
 		{ "column", col_s },
 		{ NULL, NULL },
 	};
 
+	if ((err->interrupted || sig_caught()) && r->plan.no_transaction && !r->down) {
+		log_stopped(r, index, "by a signal, which cancelled");
+		return ST_SIGNAL;
+	}
 	if (err->interrupted || sig_caught()) {
-		log_error("migration \"%s\" was cancelled; its transaction was rolled back", m->path);
+		log_error("migration \"%s\" was cancelled; its transaction was rolled back", r->m->path);
 		return ST_SIGNAL;
 	}
 	if (err->connection_lost || !err->sqlstate[0]) {
-		log_error("lost the connection while applying \"%s\": %s", m->path, err->message);
+		log_error("lost the connection while applying \"%s\": %s", r->m->path, err->message);
 		return ST_UNAVAILABLE;
 	}
 	if (err->position > 0)
 		split_position(sp, st, err->position, &line, &col);
-	line += m->line_offset;
+	line += r->m->line_offset;
 	snprintf(line_s, sizeof(line_s), "%d", line);
 	snprintf(col_s, sizeof(col_s), "%d", col);
-	log_event(LOG_ERROR, fields, "%s:%d:%d: ERROR: %s (SQLSTATE %s)", m->path, line, col,
+	log_event(LOG_ERROR, fields, "%s:%d:%d: ERROR: %s (SQLSTATE %s)", r->m->path, line, col,
 		  err->message, err->sqlstate);
 	return ST_MIGRATION;
 }
@@ -88,25 +127,6 @@ static void statement_checksum(const struct buf *sql, const struct stmt *st, cha
 
 	mig_checksum(sql->data + st->start, end - st->start, out);
 }
-
-/* One file's run: what every step needs. */
-struct run {
-	PGconn *conn;
-	const struct config *cfg;
-	const struct history *h;
-	const struct mig_lock *lock;
-	const struct migration *m;
-	struct buf sql;
-	struct preflight plan;
-	char checksum[65];
-	int64_t start;       /* clock_ms() when the attempt began */
-	bool lock_timed_out; /* the last failure was lock_not_available (55P03) */
-	bool skipped;        /* another runner applied (or rolled back) the file meanwhile */
-	bool down;           /* rolling back: the down part runs, the history row goes */
-	bool outer;          /* inside the one transaction of migrate.transaction = all */
-	struct progress done; /* no-transaction: the statements done, with their checksums */
-	size_t recorded;      /* no-transaction: how many of them the progress table holds */
-};
 
 /* The history row, in the migration's transaction: written going up, removed going down. */
 static enum status record(struct run *r)
@@ -145,26 +165,25 @@ static enum status exec_sql(PGconn *conn, const char *sql, const char *what)
 	return db_exec(conn, sql, 0, NULL, &err) < 0 ? db_report(&err, what) : ST_OK;
 }
 
-enum status apply_transaction(PGconn *conn, const char *begin_sql,
+enum status apply_transaction(PGconn *conn, const struct mig_lock *lock, const char *begin_sql,
 			      enum status (*body)(void *arg), void *arg, const char *what)
 {
 	struct db_error err;
 	enum status st = ST_OK;
-	char *commit_what;
+	char *commit_what = xasprintf("commit %s", what);
 
-	if (begin_sql && db_exec(conn, begin_sql, 0, NULL, &err) < 0) {
+	if (begin_sql && db_exec(conn, begin_sql, 0, NULL, &err) < 0)
 		st = db_report(&err, "begin a transaction");
-		rollback(conn);
-		return st;
-	}
-	st = body(arg);
-	if (st == ST_OK && db_exec(conn, COMMIT_AND_RESET, 0, NULL, &err) < 0) {
-		commit_what = xasprintf("commit %s", what);
+	if (st == ST_OK)
+		st = body(arg);
+	/* Committing after the lock was lost could apply what another runner applies too. */
+	if (st == ST_OK && lock)
+		st = lock_check(lock, true, commit_what);
+	if (st == ST_OK && db_exec(conn, COMMIT_AND_RESET, 0, NULL, &err) < 0)
 		st = db_report(&err, commit_what);
-		free(commit_what);
-	}
 	if (st != ST_OK)
 		rollback(conn);
+	free(commit_what);
 	return st;
 }
 
@@ -186,15 +205,40 @@ static enum status claim(struct run *r)
 
 /* What a statement runner calls around each statement; either may be NULL. */
 struct stmt_hooks {
-	/* Before the statement runs: anything but ST_OK stops the run without running it. */
-	enum status (*before)(struct run *r, const struct stmt *st);
+	/*
+	 * Before statement index runs: anything but ST_OK stops the run without running it;
+	 * *done set means it ran to completion elsewhere, and is counted without running.
+	 */
+	enum status (*before)(struct run *r, const struct stmt *st, size_t index, bool *done);
 	/* After it ran, with its status (failures logged already); returns the run's status. */
-	enum status (*after)(struct run *r, const struct stmt *st, enum status rc);
+	enum status (*after)(struct run *r, const struct stmt *st, size_t index, enum status rc);
 };
+
+/* Before a statement: the lock still held, no signal, the hook's say. 1: run it. */
+static int may_run(struct run *r, const struct stmt *st, size_t i, const struct stmt_hooks *hooks,
+		   enum status *rc)
+{
+	char what[64];
+	bool done = false;
+
+	snprintf(what, sizeof(what), "statement %zu of \"%s\"", i + 1, r->m->file);
+	if (hooks && hooks->before && (*rc = hooks->before(r, st, i, &done)) != ST_OK)
+		return 0;
+	if (done)
+		return 0;
+	if (sig_caught()) {
+		/* a query sent now could no longer be cancelled */
+		if (r->plan.no_transaction && !r->down)
+			log_stopped(r, i, "by a signal before");
+		*rc = ST_SIGNAL;
+		return 0;
+	}
+	return (*rc = lock_check(r->lock, false, what)) == ST_OK;
+}
 
 /*
  * The one statement runner: statements [from, to) of the file, in order, until one fails
- * (logged with its line and column) or a termination signal comes.
+ * (logged with its line and column), a termination signal comes or the lock is lost.
  */
 static enum status run_statements(struct run *r, size_t from, size_t to,
 				  const struct stmt_hooks *hooks)
@@ -206,24 +250,25 @@ static enum status run_statements(struct run *r, size_t from, size_t to,
 
 	split_init(&sp, r->sql.data, r->sql.len);
 	for (size_t i = 0; rc == ST_OK && i < to && split_next(&sp, &st) == 1; i++) {
+		int run;
+
 		if (i < from)
 			continue;
-		if (sig_caught())
-			return ST_SIGNAL; /* a query sent now could no longer be cancelled */
-		if (hooks && hooks->before && (rc = hooks->before(r, &st)) != ST_OK)
+		if ((run = may_run(r, &st, i, hooks, &rc)) == 0 && rc != ST_OK)
 			break;
-		if (run_statement(r->conn, &r->sql, &st, &err) < 0) {
+		if (run && run_statement(r->conn, &r->sql, &st, &err) < 0) {
 			r->lock_timed_out = strcmp(err.sqlstate, "55P03") == 0;
-			rc = statement_failure(r->m, &sp, &st, &err);
+			rc = statement_failure(r, &sp, &st, i, &err);
 		}
+		r->ran += run && rc == ST_OK;
 		if (hooks && hooks->after)
-			rc = hooks->after(r, &st, rc);
+			rc = hooks->after(r, &st, i, rc);
 	}
 	return rc;
 }
 
-/* Inside the transaction: the file's statements (not a wrapper's BEGIN and COMMIT), the
- * history row; with LOCK_TRANSACTION, the lock first. */
+/* Inside the transaction: with LOCK_TRANSACTION, the lock and the history again (claim);
+ * the file's statements (not a wrapper's BEGIN and COMMIT); the history row. */
 static enum status transaction_body(void *arg)
 {
 	struct run *r = arg;
@@ -231,6 +276,7 @@ static enum status transaction_body(void *arg)
 	enum status rc = ST_OK;
 	char *timeouts;
 
+	r->ran = 0;
 	if (r->plan.wrapped && !r->outer) {
 		/* The file's own BEGIN opens the transaction, with its options. */
 		rc = run_statements(r, 0, 1, NULL);
@@ -259,106 +305,9 @@ static enum status apply_in_transaction(struct run *r)
 	if (r->outer)
 		return transaction_body(r); /* the caller commits or rolls back everything */
 	begin_sql = r->plan.wrapped ? NULL : timeouts_sql(r->cfg, true, true);
-	rc = apply_transaction(r->conn, begin_sql, transaction_body, r, "the migration");
+	rc = apply_transaction(r->conn, r->lock, begin_sql, transaction_body, r, "the migration");
 	free(begin_sql);
 	return rc;
-}
-/* Reads the next word or "quoted identifier" of s into out; returns false at the end. */
-static bool next_token(const char **s, char *out, size_t size, bool *quoted)
-{
-	const char *p = *s;
-	size_t n;
-
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
-	*quoted = *p == '"';
-	if (*quoted) {
-		const char *end = strchr(p + 1, '"');
-
-		if (!end || end[1] == '"')
-			return false; /* no name with doubled quotes: pgboot leaves those alone */
-		n = (size_t)(end - p - 1);
-		*s = end + 1;
-		p++;
-	} else {
-		n = strcspn(p, " \t\r\n(;");
-		*s = p + n;
-	}
-	if (!n || n >= size)
-		return false;
-	memcpy(out, p, n);
-	out[n] = '\0';
-	return true;
-}
-
-/*
- * The index named by CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] name, as stored
- * (unquoted names fold to lower case). Returns false for other statements or no name.
- */
-static bool concurrent_index_name(const char *s, char *name, size_t size)
-{
-	char tok[64];
-	bool quoted;
-
-	if (!next_token(&s, tok, sizeof(tok), &quoted) || strcasecmp(tok, "create") != 0 ||
-	    !next_token(&s, tok, sizeof(tok), &quoted))
-		return false;
-	if (!strcasecmp(tok, "unique") && !next_token(&s, tok, sizeof(tok), &quoted))
-		return false;
-	if (strcasecmp(tok, "index") != 0 || !next_token(&s, tok, sizeof(tok), &quoted) ||
-	    strcasecmp(tok, "concurrently") != 0 || !next_token(&s, name, size, &quoted))
-		return false;
-	if (!quoted && !strcasecmp(name, "if")) {
-		if (!next_token(&s, tok, sizeof(tok), &quoted) || strcasecmp(tok, "not") != 0 ||
-		    !next_token(&s, tok, sizeof(tok), &quoted) || strcasecmp(tok, "exists") != 0 ||
-		    !next_token(&s, name, size, &quoted))
-			return false;
-	}
-	if (quoted)
-		return true;
-	if (!strcasecmp(name, "on"))
-		return false;
-	for (char *p = name; *p; p++)
-		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-	return true;
-}
-
-/*
- * An index that a failed CREATE INDEX CONCURRENTLY left INVALID makes its retry fail with
- * "already exists". After a failure it is reported; before a retry it is dropped
- * (concurrently) so the statement builds it again.
- */
-static enum status invalid_index(PGconn *conn, const struct migration *m, const char *name,
-				 bool drop)
-{
-	static const char sql[] =
-		"SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) "
-		"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid "
-		"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-		"WHERE c.relname = $1 AND NOT i.indisvalid AND pg_catalog.pg_table_is_visible(c.oid)";
-	const char *params[] = { name };
-	struct db_error err;
-	PGresult *res = db_query(conn, sql, 1, params, &err);
-	enum status st = ST_OK;
-	char *drop_sql;
-
-	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		PQclear(res);
-		return db_report(&err, "look for an invalid index");
-	}
-	if (PQntuples(res) == 1 && !drop) {
-		log_warn("index %s is left INVALID by the failed CREATE INDEX CONCURRENTLY of \"%s\"; "
-			 "the next run drops it and builds it again", PQgetvalue(res, 0, 0), m->file);
-	} else if (PQntuples(res) == 1) {
-		log_warn("dropping index %s, left INVALID by an earlier CREATE INDEX CONCURRENTLY of "
-			 "\"%s\", to build it again", PQgetvalue(res, 0, 0), m->file);
-		drop_sql = xasprintf("DROP INDEX CONCURRENTLY IF EXISTS %s", PQgetvalue(res, 0, 0));
-		if (db_exec(conn, drop_sql, 0, NULL, &err) < 0)
-			st = db_report(&err, "drop the invalid index");
-		free(drop_sql);
-	}
-	PQclear(res);
-	return st;
 }
 
 /* The end of a no-transaction file: its history row replaces its progress, atomically. */
@@ -370,30 +319,106 @@ static enum status finish_body(void *arg)
 	return st == ST_OK ? history_progress_clear(r->h, r->conn, r->m->version) : st;
 }
 
-/* A CREATE INDEX CONCURRENTLY about to be retried: the INVALID index it left goes first. */
-static enum status before_recorded(struct run *r, const struct stmt *st)
+/* After waiting for an earlier runner's backend: the statements it recorded meanwhile. */
+static enum status progress_again(struct run *r, size_t index, const char *pid, bool *done)
 {
-	char name[64];
+	struct progress pr;
+	enum status rc = history_progress_read(r->h, r->conn, r->m->version, &pr);
 
-	if (!concurrent_index_name(r->sql.data + st->start, name, sizeof(name)))
+	if (rc == ST_OK && pr.n > index) {
+		log_info("statement %zu of \"%s\" was completed by the runner of backend pid %s; "
+			 "going on after it", index + 1, r->m->file, pid);
+		r->recorded = pr.n > r->recorded ? pr.n : r->recorded;
+		*done = true;
+	}
+	progress_release(&pr);
+	return rc;
+}
+
+/*
+ * The index of a CREATE INDEX CONCURRENTLY about to run: one left INVALID by an earlier
+ * run goes first, so the statement builds it again; one that the earlier runner's backend
+ * (waited for) completed means the statement is done.
+ */
+static enum status leftover_index(struct run *r, const char *name, size_t index,
+				  const char *pid, bool *done)
+{
+	enum orphan_index state;
+	char *qualified;
+	enum status rc = orphan_index_state(r->conn, name, &state, &qualified);
+
+	if (rc == ST_OK && state == INDEX_INVALID) {
+		log_warn("dropping index %s, left INVALID by an earlier CREATE INDEX CONCURRENTLY of "
+			 "\"%s\", to build it again", qualified, r->m->file);
+		rc = orphan_index_drop(r->conn, qualified);
+	} else if (rc == ST_OK && state == INDEX_VALID && pid[0]) {
+		log_info("index %s was completed by backend pid %s of an earlier run: statement %zu "
+			 "of \"%s\" is counted as done", qualified, pid, index + 1, r->m->file);
+		*done = true;
+	}
+	free(qualified);
+	return rc;
+}
+
+/*
+ * Before a statement of a no-transaction file: done already when another runner recorded
+ * it meanwhile; otherwise an earlier runner's backend still running it is waited for
+ * (within migrate.lock_wait), so no statement runs twice, then a CREATE INDEX
+ * CONCURRENTLY's leftover INVALID index goes.
+ */
+static enum status before_recorded(struct run *r, const struct stmt *st, size_t index,
+				   bool *done)
+{
+	char what[64], pid[16] = "", name[64];
+	char *text;
+	enum status rc = ST_OK;
+
+	if (index < r->recorded) {
+		*done = true;
 		return ST_OK;
-	return invalid_index(r->conn, r->m, name, true);
+	}
+	if (PQtransactionStatus(r->conn) != PQTRANS_IDLE)
+		return ST_OK; /* inside the file's own transaction */
+	text = xstrndup(r->sql.data + st->start, st->end - st->start);
+	snprintf(what, sizeof(what), "statement %zu of \"%s\"", index + 1, r->m->file);
+	rc = orphan_wait(r->conn, text, r->cfg->lock_wait_ms, what, pid);
+	if (rc == ST_OK && pid[0])
+		rc = progress_again(r, index, pid, done);
+	if (rc == ST_OK && !*done && orphan_index_name(text, name, sizeof(name)))
+		rc = leftover_index(r, name, index, pid, done);
+	free(text);
+	return rc;
+}
+
+/* A CREATE INDEX CONCURRENTLY that failed or was cancelled names the index it left. */
+static void report_invalid_index(const struct run *r, const struct stmt *st)
+{
+	enum orphan_index state;
+	char name[64], *qualified = NULL;
+
+	if (!orphan_index_name(r->sql.data + st->start, name, sizeof(name)) ||
+	    PQstatus(r->conn) != CONNECTION_OK ||
+	    orphan_index_state(r->conn, name, &state, &qualified) != ST_OK)
+		return;
+	if (state == INDEX_INVALID)
+		log_warn("index %s is left INVALID by the failed CREATE INDEX CONCURRENTLY of \"%s\"; "
+			 "the next run drops it and builds it again", qualified, r->m->file);
+	free(qualified);
 }
 
 /*
  * After a statement of a no-transaction file. Completed statements are recorded once the
  * session is outside any transaction the file opened itself, so what is recorded is what
- * the server committed. A failed CREATE INDEX CONCURRENTLY names the index it left.
+ * the server committed.
  */
-static enum status after_recorded(struct run *r, const struct stmt *st, enum status rc)
+static enum status after_recorded(struct run *r, const struct stmt *st, size_t index,
+				  enum status rc)
 {
-	char name[64];
-
+	(void)index;
 	if (rc != ST_OK) {
 		rollback(r->conn);
-		if (rc == ST_MIGRATION &&
-		    concurrent_index_name(r->sql.data + st->start, name, sizeof(name)))
-			invalid_index(r->conn, r->m, name, false);
+		if (rc == ST_MIGRATION || rc == ST_SIGNAL)
+			report_invalid_index(r, st);
 		return rc;
 	}
 	statement_checksum(&r->sql, st, r->done.sums[r->done.n++]);
@@ -406,9 +431,10 @@ static enum status after_recorded(struct run *r, const struct stmt *st, enum sta
 }
 
 /* A down part's statement: a failure rolls back what the part left open. */
-static enum status after_down(struct run *r, const struct stmt *st, enum status rc)
+static enum status after_down(struct run *r, const struct stmt *st, size_t index, enum status rc)
 {
 	(void)st;
+	(void)index;
 	if (rc != ST_OK)
 		rollback(r->conn);
 	return rc;
@@ -434,9 +460,10 @@ static enum status check_resumed(struct run *r, const struct progress *before)
 			buf_printf(&changed, "%s%zu", changed.len ? ", " : "", i + 1);
 	}
 	if (changed.len || i < before->n) {
-		log_error("\"%s\" was partly applied (%zu statements) and has changed since: "
-			  "statement%s %s", r->m->path, before->n, changed.len && !strchr(changed.data, ',')
-			  ? "" : "s", changed.len ? changed.data : "beyond the end of the file");
+		log_error("\"%s\" was partly applied (%zu statement%s) and has changed since: "
+			  "statement%s %s", r->m->path, before->n, before->n == 1 ? "" : "s",
+			  changed.len && !strchr(changed.data, ',') ? "" : "s",
+			  changed.len ? changed.data : "beyond the end of the file");
 		rc = ST_MIGRATION;
 	}
 	buf_release(&changed);
@@ -469,14 +496,16 @@ static enum status apply_statements(struct run *r)
 		rc = exec_sql(r->conn, timeouts, "set the migration's timeouts");
 	if (rc == ST_OK)
 		rc = check_resumed(r, &before);
-	if (rc == ST_OK && before.n)
+	if (rc == ST_OK && before.n && !r->resumed_at)
 		log_info("resuming %s at statement %zu of %zu", r->m->file, before.n + 1, r->plan.count);
+	if (!r->resumed_at)
+		r->resumed_at = before.n + 1;
 	if (rc == ST_OK)
 		rc = run_statements(r, before.n, r->plan.count, &hooks);
 	if (rc == ST_OK)
 		rc = check_closed(r);
 	if (rc == ST_OK)
-		rc = apply_transaction(r->conn, "BEGIN", finish_body, r, "the migration");
+		rc = apply_transaction(r->conn, r->lock, "BEGIN", finish_body, r, "the migration");
 	progress_release(&before);
 	progress_release(&r->done);
 	free(timeouts);
@@ -497,8 +526,9 @@ static enum status down_statements(struct run *r)
 		rc = run_statements(r, 0, r->plan.count, &hooks);
 	if (rc == ST_OK)
 		rc = check_closed(r);
-	return rc == ST_OK ? apply_transaction(r->conn, "BEGIN", finish_body, r, "the migration")
-			   : rc;
+	if (rc != ST_OK)
+		return rc;
+	return apply_transaction(r->conn, r->lock, "BEGIN", finish_body, r, "the migration");
 }
 
 /*
@@ -579,12 +609,31 @@ static enum status with_retries(PGconn *conn, const struct config *cfg,
 static enum status attempt_file(void *arg, bool *lock_timed_out)
 {
 	struct run *r = arg;
-	enum status st = !r->plan.no_transaction ? apply_in_transaction(r)
-			 : r->down		 ? down_statements(r)
-						 : apply_statements(r);
+	char what[300];
+	enum status st;
 
+	/* At each file: the lock's connection is asked whether it still holds it. */
+	snprintf(what, sizeof(what), "\"%s\"", r->m->file);
+	if ((st = lock_check(r->lock, true, what)) != ST_OK)
+		return st;
+	st = !r->plan.no_transaction ? apply_in_transaction(r)
+	     : r->down		 ? down_statements(r)
+				 : apply_statements(r);
 	*lock_timed_out = r->lock_timed_out;
 	return st;
+}
+
+/* "applied x.sql in 12ms (5 statements)", or what ran of it when it resumed. */
+static void log_applied(const struct run *r, int64_t ms)
+{
+	size_t n = r->plan.no_transaction ? r->ran : r->plan.count;
+
+	if (r->plan.no_transaction && r->resumed_at > 1)
+		log_info("applied %s in %" PRId64 "ms (%zu statement%s, resumed at statement %zu of "
+			 "%zu)", r->m->file, ms, n, n == 1 ? "" : "s", r->resumed_at, r->plan.count);
+	else
+		log_info("applied %s in %" PRId64 "ms (%zu statement%s)", r->m->file, ms, n,
+			 n == 1 ? "" : "s");
 }
 
 enum status apply_file(const struct apply_ctx *ctx, const struct migration *m, const char *label,
@@ -603,8 +652,7 @@ enum status apply_file(const struct apply_ctx *ctx, const struct migration *m, c
 	if (st == ST_OK && r.skipped)
 		log_info("%s was applied by another runner meanwhile", m->file);
 	else if (st == ST_OK)
-		log_info("applied %s in %" PRId64 "ms (%zu statement%s)", m->file, clock_ms() - start,
-			 r.plan.count, r.plan.count == 1 ? "" : "s");
+		log_applied(&r, clock_ms() - start);
 out:
 	*skipped = r.skipped;
 	buf_release(&r.sql);
@@ -628,9 +676,10 @@ enum status apply_down(const struct apply_ctx *ctx, const struct migration *m, s
 		log_info("%s was rolled back by another runner meanwhile", m->file);
 	else if (st == ST_OK)
 		log_info("rolled back %s", m->file);
-	else if (st == ST_MIGRATION && r.plan.no_transaction)
-		log_error("the down part of \"%s\" ran outside a transaction and stopped midway: "
-			  "finish or undo its statements by hand; its history row is kept", m->file);
+	else if (r.plan.no_transaction && r.ran)
+		log_error("the down part of \"%s\" ran outside a transaction and stopped midway "
+			  "(%zu statement%s of %zu done): finish or undo its statements by hand; its "
+			  "history row is kept", m->file, r.ran, r.ran == 1 ? "" : "s", r.plan.count);
 out:
 	buf_release(&r.sql);
 	return st;
@@ -680,7 +729,7 @@ static enum status attempt_all(void *arg, bool *lock_timed_out)
 
 	*a->applied = 0;
 	a->lock_timed_out = false;
-	st = apply_transaction(a->ctx->conn, begin_sql, all_body, a, "the migrations");
+	st = apply_transaction(a->ctx->conn, a->ctx->lock, begin_sql, all_body, a, "the migrations");
 	free(begin_sql);
 	if (st != ST_OK)
 		*a->applied = 0;

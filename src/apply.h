@@ -26,10 +26,12 @@ struct apply_ctx {
 
 /*
  * Applies m; label is the "[3/12]" of the progress line. In LOCK_SESSION mode the
- * caller holds the migration lock; in LOCK_TRANSACTION, the file's transaction takes it and
- * sets *skipped when another runner applied the file meanwhile. migrate.lock_timeout and
- * statement_timeout hold for its statements; a lock timeout is retried lock_retries
- * times. Errors are logged with the file's line and column.
+ * caller holds the migration lock, and the run stops (ST_UNAVAILABLE) as soon as it is
+ * found lost; in LOCK_TRANSACTION, the file's transaction takes it, reads the history
+ * again and sets *skipped when another runner applied the file meanwhile.
+ * migrate.lock_timeout and statement_timeout hold for its
+ * statements; a lock timeout is retried lock_retries times. Errors are logged with the
+ * file's line and column.
  */
 enum status apply_file(const struct apply_ctx *ctx, const struct migration *m, const char *label,
 		       bool *skipped);
@@ -53,9 +55,10 @@ enum status apply_all(const struct apply_ctx *ctx, const struct migration *const
  * The one transaction helper: begin_sql (NULL when body begins the transaction itself),
  * then body(arg), then COMMIT, which also resets the session (as psql's next file would
  * start afresh) but keeps the migration lock; ROLLBACK instead when anything failed. what
- * names the work in errors ("the migration").
+ * names the work in errors ("the migration"). With lock (may be NULL), the migration lock
+ * must still be held before COMMIT (lock_check), or nothing is committed.
  */
-enum status apply_transaction(PGconn *conn, const char *begin_sql,
+enum status apply_transaction(PGconn *conn, const struct mig_lock *lock, const char *begin_sql,
 			      enum status (*body)(void *arg), void *arg, const char *what);
 
 #endif

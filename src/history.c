@@ -179,7 +179,7 @@ static void log_changed(const struct migration *m, const struct history_row *a, 
 }
 
 enum status history_check(const struct history *h, const struct config *cfg,
-			  const struct mig_list *list, size_t *pending)
+			  const struct mig_list *list, size_t *pending, bool warn)
 {
 	const struct history_row *newest = h->n ? &h->rows[h->n - 1] : NULL;
 
@@ -205,7 +205,7 @@ enum status history_check(const struct history *h, const struct config *cfg,
 			return ST_MIGRATION;
 		}
 	}
-	for (size_t i = 0; i < h->n; i++)
+	for (size_t i = 0; warn && i < h->n; i++)
 		/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): rows holds n entries */
 		if (!in_list(list, h->rows[i].version))
 			log_warn("applied migration %" PRId64 " (\"%s\") has no file in the directory",

@@ -51,10 +51,11 @@ enum status history_create(const struct history *h, PGconn *conn);
 /*
  * Compares the files with the rows read: an applied file whose checksum changed, or a
  * pending one older than the newest applied one (unless migrate.out_of_order = allow),
- * stops everything (logged). Counts what is pending; warns about rows without a file.
+ * stops everything (logged). Counts what is pending; with warn, warns about rows without
+ * a file (once per run: the check is made again under the lock).
  */
 enum status history_check(const struct history *h, const struct config *cfg,
-			  const struct mig_list *list, size_t *pending);
+			  const struct mig_list *list, size_t *pending, bool warn);
 /*
  * Hashes m's file into sum and compares it with row a: 1 when it matches, 0 when the
  * file was edited since, -1 when it cannot be read (logged).

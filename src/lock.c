@@ -122,12 +122,11 @@ static enum status poll_lock(PGconn *conn, const struct config *cfg, const char 
 	uint64_t rng = random_seed();
 	enum status st = ST_OK;
 	struct db_error listen_err;
-	int got;
 
 	/* The holder notifies when it lets go, so a waiter need not sleep out its backoff. */
 	if (own && db_exec(conn, "LISTEN " LOCK_CHANNEL, 0, NULL, &listen_err) < 0)
 		log_debug("could not listen for the migration lock: %s", listen_err.message);
-	for (int attempt = 1; (got = poll_once(conn, sql, own, &st)) == 0; attempt++) {
+	for (int attempt = 1; poll_once(conn, sql, own, &st) == 0; attempt++) {
 		if (attempt == 1)
 			log_info("waiting for another pgboot to finish migrating");
 		if (clock_ms() >= deadline) {
@@ -206,6 +205,46 @@ enum status lock_take(struct mig_lock *l, const struct config *cfg, bool fallbac
 		 "taking it in each migration's transaction instead");
 	l->mode = LOCK_TRANSACTION;
 	return ST_OK;
+}
+
+/* False when conn is known to be gone; see lock_check. */
+static bool still_connected(PGconn *conn, bool sure)
+{
+	struct db_error err;
+	PGnotify *n;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+		return false;
+	/* Readable while idle in its transaction: a FATAL before the end, the end, or noise. */
+	if (sig_wait(PQsocket(conn), POLLIN, 0) > 0) {
+		if (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK)
+			return false;
+		while ((n = PQnotifies(conn)))
+			PQfreemem(n);
+		sure = true;
+	}
+	return !sure || db_exec(conn, "SELECT 1", 0, NULL, &err) == 0;
+}
+
+enum status lock_check(const struct mig_lock *l, bool sure, const char *what)
+{
+	const struct log_field fields[] = {
+		{ "hint", "another runner may hold the lock now; nothing more was applied by this one, "
+			  "and the next run goes on where this one stopped" },
+		{ NULL, NULL },
+	};
+
+	char cause[256];
+	size_t n;
+
+	if (l->mode != LOCK_SESSION || !l->conn || still_connected(l->conn, sure))
+		return ST_OK;
+	snprintf(cause, sizeof(cause), "%s", PQerrorMessage(l->conn));
+	for (n = strlen(cause); n && (cause[n - 1] == '\n' || cause[n - 1] == ' '); n--)
+		cause[n - 1] = '\0';
+	log_event(LOG_ERROR, fields, "lost the migration lock before %s: the connection holding it "
+		  "ended: %s", what, n ? cause : "no reason given");
+	return ST_UNAVAILABLE;
 }
 
 void lock_release(struct mig_lock *l)

@@ -43,6 +43,15 @@ enum status lock_take(struct mig_lock *l, const struct config *cfg, bool fallbac
  */
 enum status lock_in_transaction(const struct mig_lock *l, PGconn *conn,
 				const struct config *cfg);
+/*
+ * Whether the lock is still held, before anything more is applied under it: in
+ * LOCK_SESSION mode, whether its connection is still alive (a terminated backend, an
+ * idle-session killer or a network reset end it, and another runner may take the lock).
+ * Without sure it only reads what the socket already holds, without waiting; with sure,
+ * or when something arrived, it also asks the server. Returns ST_OK, or ST_UNAVAILABLE
+ * after logging that the lock was lost while doing what ("statement 3 of \"x.sql\"").
+ */
+enum status lock_check(const struct mig_lock *l, bool sure, const char *what);
 /* Ends the lock's transaction, wakes the runners waiting for it, closes its connection. */
 void lock_release(struct mig_lock *l);
 

@@ -49,7 +49,7 @@ static enum status create_history(struct state *s)
 {
 	if (s->lock.mode != LOCK_TRANSACTION)
 		return history_create(&s->h, s->ctx.conn);
-	return apply_transaction(s->ctx.conn, "BEGIN", create_body, s,
+	return apply_transaction(s->ctx.conn, &s->lock, "BEGIN", create_body, s,
 				 "the migration history table");
 }
 
@@ -67,22 +67,31 @@ static int describe(const struct migration *m, const struct config *cfg, enum lo
 	return rc;
 }
 
-/* migrate.transaction = all: the pending files in one transaction, none without one. */
+/*
+ * Every pending file is read and checked (preflight) before the first one is applied, so
+ * that a mistake in the last file stops the run with nothing applied.
+ */
+static enum status check_pending(const struct state *s, const struct mig_list *list,
+				 enum lock_mode mode)
+{
+	for (size_t i = 0; i < list->n; i++)
+		if (!history_find(&s->h, list->items[i].version) &&
+		    describe(&list->items[i], s->ctx.cfg, mode, NULL) < 0)
+			return ST_MIGRATION;
+	return ST_OK;
+}
+
+/* migrate.transaction = all: the pending files in one transaction (checked already). */
 static enum status apply_together(struct state *s, const struct mig_list *list, size_t *applied)
 {
 	const struct migration **files = xcalloc(list->n + 1, sizeof(*files));
 	enum status st = ST_OK;
 	size_t n = 0;
 
-	for (size_t i = 0; st == ST_OK && i < list->n; i++) {
-		if (history_find(&s->h, list->items[i].version))
-			continue;
-		if (describe(&list->items[i], s->ctx.cfg, s->lock.mode, NULL) < 0)
-			st = ST_MIGRATION;
-		files[n++] = &list->items[i];
-	}
-	if (st == ST_OK)
-		st = apply_all(&s->ctx, files, n, applied);
+	for (size_t i = 0; i < list->n; i++)
+		if (!history_find(&s->h, list->items[i].version))
+			files[n++] = &list->items[i];
+	st = apply_all(&s->ctx, files, n, applied);
 	free(files);
 	return st;
 }
@@ -98,7 +107,7 @@ static enum status apply_locked(PGconn *conn, const struct config *cfg, struct s
 	if (st == ST_OK && s->h.table_missing)
 		st = create_history(s);
 	if (st == ST_OK)
-		st = history_check(&s->h, cfg, list, &pending);
+		st = history_check(&s->h, cfg, list, &pending, false);
 	if (st == ST_OK && cfg->one_transaction)
 		return apply_together(s, list, applied);
 	for (size_t i = 0; st == ST_OK && i < list->n; i++) {
@@ -126,7 +135,9 @@ enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_l
 	state_init(&s, conn, cfg);
 	st = history_read(&s.h, conn);
 	if (st == ST_OK)
-		st = history_check(&s.h, cfg, list, &pending);
+		st = history_check(&s.h, cfg, list, &pending, true);
+	if (st == ST_OK && pending)
+		st = check_pending(&s, list, s.lock.mode);
 	if (st != ST_OK || pending == 0) {
 		if (st == ST_OK)
 			log_info("no pending migrations (%zu applied)", s.h.n);
@@ -137,7 +148,10 @@ enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_l
 		goto out;
 	if ((st = lock_take(&s.lock, cfg, true)) != ST_OK)
 		goto out;
-	st = apply_locked(conn, cfg, &s, list, &applied);
+	/* Without a slot for the lock's connection, the mode changed: the files may not fit it. */
+	st = s.lock.mode == lock_configured(cfg) ? ST_OK : check_pending(&s, list, s.lock.mode);
+	if (st == ST_OK)
+		st = apply_locked(conn, cfg, &s, list, &applied);
 	lock_release(&s.lock);
 	format_seconds(clock_ms() - start, elapsed, sizeof(elapsed));
 	if (st == ST_OK && applied == 0)
@@ -164,7 +178,8 @@ static void print_text(const struct report_row *r)
 		printf("%s %s %s %sms%s\n", r->state, r->name, r->a->applied_at, r->a->duration_ms,
 		       strcmp(r->state, "missing") == 0 ? " (no file)" : "");
 	else if (r->done)
-		printf("%s %s (%ld statements done)\n", r->state, r->name, r->done);
+		printf("%s %s (%ld statement%s done)\n", r->state, r->name, r->done,
+		       r->done == 1 ? "" : "s");
 	else
 		printf("%s %s\n", r->state, r->name);
 }
@@ -288,7 +303,7 @@ enum status mig_plan(const struct config *cfg, PGconn *conn, const struct mig_li
 	enum status st = read_report(conn, cfg, &h, &pc);
 
 	if (st == ST_OK)
-		st = history_check(&h, cfg, list, &pending);
+		st = history_check(&h, cfg, list, &pending, true);
 	for (size_t i = 0; st == ST_OK && i < list->n; i++) {
 		const struct migration *m = &list->items[i];
 		struct preflight info;
@@ -347,8 +362,27 @@ struct down {
 	struct buf sql;
 };
 
-static enum status prepare_down(const struct mig_list *list, const struct history_row *a,
-				struct down *d)
+/* A down part that would run nothing would remove the history row and leave the schema. */
+static enum status check_down(const struct state *s, const struct down *d)
+{
+	const struct log_field fields[] = {
+		{ "hint", "write the statements that undo it; if nothing needs undoing, say so with a "
+			  "statement such as SELECT 1" },
+		{ NULL, NULL },
+	};
+	struct preflight pl;
+
+	if (preflight_check(&d->view, &d->sql, s->ctx.cfg, s->lock.mode, true, &pl) < 0)
+		return ST_MIGRATION;
+	if (pl.count > 0)
+		return ST_OK;
+	log_event(LOG_ERROR, fields, "the down part of \"%s\" (in \"%s\") holds no statement: "
+		  "nothing was rolled back", d->view.file, d->view.path);
+	return ST_MIGRATION;
+}
+
+static enum status prepare_down(const struct state *s, const struct mig_list *list,
+				const struct history_row *a, struct down *d)
 {
 	const struct migration *m = list_find(list, a->version);
 	char sum[65];
@@ -372,7 +406,7 @@ static enum status prepare_down(const struct mig_list *list, const struct histor
 	if (rc == 0)
 		log_error("\"%s\" has no down part (a \"-- pgboot:down\" section or a .down.sql file): "
 			  "nothing was rolled back", m->path);
-	return rc == 1 ? ST_OK : ST_MIGRATION;
+	return rc == 1 ? check_down(s, d) : ST_MIGRATION;
 }
 
 /* The applied migrations to undo, newest first: the last steps, or all above to. */
@@ -393,7 +427,7 @@ static enum status roll_back(struct state *s, const struct mig_list *list, size_
 	enum status st = ST_OK;
 
 	for (; st == ST_OK && ready < n; ready++)
-		st = prepare_down(list, &s->h.rows[s->h.n - 1 - ready], &downs[ready]);
+		st = prepare_down(s, list, &s->h.rows[s->h.n - 1 - ready], &downs[ready]);
 	for (size_t i = 0; st == ST_OK && i < n; i++) {
 		char label[48];
 
@@ -486,7 +520,24 @@ static enum status in_transaction(struct state *s, const struct migration **file
 {
 	struct records rec = { s, files, n, step };
 
-	return apply_transaction(s->ctx.conn, "BEGIN", records_body, &rec, "the history");
+	return apply_transaction(s->ctx.conn, &s->lock, "BEGIN", records_body, &rec, "the history");
+}
+
+/* VERSION must name a point among the files: not before the first, not past the newest. */
+static enum status baseline_target(const struct mig_list *list, int64_t version)
+{
+	const struct migration *newest = list->n ? &list->items[list->n - 1] : NULL;
+
+	if (!newest || list->items[0].version > version) {
+		log_error("no migration has a version up to %" PRId64, version);
+		return ST_USAGE;
+	}
+	if (newest->version < version) {
+		log_error("version %" PRId64 " is beyond the newest migration file, \"%s\" (version %"
+			  PRId64 "): nothing was recorded", version, newest->file, newest->version);
+		return ST_USAGE;
+	}
+	return ST_OK;
 }
 
 static enum status baseline_locked(struct state *s, const struct mig_list *list,
@@ -494,17 +545,15 @@ static enum status baseline_locked(struct state *s, const struct mig_list *list,
 {
 	const struct migration **files = xcalloc(list->n + 1, sizeof(*files));
 	size_t n = 0;
-	enum status st = s->h.table_missing ? create_history(s) : ST_OK;
+	enum status st = baseline_target(list, args->version);
 
+	if (st == ST_OK && s->h.table_missing)
+		st = create_history(s);
 	for (size_t i = 0; st == ST_OK && i < list->n && list->items[i].version <= args->version; i++)
 		if (!history_find(&s->h, list->items[i].version))
 			files[n++] = &list->items[i];
-	if (st == ST_OK && (!list->n || list->items[0].version > args->version)) {
-		log_error("no migration has a version up to %" PRId64, args->version);
-		st = ST_USAGE;
-	} else if (st == ST_OK) {
+	if (st == ST_OK)
 		st = in_transaction(s, files, n, history_baseline);
-	}
 	if (st == ST_OK)
 		log_info("baseline: %zu migration%s recorded as applied", n, n == 1 ? "" : "s");
 	free(files);

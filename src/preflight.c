@@ -32,6 +32,52 @@ static int read_directive(const struct migration *m, const struct buf *sql, bool
 	return -1;
 }
 
+/* The "pgboot:..." word of a line that is a "--" comment, with its length, or NULL. */
+static const char *directive_word(const char *line, size_t n, size_t *len)
+{
+	while (n && (*line == ' ' || *line == '\t')) {
+		line++;
+		n--;
+	}
+	if (n < 2 || strncmp(line, "--", 2) != 0)
+		return NULL;
+	for (line += 2, n -= 2; n && (*line == ' ' || *line == '\t'); line++, n--)
+		;
+	if (n < 7 || strncmp(line, "pgboot:", 7) != 0)
+		return NULL;
+	*len = strcspn(line, " \t\r\n");
+	*len = *len < n ? *len : n;
+	return line;
+}
+
+/*
+ * A directive anywhere but the first line would be read as a comment: the file would run
+ * otherwise than its author meant (a no-transaction file in a transaction).
+ */
+static int check_stray_directives(const struct migration *m, const struct buf *sql)
+{
+	const char *p = memchr(sql->data, '\n', sql->len), *end = sql->data + sql->len, *word;
+	const struct log_field fields[] = {
+		{ "hint", "directives are read on the first line only (in a down part, the first line "
+			  "after \"-- pgboot:down\"): move it there, or write the comment otherwise" },
+		{ NULL, NULL },
+	};
+	size_t len;
+
+	for (int line = 2; p && p + 1 < end; line++) {
+		const char *start = p + 1;
+
+		p = memchr(start, '\n', (size_t)(end - start));
+		word = directive_word(start, (size_t)((p ? p : end) - start), &len);
+		if (!word)
+			continue;
+		log_event(LOG_ERROR, fields, "%s:%d: \"-- %.*s\" is not on the first line, so pgboot "
+			  "would take it for a comment", m->path, line + m->line_offset, (int)len, word);
+		return -1;
+	}
+	return 0;
+}
+
 static const char *kind_name(enum stmt_kind kind)
 {
 	switch (kind) {
@@ -112,7 +158,8 @@ int preflight_check(const struct migration *m, const struct buf *sql, const stru
 		    enum lock_mode mode, bool down, struct preflight *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (read_directive(m, sql, &out->no_transaction) < 0 || check_statements(m, sql, out) < 0)
+	if (read_directive(m, sql, &out->no_transaction) < 0 ||
+	    check_stray_directives(m, sql) < 0 || check_statements(m, sql, out) < 0)
 		return -1;
 	if (out->no_transaction && check_settings(m, cfg, mode, down) < 0)
 		return -1;

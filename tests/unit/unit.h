@@ -40,6 +40,7 @@ void test_redact(void);
 void test_backoff(void);
 void test_split(void);
 void test_expand(void);
+void test_preflight(void);
 void test_log(void);
 
 /* Sends stderr to a temporary file until unit_captured_stderr, which copies what came. */
