@@ -82,6 +82,16 @@ static int resolve(const char *command, char *path, size_t size)
 	return err;
 }
 
+int exec_check(const char *command)
+{
+	char path[PATH_MAX];
+	int err = resolve(command, path, sizeof(path));
+
+	if (err)
+		log_error("could not execute \"%s\": %s", command, strerror(err));
+	return err ? exit_for_errno(err) : 0;
+}
+
 /* Replaces pgboot with the application. Returns only on failure. */
 static int exec_replace(char *const argv[])
 {

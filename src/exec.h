@@ -25,6 +25,13 @@ struct exec_init {
 void exec_init_load(struct exec_init *init, const struct config *cfg);
 
 /*
+ * Checks that command can be run, as execvp would find it (PATH lookup when it holds no
+ * slash). Returns 0, or logs and returns 127 when it was not found, 126 when it cannot be
+ * executed. main calls it before anything is waited for or changed.
+ */
+int exec_check(const char *command);
+
+/*
  * Runs argv[0] (searched in PATH, no shell) with the environment intact: by exec, or under
  * supervision when init->supervise. The caller must have closed every connection and freed
  * what it no longer needs. Before exec the logs are flushed and the signal dispositions and

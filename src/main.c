@@ -502,6 +502,11 @@ int main(int argc, char **argv)
 		cfg_release(&cfg);
 		return exit_code(st);
 	}
+	/* A command that cannot run fails before anything is waited for or changed. */
+	if (cli.app_argv && !cli.dry_run && (rc = exec_check(cli.app_argv[0])) != 0) {
+		cfg_release(&cfg);
+		return rc;
+	}
 	sig_setup();
 	st = run_phases(&cfg, &cli);
 	exec_init_load(&init, &cfg);
