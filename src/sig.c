@@ -138,6 +138,17 @@ static const int own_signals[] = { SIGFPE, SIGILL, SIGSEGV, SIGBUS, SIGABRT, SIG
 
 void sig_supervise_block(sigset_t *waited)
 {
+	struct sigaction chld;
+
+	/*
+	 * An ignored SIGCHLD would reap the application before its status is read. Set here,
+	 * before there is a child: setting SIG_DFL later would discard a pending SIGCHLD.
+	 */
+	if (sigaction(SIGCHLD, NULL, &chld) == 0 && chld.sa_handler == SIG_IGN) {
+		chld.sa_handler = SIG_DFL;
+		chld.sa_flags = 0;
+		sigaction(SIGCHLD, &chld, NULL);
+	}
 	sigfillset(waited);
 	for (size_t i = 0; i < ARRAY_SIZE(own_signals); i++)
 		sigdelset(waited, own_signals[i]);
@@ -146,14 +157,10 @@ void sig_supervise_block(sigset_t *waited)
 
 void sig_supervise_setup(void)
 {
-	struct sigaction ign = { 0 }, dfl = { 0 };
+	struct sigaction ign = { 0 };
 
 	ign.sa_handler = SIG_IGN;
-	dfl.sa_handler = SIG_DFL;
 	sigemptyset(&ign.sa_mask);
-	sigemptyset(&dfl.sa_mask);
 	sigaction(SIGTTIN, &ign, NULL);
 	sigaction(SIGTTOU, &ign, NULL);
-	/* An ignored SIGCHLD would reap the application before its status is read. */
-	sigaction(SIGCHLD, &dfl, NULL);
 }

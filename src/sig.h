@@ -41,12 +41,12 @@ int sig_map_parse(const char *spec, struct sig_map *map, char *bad, size_t badsi
 int sig_map_apply(const struct sig_map *map, int signo);
 
 /*
- * For the supervisor: blocks every signal but the faults, SIGTTIN and SIGTTOU, and fills
- * waited with the blocked set, for sigtimedwait. The mask saved by sig_setup stays the
- * one sig_restore restores.
+ * For the supervisor, before fork: blocks every signal but the faults, SIGTTIN and SIGTTOU,
+ * and fills waited with the blocked set, for sigtimedwait; an ignored SIGCHLD is set back
+ * to its default. The mask saved by sig_setup stays the one sig_restore restores.
  */
 void sig_supervise_block(sigset_t *waited);
-/* In the supervisor after fork: ignores SIGTTIN and SIGTTOU, SIGCHLD at its default. */
+/* In the supervisor after fork: ignores SIGTTIN and SIGTTOU, as tini does. */
 void sig_supervise_setup(void);
 
 #endif

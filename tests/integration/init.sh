@@ -318,3 +318,19 @@ test_init_job_control_signals_as_tini() {
 	pgb_wait_pid 5
 	assert_exit 143
 }
+
+test_init_sigchld_ignored_at_start() {
+	app_role
+	# Started with SIGCHLD ignored, children would be reaped by the kernel before pgboot could
+	# read the application's status: pgboot sets SIGCHLD back to its default before forking.
+	PGB_OUT=$PGB_WORK/out PGB_ERR=$PGB_WORK/err PGB_RC=0
+	PGB_T0=$(ms_now)
+	timeout -k 5 30 unshare --pid --fork --mount-proc --kill-child python3 -c '
+import os, signal, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+os.execv(sys.argv[1], sys.argv[1:])' "$PGBOOT" run -- sh -c 'exit 7' >"$PGB_OUT" 2>"$PGB_ERR" </dev/null ||
+		PGB_RC=$?
+	PGB_ELAPSED_MS=$(($(ms_now) - PGB_T0))
+	_pgb_show_run
+	assert_exit 7
+}
