@@ -13,7 +13,6 @@
 #include "log.h"
 #include "sig.h"
 #include "split.h"
-#include "wait.h"
 
 /* Names whoever holds the lock, so that a stuck deploy says who it waits for. */
 static void log_lock_holder(PGconn *conn, const char *key)
@@ -50,7 +49,7 @@ static int wait_notified(PGconn *conn, bool listening, int64_t ms)
 	int64_t until = clock_ms() + ms;
 
 	if (!listening)
-		return wait_sleep(ms);
+		return db_sleep(ms);
 	for (;;) {
 		int64_t left = until - clock_ms();
 
@@ -85,9 +84,11 @@ enum status apply_lock(PGconn *conn, const struct config *cfg, const char *key, 
 			      own ? "BEGIN; SET LOCAL idle_in_transaction_session_timeout = 0; " : "",
 			      key);
 	int64_t deadline = clock_ms() + cfg->lock_wait_ms;
-	uint64_t rng = random_seed();
+	struct db_backoff backoff;
 	enum status st = ST_OK;
 	struct db_error listen_err;
+
+	db_backoff_init(&backoff, cfg->initial_delay_ms, cfg->max_delay_ms, false);
 
 	/* The holder notifies when it lets go, so a waiter need not sleep out its backoff. */
 	if (own && db_exec(conn, "LISTEN " APPLY_LOCK_CHANNEL, 0, NULL, &listen_err) < 0)
@@ -119,8 +120,7 @@ enum status apply_lock(PGconn *conn, const struct config *cfg, const char *key, 
 			st = ST_UNAVAILABLE;
 			break;
 		}
-		if (wait_notified(conn, own, wait_backoff(cfg->initial_delay_ms, cfg->max_delay_ms,
-							  attempt, &rng)) < 0) {
+		if (wait_notified(conn, own, db_backoff_next(&backoff)) < 0) {
 			st = ST_SIGNAL;
 			break;
 		}
@@ -426,7 +426,7 @@ static enum status apply_in_transaction(struct run *r)
 		if (sig_caught()) {
 			rc = ST_SIGNAL; /* a query sent now could no longer be cancelled */
 		} else if (run_statement(r->conn, &r->sql, &st, &err) < 0) {
-			r->lock_timed_out = strcmp(err.sqlstate, "55P03") == 0;
+			r->lock_timed_out = db_is(&err, SQLSTATE_LOCK_NOT_AVAILABLE);
 			rc = statement_failure(r->m, &sp, &st, &err);
 		}
 	}
@@ -642,7 +642,7 @@ static enum status run_recorded(struct run *r, struct splitter *sp, const struct
 	if (concurrent && (rc = invalid_index(r->conn, r->m, name, true)) != ST_OK)
 		return rc;
 	if (run_statement(r->conn, &r->sql, st, &err) < 0) {
-		r->lock_timed_out = strcmp(err.sqlstate, "55P03") == 0;
+		r->lock_timed_out = db_is(&err, SQLSTATE_LOCK_NOT_AVAILABLE);
 		rc = statement_failure(r->m, sp, st, &err);
 		rollback(r->conn);
 		if (concurrent && rc == ST_MIGRATION)
@@ -728,7 +728,7 @@ static enum status down_statements(struct run *r)
 		if (sig_caught()) {
 			rc = ST_SIGNAL;
 		} else if (run_statement(r->conn, &r->sql, &st, &err) < 0) {
-			r->lock_timed_out = strcmp(err.sqlstate, "55P03") == 0;
+			r->lock_timed_out = db_is(&err, SQLSTATE_LOCK_NOT_AVAILABLE);
 			rc = statement_failure(r->m, &sp, &st, &err);
 			rollback(r->conn);
 		}
@@ -778,20 +778,16 @@ static void log_blockers(PGconn *conn, const struct migration *m, int64_t attemp
 }
 
 /* Retries after a lock timeout wait 1 s, 2 s, 4 s ... (at most 30 s), half of it jittered. */
-static int64_t retry_delay(int64_t attempt, uint64_t *rng)
+static void retry_backoff_init(struct db_backoff *b)
 {
-	int64_t cap = 1000;
-
-	for (int64_t i = 1; i < attempt && cap < 30000; i++)
-		cap *= 2;
-	cap = cap > 30000 ? 30000 : cap;
-	return cap / 2 + (int64_t)(random_next(rng) % (uint64_t)(cap / 2 + 1));
+	db_backoff_init(b, 500, 30000, true);
 }
 
 static enum status run_with_retries(struct run *r)
 {
-	uint64_t rng = random_seed();
+	struct db_backoff backoff;
 
+	retry_backoff_init(&backoff);
 	for (int64_t attempt = 1;; attempt++) {
 		enum status st;
 		int64_t delay;
@@ -803,9 +799,9 @@ static enum status run_with_retries(struct run *r)
 					 : apply_statements(r);
 		if (st != ST_MIGRATION || !r->lock_timed_out || attempt > r->cfg->lock_retries)
 			return st;
-		delay = retry_delay(attempt, &rng);
+		delay = db_backoff_next(&backoff);
 		log_blockers(r->conn, r->m, attempt, r->cfg->lock_retries, delay);
-		if (wait_sleep(delay) < 0)
+		if (db_sleep(delay) < 0)
 			return ST_SIGNAL;
 	}
 }
@@ -912,10 +908,11 @@ static enum status apply_each(PGconn *conn, const struct config *cfg, const stru
 enum status apply_all(PGconn *conn, const struct config *cfg, const struct mig_tables *t,
 		      const struct migration *const *files, size_t n, size_t *applied)
 {
-	uint64_t rng = random_seed();
+	struct db_backoff backoff;
 	struct run timeouts = { .conn = conn, .cfg = cfg };
 	struct db_error err;
 
+	retry_backoff_init(&backoff);
 	for (int64_t attempt = 1;; attempt++) {
 		bool lock_timed_out = false;
 		enum status st = ST_OK;
@@ -935,9 +932,9 @@ enum status apply_all(PGconn *conn, const struct config *cfg, const struct mig_t
 		*applied = 0;
 		if (st != ST_MIGRATION || !lock_timed_out || attempt > cfg->lock_retries)
 			return st;
-		delay = retry_delay(attempt, &rng);
+		delay = db_backoff_next(&backoff);
 		log_blockers(conn, files[0], attempt, cfg->lock_retries, delay);
-		if (wait_sleep(delay) < 0)
+		if (db_sleep(delay) < 0)
 			return ST_SIGNAL;
 	}
 }

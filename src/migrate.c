@@ -65,7 +65,7 @@ static enum status history_read(PGconn *conn, struct history *h)
 			a->applied_at = xstrdup(PQgetvalue(res, (int)i, 3));
 			a->duration_ms = xstrdup(PQgetvalue(res, (int)i, 4));
 		}
-	} else if (strcmp(err.sqlstate, "42P01") == 0 || strcmp(err.sqlstate, "3F000") == 0) {
+	} else if (db_is(&err, SQLSTATE_UNDEFINED_TABLE) || db_is(&err, SQLSTATE_UNDEFINED_SCHEMA)) {
 		h->table_missing = true;
 	} else {
 		st = db_report(&err, "read the migration history");
@@ -187,9 +187,9 @@ static enum status lock_hold(const struct config *cfg, struct history *h, bool *
 	 * takes the lock in each migration's transaction instead.
 	 */
 	h->lock_conn = db_connect(cfg, NULL, cfg->connect_timeout_ms, &err);
-	*no_slot = !h->lock_conn && strcmp(err.sqlstate, "53300") == 0;
+	*no_slot = !h->lock_conn && db_is(&err, SQLSTATE_TOO_MANY_CONNECTIONS);
 	if (!h->lock_conn && !*no_slot && !err.interrupted)
-		h->lock_conn = wait_connect(cfg, NULL, clock_ms() + cfg->wait_timeout_ms, &err);
+		h->lock_conn = db_connect_retry(cfg, NULL, clock_ms() + cfg->wait_timeout_ms, &err);
 	if (*no_slot)
 		return ST_OK;
 	if (!h->lock_conn) {

@@ -184,24 +184,3 @@ enum status wait_primary(const struct config *cfg, PGconn *conn, int64_t deadlin
 	}
 }
 
-/* Kept for apply.c and migrate.c until their calls are renamed. */
-int64_t wait_backoff(int64_t initial_ms, int64_t max_ms, int attempt, uint64_t *rng)
-{
-	struct db_backoff b = { .initial_ms = initial_ms, .max_ms = max_ms,
-				.attempt = attempt - 1, .rng = *rng };
-	int64_t delay = db_backoff_next(&b);
-
-	*rng = b.rng;
-	return delay;
-}
-
-int wait_sleep(int64_t ms)
-{
-	return db_sleep(ms);
-}
-
-PGconn *wait_connect(const struct config *cfg, const char *dbname, int64_t deadline,
-		     struct db_error *err)
-{
-	return db_connect_retry(cfg, dbname, deadline, err);
-}

@@ -32,10 +32,5 @@ enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_re
  * once (ST_UNAVAILABLE): migrations cannot run there.
  */
 enum status wait_primary(const struct config *cfg, PGconn *conn, int64_t deadline, bool wait);
-/* Kept for apply.c and migrate.c until their calls are renamed (db.h). */
-int64_t wait_backoff(int64_t initial_ms, int64_t max_ms, int attempt, uint64_t *rng);
-int wait_sleep(int64_t ms);
-PGconn *wait_connect(const struct config *cfg, const char *dbname, int64_t deadline,
-		     struct db_error *err);
 
 #endif
