@@ -14,7 +14,7 @@
 /* How long a cancelled query may take to end before pgboot stops waiting for it. */
 #define CANCEL_GRACE_MS 5000
 
-#define MAX_PARAMS (CFG_MAX_CONN_PARAMS + 4)
+#define MAX_PARAMS (CONN_MAX_PARAMS + 4)
 
 struct params {
 	const char *keys[MAX_PARAMS + 1];
@@ -42,12 +42,12 @@ static void build_params(const struct config *cfg, const char *dbname, struct pa
 	p->n = 0;
 	if (!getenv("PGCLIENTENCODING"))
 		params_add(p, "client_encoding", "UTF8");
-	for (int i = 0; i < cfg->nconn; i++)
-		params_add(p, cfg->conn[i].keyword, cfg->conn[i].value);
+	for (int i = 0; i < cfg->conn.n; i++)
+		params_add(p, cfg->conn.params[i].keyword, cfg->conn.params[i].value);
 	if (dbname)
 		params_add(p, "dbname", dbname);
-	if (cfg->localhost_addrs)
-		params_add(p, "hostaddr", cfg->localhost_addrs);
+	if (cfg->conn.localhost_addrs)
+		params_add(p, "hostaddr", cfg->conn.localhost_addrs);
 	params_add(p, "fallback_application_name", "pgboot");
 }
 
@@ -170,7 +170,7 @@ PGconn *db_connect(const struct config *cfg, const char *dbname, int64_t timeout
 	memset(err, 0, sizeof(*err));
 	build_params(cfg, dbname, &p);
 	/* Only database.url is a connection string: a dbname is a name, whatever it holds. */
-	conn = PQconnectStartParams(p.keys, p.vals, cfg_get(cfg, CFG_DATABASE_URL) ? 1 : 0);
+	conn = PQconnectStartParams(p.keys, p.vals, cfg->conn.has_url);
 	if (!conn) {
 		set_message(err, "out of memory");
 		return NULL;
@@ -209,7 +209,7 @@ bool db_params_invalid(const struct config *cfg, int64_t timeout_ms)
 	snprintf(seconds, sizeof(seconds), "%lld",
 		 (long long)(timeout_ms < 2000 ? 2 : (timeout_ms + 999) / 1000));
 	params_add(&p, "connect_timeout", seconds);
-	return PQpingParams(p.keys, p.vals, cfg_get(cfg, CFG_DATABASE_URL) ? 1 : 0) ==
+	return PQpingParams(p.keys, p.vals, cfg->conn.has_url) ==
 	       PQPING_NO_ATTEMPT;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "conn.h"
 #include "create.h"
 #include "db.h"
 #include "exec.h"
@@ -149,16 +150,6 @@ static void version(void)
 #endif
 }
 
-/* The redacted form differs from the original exactly when there is a password. */
-static bool has_password(const char *conninfo)
-{
-	char *safe = redact_conninfo(conninfo);
-	bool differs = strcmp(safe, conninfo) != 0;
-
-	free(safe);
-	return differs;
-}
-
 static command_fn cmd_migrate, cmd_status, cmd_plan, cmd_rollback, cmd_baseline, cmd_repair,
 	cmd_new, cmd_config;
 
@@ -251,7 +242,7 @@ static int take_setting(int c, struct config *cfg)
 		log_error("%s", err);
 		return PARSE_CONFIG_ERROR;
 	}
-	if (c < 512 && (key == CFG_DATABASE_PASSWORD || (key == CFG_DATABASE_URL && has_password(optarg))))
+	if (c < 512 && (key == CFG_DATABASE_PASSWORD || (key == CFG_DATABASE_URL && conn_has_password(optarg))))
 		buf_puts(&cfg->warnings, "a password on the command line is visible to other users "
 			 "in the process list; use database.password_file\n");
 	return 1;

@@ -42,9 +42,9 @@ static const char *conn_value(const struct config *cfg, const char *keyword)
 {
 	const char *v = NULL;
 
-	for (int i = 0; i < cfg->nconn; i++)
-		if (strcmp(cfg->conn[i].keyword, keyword) == 0)
-			v = cfg->conn[i].value;
+	for (int i = 0; i < cfg->conn.n; i++)
+		if (strcmp(cfg->conn.params[i].keyword, keyword) == 0)
+			v = cfg->conn.params[i].value;
 	return v;
 }
 
