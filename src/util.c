@@ -13,16 +13,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-
-/* Writes directly: the logger itself allocates. */
-static void out_of_memory(void)
+/*
+ * For failures that leave nothing to do but exit 70 (out of memory, a broken libcrypto).
+ * Writes directly: the logger allocates, and util sits below it.
+ */
+static void die(const char *msg)
 {
-	static const char msg[] = "pgboot: error: out of memory\n";
+	char line[128];
+	int n = snprintf(line, sizeof(line), "pgboot: error: %s\n", msg);
 
-	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+	if (n < 0 || write(STDERR_FILENO, line, (size_t)n) < 0)
 		_exit(70);
 	exit(70);
+}
+
+static void out_of_memory(void)
+{
+	die("out of memory");
 }
 
 void *xmalloc(size_t size)
@@ -287,10 +294,8 @@ static void sha256_raw(const void *data, size_t len, unsigned char md[32])
 {
 	unsigned int mdlen = 32;
 
-	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL)) {
-		log_error("could not compute a SHA-256 digest");
-		exit(70);
-	}
+	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
+		die("could not compute a SHA-256 digest");
 }
 
 void hex_encode(const unsigned char *bytes, size_t n, char *out)
