@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -437,7 +438,7 @@ static int apply_pairs(struct config *cfg, const char *environment, char *err, s
 			const struct cfgfile_pair *p = &f->pairs[i];
 			char full[200], where[4200], msg[512], *path = NULL, *value = NULL;
 			bool applies = pass == 0 ? !p->overlay
-					: p->overlay && environment && strcmp(p->overlay, environment) == 0;
+					: p->overlay && environment && strcasecmp(p->overlay, environment) == 0;
 			int key, rc;
 
 			snprintf(full, sizeof(full), "%s.%s", p->section, p->key);
@@ -508,7 +509,7 @@ static bool in_list(const char *list, const char *word)
 			w++, len--;
 		while (len && w[len - 1] == ' ')
 			len--;
-		if (len == n && strncmp(w, word, n) == 0)
+		if (len == n && strncasecmp(w, word, n) == 0)
 			return true;
 		p += strcspn(p, ",");
 		p += *p == ',';

@@ -90,6 +90,32 @@ test_environments_drop_and_reset_are_guarded_where_protected() {
 	assert_contains "$PGB_ERR" "database \"$PGB_DB\" does not exist: nothing to drop"
 }
 
+# Environment names compare without regard to case: pgboot.protect, the overlays, duplicates.
+test_environments_names_ignore_case() {
+	app_role
+	pgb_run create
+	assert_exit 0
+	_ini $'[pgboot]\nprotect = staging, production\n[database]\nsslmode = disable'
+	local env
+	for env in Production PRODUCTION; do
+		ENVIRONMENT=$env pgb_run drop
+		assert_exit 77
+		assert_contains "$PGB_ERR" "refusing to drop database \"$PGB_DB\" in protected environment \"$env\""
+	done
+	assert_eq 1 "$(db_exists "$PGB_DB")" "database after the refusals"
+	# the overlay [create.production] applies to Production; protect's defaults too
+	_ini $'[database]\nsslmode = disable\n[create.production]\nowner = nobody_here'
+	APP_ENV=Production pgb_run config
+	assert_exit 0
+	assert_match "$PGB_OUT" '^create\.owner = nobody_here  \(entrypoint\.ini:4 \[create\.production\]\)$'
+	assert_match "$PGB_OUT" '^create\.mode = never  \(default in protected environment "Production"\)$'
+	# two overlay sections that differ only in case are one: a key in both is a duplicate
+	_ini $'[create.production]\nmode = never\n[create.Production]\nmode = auto'
+	pgb_run config
+	assert_exit 78
+	assert_contains "$PGB_ERR" 'entrypoint.ini:4: duplicate key "create.Production.mode" (first set on line 2)'
+}
+
 test_environments_drop_without_force_refuses_connected_sessions() {
 	app_role
 	pgb_run create
