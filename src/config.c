@@ -425,6 +425,30 @@ static const char *lookup_env(const char *name)
 }
 
 /*
+ * A value in the file that is empty: every setting names something or has a default, so
+ * an empty one would silently fall back to libpq's default (the user name as the database)
+ * or to pgboot's. Refused, naming the variable that was set but empty; only
+ * ${VAR:-default} with an empty default leaves the setting unset. Returns 0, or -1 with
+ * the message in err.
+ */
+static int refuse_empty(const struct cfgfile_pair *p, enum cfg_key key, const char *where,
+			char *err, size_t errsize)
+{
+	char var[128];
+
+	if (expand_empty_reference(p->value, lookup_env, var, sizeof(var))) {
+		snprintf(err, errsize, "%s: \"%s%s\": environment variable \"%s\" is set but empty "
+			 "(set it, or write ${%s:-default})", where, cfg_name(key),
+			 p->from_file ? "_file" : "", var, var);
+		return -1;
+	}
+	if (!*p->value)
+		return bad_value(err, errsize, where, key, "", specs[key].def
+			? "empty; remove the line for the default" : "empty; remove the line to leave it unset");
+	return 0;
+}
+
+/*
  * The base sections, then the overlay sections of the environment, in file order. Only
  * pairs that apply expand ${...}: another environment's section may name variables that
  * are set only there. Pairs that do not apply are still checked, unless they hold ${.
@@ -462,6 +486,10 @@ static int apply_pairs(struct config *cfg, const char *environment, char *err, s
 			if (!value) {
 				snprintf(err, errsize, "%s: \"%s%s\": %s", where, full,
 					 p->from_file ? "_file" : "", msg);
+				return -1;
+			}
+			if (!*value && refuse_empty(p, (enum cfg_key)key, where, err, errsize) < 0) {
+				free(value);
 				return -1;
 			}
 			if ((p->from_file || specs[key].type == T_PATH) && value[0] != '/' && f->dir)
