@@ -201,6 +201,8 @@ static const char *check_value(enum cfg_key key, const char *value)
 	case T_PORT:
 		return conn_valid_ports(value) ? NULL : "expected a port number from 1 to 65535";
 	case T_NAME:
+		if (conn_names_utf8() && !utf8_valid(value))
+			return "not valid UTF-8, which PostgreSQL names are in";
 		return strlen(value) <= 63 ? NULL : "longer than 63 bytes, the PostgreSQL limit";
 	case T_TABLE:
 		return valid_table(value) ? NULL : "expected table or schema.table: a schema of at most 63 bytes, a table of at most 54";
@@ -214,16 +216,22 @@ static const char *check_value(enum cfg_key key, const char *value)
 static int bad_value(char *err, size_t errsize, const char *where, enum cfg_key key,
 		     const char *value, const char *why)
 {
-	const char *shown = value;
+	struct buf shown;
 
+	buf_init(&shown);
 	if (specs[key].type == T_SECRET || specs[key].type == T_URL)
-		shown = "********";
+		buf_puts(&shown, "********");
+	else if (!utf8_valid(value))
+		buf_escaped(&shown, value);
+	else
+		buf_puts(&shown, value);
 	if (specs[key].type == T_ENUM)
 		snprintf(err, errsize, "%s: invalid value for \"%s\": \"%s\" (expected one of %s)",
-			 where, cfg_name(key), shown, why);
+			 where, cfg_name(key), shown.data, why);
 	else
 		snprintf(err, errsize, "%s: invalid value for \"%s\": \"%s\" (%s)", where,
-			 cfg_name(key), shown, why);
+			 cfg_name(key), shown.data, why);
+	buf_release(&shown);
 	return -1;
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -198,6 +199,34 @@ static PQconninfoOption *parse_url(const char *url, const char *where, char *err
 	return opts;
 }
 
+bool conn_names_utf8(void)
+{
+	const char *enc = getenv("PGCLIENTENCODING");
+
+	return !enc || !*enc || strcasecmp(enc, "UTF8") == 0 || strcasecmp(enc, "UTF-8") == 0 ||
+	       strcasecmp(enc, "UNICODE") == 0;
+}
+
+/*
+ * The database's name, wherever it came from (a setting, the URL, PGDATABASE), must be
+ * valid UTF-8: pgboot talks UTF-8, and PostgreSQL could neither quote nor create it.
+ */
+static int check_dbname(const struct conn_request *req, const struct conn_params *p,
+			PQconninfoOption *url_opts, char *err, size_t errsize)
+{
+	const char *source, *name = effective(req, p, url_opts, "dbname", &source);
+	struct buf shown;
+
+	if (!name || !conn_names_utf8() || utf8_valid(name))
+		return 0;
+	buf_init(&shown);
+	buf_escaped(&shown, name);
+	snprintf(err, errsize, "%s: invalid value for \"database.dbname\": \"%s\" (not valid UTF-8, "
+		 "which PostgreSQL names are in)", source, shown.data);
+	buf_release(&shown);
+	return -1;
+}
+
 int conn_resolve(const struct conn_request *req, struct conn_params *out, char *err,
 		 size_t errsize)
 {
@@ -215,6 +244,8 @@ int conn_resolve(const struct conn_request *req, struct conn_params *out, char *
 		resolve_one(req, url_opts, &req->settings[i], out);
 	out->localhost_addrs = map_localhost(req, out, url_opts);
 	rc = check_tls_files(req, out, url_opts, err, errsize);
+	if (rc == 0)
+		rc = check_dbname(req, out, url_opts, err, errsize);
 	PQconninfoFree(url_opts);
 	return rc;
 }

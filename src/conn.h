@@ -65,6 +65,9 @@ char *conn_url_part(const char *url, const char *keyword);
 /* True for a port or a comma-separated list of ports, each from 1 to 65535. */
 bool conn_valid_ports(const char *s);
 
+/* True unless PGCLIENTENCODING names another encoding than UTF-8 for the names sent. */
+bool conn_names_utf8(void);
+
 /*
  * Returns a copy of a postgres:// URI or key=value connection string with any password
  * replaced by ********. The caller frees it.

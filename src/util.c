@@ -348,3 +348,39 @@ uint64_t random_next(uint64_t *state)
 	*state = x;
 	return x;
 }
+
+bool utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		int n = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2
+			: (*p & 0xF8) == 0xF0 ? 3 : -1;
+		unsigned cp;
+
+		if (n < 0 || (n == 1 && *p < 0xC2))
+			return false;
+		cp = n == 0 ? *p : n == 1 ? *p & 0x1Fu : n == 2 ? *p & 0x0Fu : *p & 0x07u;
+		for (int i = 1; i <= n; i++) {
+			if ((p[i] & 0xC0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i] & 0x3Fu);
+		}
+		/* overlong forms, UTF-16 surrogates and beyond U+10FFFF */
+		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+		    (cp >= 0xD800 && cp <= 0xDFFF))
+			return false;
+		p += n + 1;
+	}
+	return true;
+}
+
+void buf_escaped(struct buf *b, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p >= 0x7F)
+			buf_printf(b, "\\x%02X", *p);
+		else
+			buf_append(b, p, 1);
+	}
+}

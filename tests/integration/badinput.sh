@@ -412,6 +412,35 @@ test_badinput_hundred_megabyte_migration() {
 
 # --- passwords -----------------------------------------------------------------------------
 
+# A database name that is not valid UTF-8 is a configuration error naming the setting (it was
+# exit 70, "could not quote identifier", after the wait).
+test_badinput_database_name_not_utf8_is_78() {
+	_role
+	local bad=$'caf\xe9'
+	_run create --database-dbname "$bad"
+	assert_exit 78
+	assert_contains "$PGB_ERR" '--database-dbname: invalid value for "database.dbname": "caf\xE9" (not valid UTF-8'
+	PGBOOT_DATABASE_DBNAME=$bad _run create
+	assert_exit 78
+	assert_contains "$PGB_ERR" 'env PGBOOT_DATABASE_DBNAME: invalid value for "database.dbname"'
+	(
+		unset PGBOOT_DATABASE_DBNAME
+		PGDATABASE=$bad _run migrate
+		assert_exit 78
+		assert_contains "$PGB_ERR" 'env PGDATABASE: invalid value for "database.dbname": "caf\xE9" (not valid UTF-8'
+		DATABASE_URL="postgres://$PGB_ROLE@$PGB_HOST:$PGB_PORT/caf%E9" _run run -- true
+		assert_exit 78
+		assert_contains "$PGB_ERR" 'env DATABASE_URL: invalid value for "database.dbname": "caf\xE9"'
+	)
+	_run create --database-maintenance-db $'\xff'
+	assert_exit 78
+	assert_contains "$PGB_ERR" 'invalid value for "database.maintenance_db": "\xFF" (not valid UTF-8'
+	_run create --create-owner $'a\xc3'
+	assert_exit 78
+	assert_contains "$PGB_ERR" 'invalid value for "create.owner": "a\xC3" (not valid UTF-8'
+	assert_eq 0 "$(q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'caf%'")" "databases created"
+}
+
 # Every channel a password can come through, in every phase and log format: none of the runs
 # may print it (checked here and by pgb_check_secrets for everything else in this file).
 test_badinput_passwords_never_printed() {
