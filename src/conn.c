@@ -159,6 +159,81 @@ static int check_tls_files(const struct conn_request *req, const struct conn_par
 	return 0;
 }
 
+/* How a character that may not appear raw in a URI's user-info is written. */
+static const char *percent_form(unsigned char c)
+{
+	static const struct {
+		char c;
+		const char *encoded;
+	} forms[] = {
+		{ '@', "%40" }, { '/', "%2F" }, { ':', "%3A" }, { '?', "%3F" }, { '#', "%23" },
+		{ '%', "%25" }, { '[', "%5B" }, { ']', "%5D" }, { '\'', "%27" }, { ' ', "%20" },
+		{ '"', "%22" }, { '\\', "%5C" }, { '<', "%3C" }, { '>', "%3E" }, { '^', "%5E" },
+		{ '`', "%60" }, { '{', "%7B" }, { '|', "%7C" }, { '}', "%7D" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(forms); i++)
+		if ((unsigned char)forms[i].c == c)
+			return forms[i].encoded;
+	return NULL;
+}
+
+/* True for what RFC 3986 allows raw in a user-info, but ':' and the quote ' (see below). */
+static bool userinfo_char(unsigned char c)
+{
+	return isalnum(c) || c >= 0x80 || (c && strchr("-._~!$&()*+,;=", c));
+}
+
+/*
+ * Refuses a postgres:// URI whose user-info (user:password@) libpq would split where the
+ * writer did not mean: libpq ends it at the first '@' and the host at a '/', so a raw '@'
+ * or '/' in a generated password sends its pieces to DNS and into messages, and a wait
+ * for a host that does not exist. Everything up to the last '@' is the user-info; only
+ * RFC 3986's characters, one ':' and %XX escapes may appear in it (a quote neither: it
+ * quotes values in key=value strings). The message names the character, never the text.
+ */
+static int check_userinfo(const char *url, const char *where, char *err, size_t errsize)
+{
+	const char *rest = NULL, *at;
+	bool colon = false;
+
+	if (strncmp(url, "postgresql://", 13) == 0)
+		rest = url + 13;
+	else if (strncmp(url, "postgres://", 11) == 0)
+		rest = url + 11;
+	if (!rest || !(at = strrchr(rest, '@')))
+		return 0;
+	for (const char *p = rest; p < at; p++) {
+		unsigned char c = (unsigned char)*p;
+		const char *why = NULL;
+
+		if (c == '%' && !(isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])))
+			why = "a \"%\" that does not start a %XX escape";
+		else if (c == '%' || userinfo_char(c) || (c == ':' && !colon)) {
+			colon = colon || c == ':';
+			continue;
+		}
+		if (!why && c == '@')
+			why = "more than one \"@\"";
+		else if (!why && c == ':')
+			why = "a second \":\"";
+		if (why)
+			snprintf(err, errsize, "%s: invalid value for \"database.url\": the part before "
+				 "the host holds %s; percent-encode the user name and the password (\"%c\" "
+				 "as %s)", where, why, c, percent_form(c));
+		else if (percent_form(c))
+			snprintf(err, errsize, "%s: invalid value for \"database.url\": the part before "
+				 "the host holds a raw \"%c\"; percent-encode the user name and the "
+				 "password (\"%c\" as %s)", where, c, c, percent_form(c));
+		else
+			snprintf(err, errsize, "%s: invalid value for \"database.url\": the part before "
+				 "the host holds a control character; percent-encode the user name and the "
+				 "password (byte 0x%02X as %%%02X)", where, c, c);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Parses database.url with libpq's own parser. The error never shows the string, and shows
  * libpq's message (which quotes the offending part) only when the string holds no password.
@@ -167,8 +242,11 @@ static PQconninfoOption *parse_url(const char *url, const char *where, char *err
 				   size_t errsize)
 {
 	char *msg = NULL;
-	PQconninfoOption *opts = PQconninfoParse(url, &msg);
+	PQconninfoOption *opts;
 
+	if (check_userinfo(url, where, err, errsize) < 0)
+		return NULL;
+	opts = PQconninfoParse(url, &msg);
 	if (!opts) {
 		const char *scheme = strstr(url, "://");
 		/* libpq quotes what it could not parse: any part may be a password */
