@@ -183,6 +183,77 @@ static const struct command *command_find(const char *word)
 	return NULL;
 }
 
+/*
+ * Edits that turn a into b (insert, delete, replace, or swap two neighbours: "stauts" is
+ * one swap from "status"), counted up to limit + 1.
+ */
+static size_t edit_distance(const char *a, const char *b, size_t limit)
+{
+	size_t la = strlen(a), lb = strlen(b), d[3][16];
+
+	if (la >= 16 || lb >= 16 || (la > lb ? la - lb : lb - la) > limit)
+		return limit + 1;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t *row = d[i % 3], *up = d[(i - 1) % 3], *up2 = d[(i + 1) % 3];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost = a[i - 1] != b[j - 1], best = up[j - 1] + cost;
+
+			best = up[j] + 1 < best ? up[j] + 1 : best;
+			best = row[j - 1] + 1 < best ? row[j - 1] + 1 : best;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    up2[j - 2] + 1 < best)
+				best = up2[j - 2] + 1;
+			row[j] = best;
+		}
+	}
+	return d[la % 3][lb] > limit ? limit + 1 : d[la % 3][lb];
+}
+
+/*
+ * The command word was most likely meant as, when the application command word cannot
+ * be run: the one command at most 2 edits away (and nearer than any other), or NULL.
+ */
+static const char *command_near(const char *word)
+{
+	const char *best = NULL;
+	size_t best_distance = 3;
+	bool tie = false;
+
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		size_t dist = edit_distance(word, commands[i].name, 2);
+
+		if (dist < best_distance) {
+			best = commands[i].name;
+			best_distance = dist;
+			tie = false;
+		} else if (dist == best_distance) {
+			tie = true;
+		}
+	}
+	return best && !tie ? best : NULL;
+}
+
+/* After "could not execute WORD": says which pgboot command WORD looks like, if any. */
+static void suggest_command(const char *word)
+{
+	const char *near = command_near(word);
+	char *hint;
+
+	if (!near || strchr(word, '/'))
+		return;
+	hint = xasprintf("did you mean \"%s\"? (pgboot %s)", near, near);
+	{
+		const struct log_field fields[] = { { "hint", hint }, { NULL, NULL } };
+
+		log_event(LOG_ERROR, fields, "\"%s\" is not a pgboot command either", word);
+	}
+	free(hint);
+}
+
 static bool command_has(const struct cli *cli, enum cmd_flag flag)
 {
 	return (cli->cmd->flags & flag) != 0;
@@ -638,5 +709,8 @@ int main(int argc, char **argv)
 		return exit_code(st);
 	if (!cli.app_argv || cli.dry_run)
 		return 0;
-	return exec_command(cli.app_argv);
+	rc = exec_command(cli.app_argv);
+	if (rc == 127)
+		suggest_command(cli.app_argv[0]);
+	return rc;
 }
