@@ -69,6 +69,26 @@ static enum status give_up(const char *dbname, const struct db_error *cause, int
 	return ST_UNAVAILABLE;
 }
 
+/*
+ * True when the failure shows settings that can never work. libpq checks them before any
+ * network step, so a failure there (asked once: PQping costs an attempt) means they were
+ * invalid; a failure after one means they were valid, and asking again would only repeat
+ * a slow DNS lookup. Values libpq checks only when it starts (PGPORT=abc, keepalives=x)
+ * are known by their message.
+ */
+static bool never_works(const struct config *cfg, const struct db_error *err, int64_t left,
+			bool *checked)
+{
+	if (err->no_attempt || strstr(err->message, "invalid port number") ||
+	    strstr(err->message, "invalid integer value"))
+		return true;
+	if (!err->immediate || *checked || strncmp(err->message, "connection to server", 20) == 0 ||
+	    strstr(err->message, "could not translate host name"))
+		return false;
+	*checked = true;
+	return db_params_invalid(cfg, left);
+}
+
 static int64_t min_delay(int64_t a, int64_t b)
 {
 	return a < b ? a : b;
@@ -102,19 +122,7 @@ enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_re
 		}
 		if (err.interrupted)
 			return ST_SIGNAL;
-		/* libpq checks the settings before any network step: a failure there means
-		 * they were valid, and asking again would only repeat a slow DNS lookup. */
-		/* values libpq checks only when it starts (PGPORT=abc, keepalives=x) */
-		if (!err.no_attempt && (strstr(err.message, "invalid port number") ||
-					strstr(err.message, "invalid integer value")))
-			err.no_attempt = true;
-		if (err.immediate && !err.no_attempt && !checked_params &&
-		    strncmp(err.message, "connection to server", 20) != 0 &&
-		    !strstr(err.message, "could not translate host name")) {
-			checked_params = true;
-			err.no_attempt = db_params_invalid(cfg, left);
-		}
-		if (err.no_attempt)
+		if (never_works(cfg, &err, left, &checked_params))
 			return bad_settings(&err);
 		if (missing_ok && db_is(&err, SQLSTATE_UNDEFINED_DATABASE)) {
 			out->missing = true;
