@@ -92,9 +92,14 @@ static enum status classify(const struct db_error *err, const char *dbname)
 	return db_status(err, ST_INTERNAL);
 }
 
-/* Runs CREATE DATABASE, retrying while the template is in use by other sessions. */
+/*
+ * Runs CREATE DATABASE, retrying while the template is in use by other sessions. A lost
+ * connection before the deadline (a server restart, a terminated backend) sets *lost
+ * instead of failing: the statement either happened or not, and the caller tries again
+ * on a new connection.
+ */
 static enum status run_create(PGconn *conn, const struct config *cfg, const char *dbname,
-			      const char *sql, int64_t deadline)
+			      const char *sql, int64_t deadline, bool *lost)
 {
 	struct db_backoff backoff;
 	struct db_error err;
@@ -110,6 +115,13 @@ static enum status run_create(PGconn *conn, const struct config *cfg, const char
 			log_info("database \"%s\" was created by another session", dbname);
 			return ST_OK;
 		}
+		if ((err.connection_lost || PQstatus(conn) == CONNECTION_BAD) && !err.interrupted &&
+		    !sig_caught() && clock_ms() < deadline) {
+			log_info("lost the connection while creating database \"%s\" (%s): connecting "
+				 "again", dbname, err.message);
+			*lost = true;
+			return ST_UNAVAILABLE;
+		}
 		if (!db_is(&err, SQLSTATE_OBJECT_IN_USE) || err.interrupted ||
 		    clock_ms() >= deadline)
 			return classify(&err, dbname);
@@ -120,7 +132,9 @@ static enum status run_create(PGconn *conn, const struct config *cfg, const char
 	}
 }
 
-enum status create_database(const struct config *cfg, const char *dbname, int64_t deadline)
+/* One attempt on one maintenance connection; *lost as run_create sets it. */
+static enum status create_once(const struct config *cfg, const char *dbname, int64_t deadline,
+			       bool *lost)
 {
 	enum status st = ST_OK;
 	char role[128];
@@ -142,11 +156,27 @@ enum status create_database(const struct config *cfg, const char *dbname, int64_
 	}
 	sql = create_sql(conn, cfg, dbname, cfg_get(cfg, CFG_CREATE_OWNER));
 	log_debug("running: %s", sql);
-	st = run_create(conn, cfg, dbname, sql, deadline);
+	st = run_create(conn, cfg, dbname, sql, deadline, lost);
 out:
 	free(sql);
 	PQfinish(conn);
 	return st;
+}
+
+enum status create_database(const struct config *cfg, const char *dbname, int64_t deadline)
+{
+	struct db_backoff backoff;
+
+	db_backoff_init(&backoff, cfg->initial_delay_ms, cfg->max_delay_ms, false);
+	for (;;) {
+		bool lost = false;
+		enum status st = create_once(cfg, dbname, deadline, &lost);
+
+		if (!lost)
+			return st;
+		if (db_sleep(db_backoff_next(&backoff)) < 0)
+			return ST_SIGNAL;
+	}
 }
 
 enum status create_drop(const struct config *cfg, const char *dbname, bool force,
