@@ -451,9 +451,43 @@ static int refuse_empty(const struct cfgfile_pair *p, enum cfg_key key, const ch
 		return -1;
 	}
 	if (!*p->value)
-		return bad_value(err, errsize, where, key, "", specs[key].def
-			? "empty; remove the line for the default" : "empty; remove the line to leave it unset");
+		return bad_value(err, errsize, where, key, "",
+				 specs[key].def ? "empty; remove the line for the default"
+						: "empty; remove the line to leave it unset");
 	return 0;
+}
+
+/*
+ * One pair that applies: expanded, refused when empty, a relative path taken from the
+ * file's directory, then set (or read from the file it names).
+ */
+static int apply_pair(struct config *cfg, const struct cfgfile_pair *p, enum cfg_key key,
+		      const char *where, char *err, size_t errsize)
+{
+	const char *dir = cfg->file.dir;
+	char msg[512], *path = NULL, *value;
+	int rc = -1;
+
+	value = expand_value(p->value, lookup_env, msg, sizeof(msg));
+	if (!value) {
+		snprintf(err, errsize, "%s: \"%s%s\": %s", where, cfg_name(key),
+			 p->from_file ? "_file" : "", msg);
+		return -1;
+	}
+	if (!*value && refuse_empty(p, key, where, err, errsize) < 0)
+		goto out;
+	if ((p->from_file || specs[key].type == T_PATH) && value[0] != '/' && dir)
+		path = xasprintf("%s/%s", dir, value);
+	if (p->from_file)
+		rc = set_from_file(cfg, key, path ? path : value, CFG_TIER_INI, where, p->line, err,
+				   errsize);
+	else
+		rc = set_value(cfg, key, path ? path : value, CFG_TIER_INI, where, p->line, err,
+			       errsize);
+out:
+	free(path);
+	free(value);
+	return rc;
 }
 
 /*
@@ -468,10 +502,10 @@ static int apply_pairs(struct config *cfg, const char *environment, char *err, s
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < f->n; i++) {
 			const struct cfgfile_pair *p = &f->pairs[i];
-			char full[200], where[4200], msg[512], *path = NULL, *value = NULL;
+			char full[200], where[4200];
 			bool applies = pass == 0 ? !p->overlay
 					: p->overlay && environment && strcasecmp(p->overlay, environment) == 0;
-			int key, rc;
+			int key;
 
 			snprintf(full, sizeof(full), "%s.%s", p->section, p->key);
 			key = cfg_lookup(full);
@@ -480,37 +514,12 @@ static int apply_pairs(struct config *cfg, const char *environment, char *err, s
 					 p->overlay);
 			else
 				snprintf(where, sizeof(where), "%s:%d", f->path, p->line);
-			if (!applies) {
-				rc = 0; /* another environment's: checked, not applied */
-				if (!p->from_file && *p->value && !strstr(p->value, "${") &&
-				    check_value(key, p->value))
-					rc = bad_value(err, errsize, where, key, p->value,
-						       check_value(key, p->value));
-				if (rc < 0)
-					return -1;
-				continue;
-			}
-			value = expand_value(p->value, lookup_env, msg, sizeof(msg));
-			if (!value) {
-				snprintf(err, errsize, "%s: \"%s%s\": %s", where, full,
-					 p->from_file ? "_file" : "", msg);
-				return -1;
-			}
-			if (!*value && refuse_empty(p, (enum cfg_key)key, where, err, errsize) < 0) {
-				free(value);
-				return -1;
-			}
-			if ((p->from_file || specs[key].type == T_PATH) && value[0] != '/' && f->dir)
-				path = xasprintf("%s/%s", f->dir, value);
-			if (p->from_file)
-				rc = set_from_file(cfg, key, path ? path : value, CFG_TIER_INI, where,
-						   p->line, err, errsize);
-			else
-				rc = set_value(cfg, key, path ? path : value, CFG_TIER_INI, where, p->line,
-					       err, errsize);
-			free(path);
-			free(value);
-			if (rc < 0)
+			/* another environment's pairs are checked, not applied (unless they hold ${) */
+			if (!applies && !p->from_file && *p->value && !strstr(p->value, "${") &&
+			    check_value(key, p->value))
+				return bad_value(err, errsize, where, key, p->value,
+						 check_value(key, p->value));
+			if (applies && apply_pair(cfg, p, (enum cfg_key)key, where, err, errsize) < 0)
 				return -1;
 		}
 	}

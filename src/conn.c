@@ -71,21 +71,23 @@ char *conn_url_part(const char *url, const char *keyword)
 	return copy;
 }
 
-/* One keyword: the setting, the URL's part (libpq takes it from there) or the variable. */
+/*
+ * One keyword: the setting, the URL's part (libpq takes it from there) or the variable,
+ * whichever has the highest tier; within one tier the setting beats the URL and the URL
+ * beats the variable.
+ */
 static void resolve_one(const struct conn_request *req, PQconninfoOption *url_opts,
 			const struct conn_setting *s, struct conn_params *out)
 {
 	const char *value = s->value, *source = s->source, *env;
-	int tier = value ? s->tier : -1, rank = 3;
+	int tier = value ? s->tier : -1;
 
-	if (req->url && url_value(url_opts, s->keyword) &&
-	    (req->url_tier > tier || (req->url_tier == tier && rank < 2))) {
+	if (req->url && url_value(url_opts, s->keyword) && req->url_tier > tier) {
 		tier = req->url_tier;
-		rank = 2;
 		value = NULL;
 	}
 	env = conn_env_name(s->keyword) ? getenv(conn_env_name(s->keyword)) : NULL;
-	if (env && *env && (req->env_tier > tier || (req->env_tier == tier && rank < 1))) {
+	if (env && *env && req->env_tier > tier) {
 		value = env;
 		source = env_source(s->keyword);
 	}

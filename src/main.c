@@ -313,7 +313,8 @@ static int take_setting(int c, struct config *cfg)
 		log_error("%s", err);
 		return PARSE_CONFIG_ERROR;
 	}
-	if (c < 512 && (key == CFG_DATABASE_PASSWORD || (key == CFG_DATABASE_URL && conn_has_password(optarg))))
+	if (c < 512 && (key == CFG_DATABASE_PASSWORD ||
+			(key == CFG_DATABASE_URL && conn_has_password(optarg))))
 		buf_puts(&cfg->warnings, "a password on the command line is visible to other users "
 			 "in the process list; use database.password_file\n");
 	return 1;

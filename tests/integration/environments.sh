@@ -126,13 +126,14 @@ test_environments_variable_set_but_empty_is_78() {
 	_ini $'[database]\ndbname = ${DB_NAME}\n[migrate]\ndir = ${MIG_DIR:-migrations}'
 	DB_NAME='' pgb_run migrate
 	assert_exit 78
+	# shellcheck disable=SC2016 # pgboot's message quotes the ${...} syntax
 	assert_contains "$PGB_ERR" 'entrypoint.ini:2: "database.dbname": environment variable "DB_NAME" is set but empty (set it, or write ${DB_NAME:-default})'
 	assert_eq 0 "$(db_exists "$PGB_ROLE")" "database named after the user"
 	# every key: those with a default too, and _file keys
 	local key
 	for key in 'database]\nuser' 'database]\nhost' 'database]\nmaintenance_db' 'create]\nowner' \
 		'create]\ntemplate' 'migrate]\ndir' 'database]\npassword_file' 'pgboot]\nenvironment'; do
-		_ini "$(printf "[$key = \${EMPTY_ONE}")"
+		_ini "$(printf '%b' "[$key") = \${EMPTY_ONE}"
 		EMPTY_ONE='' pgb_run config
 		assert_exit 78
 		assert_contains "$PGB_ERR" 'entrypoint.ini:2: "'
