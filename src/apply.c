@@ -12,7 +12,6 @@
 #include "preflight.h"
 #include "sig.h"
 #include "split.h"
-#include "wait.h"
 
 /*
  * psql runs each file in a session of its own; pgboot runs them all in one. So that a
@@ -257,7 +256,7 @@ static enum status run_statements(struct run *r, size_t from, size_t to,
 		if ((run = may_run(r, &st, i, hooks, &rc)) == 0 && rc != ST_OK)
 			break;
 		if (run && run_statement(r->conn, &r->sql, &st, &err) < 0) {
-			r->lock_timed_out = strcmp(err.sqlstate, "55P03") == 0;
+			r->lock_timed_out = db_is(&err, SQLSTATE_LOCK_NOT_AVAILABLE);
 			rc = statement_failure(r, &sp, &st, i, &err);
 		}
 		r->ran += run && rc == ST_OK;
@@ -567,17 +566,6 @@ static void log_blockers(PGconn *conn, const struct migration *m, int64_t attemp
 	PQclear(res);
 }
 
-/* Retries after a lock timeout wait 1 s, 2 s, 4 s ... (at most 30 s), half of it jittered. */
-static int64_t retry_delay(int64_t attempt, uint64_t *rng)
-{
-	int64_t cap = 1000;
-
-	for (int64_t i = 1; i < attempt && cap < 30000; i++)
-		cap *= 2;
-	cap = cap > 30000 ? 30000 : cap;
-	return cap / 2 + (int64_t)(random_next(rng) % (uint64_t)(cap / 2 + 1));
-}
-
 /*
  * The one lock-timeout retry loop: attempt runs until it succeeds, fails for another
  * reason, or migrate.lock_retries retries are used up; before each retry the sessions
@@ -587,8 +575,10 @@ static enum status with_retries(PGconn *conn, const struct config *cfg,
 				const struct migration *m,
 				enum status (*attempt)(void *arg, bool *lock_timed_out), void *arg)
 {
-	uint64_t rng = random_seed();
+	struct db_backoff backoff;
 
+	/* Retries after a lock timeout wait 1 s, 2 s, 4 s ... (at most 30 s), half jittered. */
+	db_backoff_init(&backoff, 500, 30000, true);
 	for (int64_t n = 1;; n++) {
 		bool lock_timed_out = false;
 		enum status st;
@@ -599,9 +589,9 @@ static enum status with_retries(PGconn *conn, const struct config *cfg,
 		st = attempt(arg, &lock_timed_out);
 		if (st != ST_MIGRATION || !lock_timed_out || n > cfg->lock_retries)
 			return st;
-		delay = retry_delay(n, &rng);
+		delay = db_backoff_next(&backoff);
 		log_blockers(conn, m, n, cfg->lock_retries, delay);
-		if (wait_sleep(delay) < 0)
+		if (db_sleep(delay) < 0)
 			return ST_SIGNAL;
 	}
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util.h"
 
@@ -102,7 +103,7 @@ static bool same_place(const struct cfgfile_pair *p, const char *base, const cha
 		       const char *key)
 {
 	return strcmp(p->section, base) == 0 && strcmp(p->key, key) == 0 &&
-	       (p->overlay ? overlay && strcmp(p->overlay, overlay) == 0 : !overlay);
+	       (p->overlay ? overlay && strcasecmp(p->overlay, overlay) == 0 : !overlay);
 }
 
 /* Refuses a key set twice in one section, also as key and key_file. */

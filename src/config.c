@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "conn.h"
 #include "expand.h"
 #include "secret.h"
 
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,37 +36,32 @@ struct cfg_spec {
 	const char *def;
 	const char *choices;
 	const char *libpq_keyword; /* the libpq connection keyword it sets, if any */
-	const char *libpq_env;     /* "env " and libpq's own variable for that keyword, if any */
 	const char *env;           /* the variable, when not PGBOOT_<SECTION>_<KEY> */
 	const char *flag;          /* the flag, when not <section>-<key> */
 };
 
 static const struct cfg_spec specs[CFG_NKEYS] = {
-	[CFG_PGBOOT_ENVIRONMENT] = { "pgboot", "environment", T_NAME, NULL, NULL, NULL, NULL,
+	[CFG_PGBOOT_ENVIRONMENT] = { "pgboot", "environment", T_NAME, NULL, NULL, NULL,
 				     "PGBOOT_ENVIRONMENT", "environment" },
-	[CFG_PGBOOT_PROTECT] = { "pgboot", "protect", T_STRING, "production", NULL, NULL, NULL,
+	[CFG_PGBOOT_PROTECT] = { "pgboot", "protect", T_STRING, "production", NULL, NULL,
 				 "PGBOOT_PROTECT", "protect" },
 	[CFG_DATABASE_URL] = { "database", "url", T_URL, NULL, NULL, NULL, NULL },
-	[CFG_DATABASE_HOST] = { "database", "host", T_STRING, NULL, NULL, "host", "env PGHOST" },
-	[CFG_DATABASE_PORT] = { "database", "port", T_PORT, NULL, NULL, "port", "env PGPORT" },
-	[CFG_DATABASE_USER] = { "database", "user", T_STRING, NULL, NULL, "user", "env PGUSER" },
-	[CFG_DATABASE_PASSWORD] = { "database", "password", T_SECRET, NULL, NULL, "password",
-				    "env PGPASSWORD" },
+	[CFG_DATABASE_HOST] = { "database", "host", T_STRING, NULL, NULL, "host" },
+	[CFG_DATABASE_PORT] = { "database", "port", T_PORT, NULL, NULL, "port" },
+	[CFG_DATABASE_USER] = { "database", "user", T_STRING, NULL, NULL, "user" },
+	[CFG_DATABASE_PASSWORD] = { "database", "password", T_SECRET, NULL, NULL, "password" },
 	[CFG_DATABASE_SECRET_FILE] = { "database", "secret_file", T_PATH, NULL, NULL, NULL, NULL },
-	[CFG_DATABASE_DBNAME] = { "database", "dbname", T_NAME, NULL, NULL, "dbname",
-				  "env PGDATABASE" },
+	[CFG_DATABASE_DBNAME] = { "database", "dbname", T_NAME, NULL, NULL, "dbname" },
 	[CFG_DATABASE_SSLMODE] = { "database", "sslmode", T_ENUM, NULL,
-				   "disable|allow|prefer|require|verify-ca|verify-full", "sslmode",
-				   "env PGSSLMODE" },
+				   "disable|allow|prefer|require|verify-ca|verify-full", "sslmode" },
 	[CFG_DATABASE_SSLROOTCERT] = { "database", "sslrootcert", T_PATH, NULL, NULL,
-				       "sslrootcert", "env PGSSLROOTCERT" },
-	[CFG_DATABASE_SSLCERT] = { "database", "sslcert", T_PATH, NULL, NULL, "sslcert",
-				   "env PGSSLCERT" },
-	[CFG_DATABASE_SSLKEY] = { "database", "sslkey", T_PATH, NULL, NULL, "sslkey", "env PGSSLKEY" },
+				       "sslrootcert" },
+	[CFG_DATABASE_SSLCERT] = { "database", "sslcert", T_PATH, NULL, NULL, "sslcert" },
+	[CFG_DATABASE_SSLKEY] = { "database", "sslkey", T_PATH, NULL, NULL, "sslkey" },
 	[CFG_DATABASE_CONNECT_TIMEOUT] = { "database", "connect_timeout", T_DURATION, "10s", NULL,
 					   NULL, NULL },
 	[CFG_DATABASE_APPLICATION_NAME] = { "database", "application_name", T_STRING, "pgboot", NULL,
-					    "application_name", "env PGAPPNAME" },
+					    "application_name" },
 	[CFG_DATABASE_MAINTENANCE_DB] = { "database", "maintenance_db", T_NAME, "postgres", NULL,
 					  NULL, NULL },
 	[CFG_WAIT_TIMEOUT] = { "wait", "timeout", T_DURATION, "60s", NULL, NULL, NULL },
@@ -162,7 +159,7 @@ void cfg_release(struct config *cfg)
 	free(cfg->password);
 	free(cfg->table_schema);
 	free(cfg->table_name);
-	free(cfg->localhost_addrs);
+	conn_params_release(&cfg->conn);
 	cfgfile_release(&cfg->file);
 	buf_release(&cfg->warnings);
 	memset(cfg, 0, sizeof(*cfg));
@@ -181,22 +178,6 @@ static bool enum_has(const char *choices, const char *value)
 		p += n + (bar ? 1 : 0);
 	}
 	return false;
-}
-
-static bool valid_port_list(const char *s)
-{
-	do {
-		int64_t port;
-		const char *comma = strchr(s, ',');
-		char *one = xstrndup(s, comma ? (size_t)(comma - s) : strlen(s));
-		int rc = parse_int64(one, 1, 65535, &port);
-
-		free(one);
-		if (rc < 0)
-			return false;
-		s = comma ? comma + 1 : NULL;
-	} while (s);
-	return true;
 }
 
 /* The table name leaves room for the "_progress" table pgboot keeps beside it. */
@@ -226,8 +207,10 @@ static const char *check_value(enum cfg_key key, const char *value)
 	case T_ENUM:
 		return enum_has(spec->choices, value) ? NULL : spec->choices;
 	case T_PORT:
-		return valid_port_list(value) ? NULL : "expected a port number from 1 to 65535";
+		return conn_valid_ports(value) ? NULL : "expected a port number from 1 to 65535";
 	case T_NAME:
+		if (conn_names_utf8() && !utf8_valid(value))
+			return "not valid UTF-8, which PostgreSQL names are in";
 		return strlen(value) <= 63 ? NULL : "longer than 63 bytes, the PostgreSQL limit";
 	case T_TABLE:
 		return valid_table(value) ? NULL : "expected table or schema.table: a schema of at most 63 bytes, a table of at most 54";
@@ -244,16 +227,22 @@ static const char *check_value(enum cfg_key key, const char *value)
 static int bad_value(char *err, size_t errsize, const char *where, enum cfg_key key,
 		     const char *value, const char *why)
 {
-	const char *shown = value;
+	struct buf shown;
 
+	buf_init(&shown);
 	if (specs[key].type == T_SECRET || specs[key].type == T_URL)
-		shown = "********";
+		buf_puts(&shown, "********");
+	else if (!utf8_valid(value))
+		buf_escaped(&shown, value);
+	else
+		buf_puts(&shown, value);
 	if (specs[key].type == T_ENUM)
 		snprintf(err, errsize, "%s: invalid value for \"%s\": \"%s\" (expected one of %s)",
-			 where, cfg_name(key), shown, why);
+			 where, cfg_name(key), shown.data, why);
 	else
 		snprintf(err, errsize, "%s: invalid value for \"%s\": \"%s\" (%s)", where,
-			 cfg_name(key), shown, why);
+			 cfg_name(key), shown.data, why);
+	buf_release(&shown);
 	return -1;
 }
 
@@ -455,6 +444,64 @@ static const char *lookup_env(const char *name)
 }
 
 /*
+ * A value in the file that is empty: every setting names something or has a default, so
+ * an empty one would silently fall back to libpq's default (the user name as the database)
+ * or to pgboot's. Refused, naming the variable that was set but empty; only
+ * ${VAR:-default} with an empty default leaves the setting unset. Returns 0, or -1 with
+ * the message in err.
+ */
+static int refuse_empty(const struct cfgfile_pair *p, enum cfg_key key, const char *where,
+			char *err, size_t errsize)
+{
+	char var[128];
+
+	if (expand_empty_reference(p->value, lookup_env, var, sizeof(var))) {
+		snprintf(err, errsize, "%s: \"%s%s\": environment variable \"%s\" is set but empty "
+			 "(set it, or write ${%s:-default})", where, cfg_name(key),
+			 p->from_file ? "_file" : "", var, var);
+		return -1;
+	}
+	if (!*p->value)
+		return bad_value(err, errsize, where, key, "",
+				 specs[key].def ? "empty; remove the line for the default"
+						: "empty; remove the line to leave it unset");
+	return 0;
+}
+
+/*
+ * One pair that applies: expanded, refused when empty, a relative path taken from the
+ * file's directory, then set (or read from the file it names).
+ */
+static int apply_pair(struct config *cfg, const struct cfgfile_pair *p, enum cfg_key key,
+		      const char *where, char *err, size_t errsize)
+{
+	const char *dir = cfg->file.dir;
+	char msg[512], *path = NULL, *value;
+	int rc = -1;
+
+	value = expand_value(p->value, lookup_env, msg, sizeof(msg));
+	if (!value) {
+		snprintf(err, errsize, "%s: \"%s%s\": %s", where, cfg_name(key),
+			 p->from_file ? "_file" : "", msg);
+		return -1;
+	}
+	if (!*value && refuse_empty(p, key, where, err, errsize) < 0)
+		goto out;
+	if ((p->from_file || specs[key].type == T_PATH) && value[0] != '/' && dir)
+		path = xasprintf("%s/%s", dir, value);
+	if (p->from_file)
+		rc = set_from_file(cfg, key, path ? path : value, CFG_TIER_INI, where, p->line, err,
+				   errsize);
+	else
+		rc = set_value(cfg, key, path ? path : value, CFG_TIER_INI, where, p->line, err,
+			       errsize);
+out:
+	free(path);
+	free(value);
+	return rc;
+}
+
+/*
  * The base sections, then the overlay sections of the environment, in file order. Only
  * pairs that apply expand ${...}: another environment's section may name variables that
  * are set only there. Pairs that do not apply are still checked, unless they hold ${.
@@ -466,10 +513,10 @@ static int apply_pairs(struct config *cfg, const char *environment, char *err, s
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < f->n; i++) {
 			const struct cfgfile_pair *p = &f->pairs[i];
-			char full[200], where[4200], msg[512], *path = NULL, *value = NULL;
+			char full[200], where[4200];
 			bool applies = pass == 0 ? !p->overlay
-					: p->overlay && environment && strcmp(p->overlay, environment) == 0;
-			int key, rc;
+					: p->overlay && environment && strcasecmp(p->overlay, environment) == 0;
+			int key;
 
 			snprintf(full, sizeof(full), "%s.%s", p->section, p->key);
 			key = cfg_lookup(full);
@@ -478,33 +525,12 @@ static int apply_pairs(struct config *cfg, const char *environment, char *err, s
 					 p->overlay);
 			else
 				snprintf(where, sizeof(where), "%s:%d", f->path, p->line);
-			if (!applies) {
-				rc = 0; /* another environment's: checked, not applied */
-				if (!p->from_file && *p->value && !strstr(p->value, "${") &&
-				    check_value(key, p->value))
-					rc = bad_value(err, errsize, where, key, p->value,
-						       check_value(key, p->value));
-				if (rc < 0)
-					return -1;
-				continue;
-			}
-			value = expand_value(p->value, lookup_env, msg, sizeof(msg));
-			if (!value) {
-				snprintf(err, errsize, "%s: \"%s%s\": %s", where, full,
-					 p->from_file ? "_file" : "", msg);
-				return -1;
-			}
-			if ((p->from_file || specs[key].type == T_PATH) && value[0] != '/' && f->dir)
-				path = xasprintf("%s/%s", f->dir, value);
-			if (p->from_file)
-				rc = set_from_file(cfg, key, path ? path : value, CFG_TIER_INI, where,
-						   p->line, err, errsize);
-			else
-				rc = set_value(cfg, key, path ? path : value, CFG_TIER_INI, where, p->line,
-					       err, errsize);
-			free(path);
-			free(value);
-			if (rc < 0)
+			/* another environment's pairs are checked, not applied (unless they hold ${) */
+			if (!applies && !p->from_file && *p->value && !strstr(p->value, "${") &&
+			    check_value(key, p->value))
+				return bad_value(err, errsize, where, key, p->value,
+						 check_value(key, p->value));
+			if (applies && apply_pair(cfg, p, (enum cfg_key)key, where, err, errsize) < 0)
 				return -1;
 		}
 	}
@@ -539,7 +565,7 @@ static bool in_list(const char *list, const char *word)
 			w++, len--;
 		while (len && w[len - 1] == ' ')
 			len--;
-		if (len == n && strncmp(w, word, n) == 0)
+		if (len == n && strncasecmp(w, word, n) == 0)
 			return true;
 		p += strcspn(p, ",");
 		p += *p == ',';
@@ -570,165 +596,6 @@ static void protect_defaults(struct config *cfg)
 		e->value = xstrdup(defaults[i].value);
 		e->source = xasprintf("default in protected environment \"%s\"", cfg->environment);
 	}
-}
-
-static bool url_sets(PQconninfoOption *url_opts, const char *keyword)
-{
-	for (PQconninfoOption *o = url_opts; o && o->keyword; o++)
-		if (strcmp(o->keyword, keyword) == 0)
-			return o->val && *o->val;
-	return false;
-}
-
-/*
- * For each libpq keyword we have a setting for, picks the highest tier among our setting,
- * a component of database.url and libpq's own variable (PGHOST...). Within a tier the
- * specific setting beats the URL, and the URL beats libpq's variable, as libpq itself does.
- */
-static void resolve_conn(struct config *cfg, PQconninfoOption *url_opts)
-{
-	const struct cfg_entry *url = &cfg->entries[CFG_DATABASE_URL];
-
-	cfg->nconn = 0;
-	if (url->value)
-		cfg->conn[cfg->nconn++] =
-			(struct cfg_conn_param){ "dbname", url->value, url->source };
-	for (int i = 0; i < CFG_NKEYS; i++) {
-		const struct cfg_spec *spec = &specs[i];
-		const struct cfg_entry *e = &cfg->entries[i];
-		const char *value = e->value, *source = e->source, *env;
-		int tier = value ? (int)e->tier : -1, rank = 3;
-
-		if (!spec->libpq_keyword)
-			continue;
-		if (url->value && url_sets(url_opts, spec->libpq_keyword) &&
-		    ((int)url->tier > tier || ((int)url->tier == tier && rank < 2))) {
-			tier = (int)url->tier;
-			rank = 2;
-			value = NULL; /* libpq takes it from the URL */
-		}
-		env = getenv(spec->libpq_env + 4);
-		if (env && *env && (CFG_TIER_ENV > tier || (CFG_TIER_ENV == tier && rank < 1))) {
-			value = env;
-			source = spec->libpq_env;
-		}
-		if (value && cfg->nconn < CFG_MAX_CONN_PARAMS)
-			cfg->conn[cfg->nconn++] =
-				(struct cfg_conn_param){ spec->libpq_keyword, value, source };
-	}
-}
-
-static const char *url_value(PQconninfoOption *url_opts, const char *keyword)
-{
-	for (PQconninfoOption *o = url_opts; o && o->keyword; o++)
-		if (strcmp(o->keyword, keyword) == 0 && o->val && *o->val)
-			return o->val;
-	return NULL;
-}
-
-/* The value libpq will use for keyword, as resolved here, or NULL for libpq's default. */
-static const char *effective(const struct config *cfg, PQconninfoOption *url_opts,
-			     const char *keyword, const char **source)
-{
-	for (int i = cfg->nconn - 1; i >= (cfg_get(cfg, CFG_DATABASE_URL) ? 1 : 0); i--) {
-		if (strcmp(cfg->conn[i].keyword, keyword) == 0) {
-			*source = cfg->conn[i].source;
-			return cfg->conn[i].value;
-		}
-	}
-	*source = cfg->entries[CFG_DATABASE_URL].source;
-	return url_value(url_opts, keyword);
-}
-
-/*
- * Without /etc/hosts, musl resolves "localhost" by asking a DNS server at 127.0.0.1 and
- * gives up after two 2.5 s timeouts. Such hosts get hostaddr 127.0.0.1 instead; the host
- * name stays "localhost", which is what verify-full checks the certificate against.
- */
-static char *map_localhost(const struct config *cfg, PQconninfoOption *url_opts)
-{
-	const char *source, *host = effective(cfg, url_opts, "host", &source);
-	const char *hostaddr = effective(cfg, url_opts, "hostaddr", &source);
-	struct buf addrs;
-	bool any = false;
-
-	if (!host || hostaddr || getenv("PGHOSTADDR") || access("/etc/hosts", F_OK) == 0)
-		return NULL;
-	buf_init(&addrs);
-	for (const char *p = host;;) {
-		size_t n = strcspn(p, ",");
-		bool local = n == 9 && strncmp(p, "localhost", 9) == 0;
-
-		buf_puts(&addrs, local ? "127.0.0.1" : "");
-		any = any || local;
-		if (!p[n])
-			break;
-		buf_puts(&addrs, ",");
-		p += n + 1;
-	}
-	if (!any) {
-		buf_release(&addrs);
-		return NULL;
-	}
-	return buf_detach(&addrs);
-}
-
-/* TLS files that are named but cannot be read are a configuration error, not a wait. */
-static int check_tls_files(const struct config *cfg, PQconninfoOption *url_opts, char *err,
-			   size_t errsize)
-{
-	static const char *const keys[] = { "sslrootcert", "sslcert", "sslkey" };
-
-	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-		const char *source, *path = effective(cfg, url_opts, keys[i], &source);
-
-		if (path && access(path, R_OK) != 0) {
-			snprintf(err, errsize, "%s: \"database.%s\" file \"%s\" cannot be read: %s",
-				 source, keys[i], path, strerror(errno));
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/*
- * Parses database.url with libpq's own parser. The error never shows the string, and shows
- * libpq's message (which quotes the offending part) only when the string holds no password.
- */
-static PQconninfoOption *parse_url(const struct config *cfg, char *err, size_t errsize)
-{
-	const struct cfg_entry *url = &cfg->entries[CFG_DATABASE_URL];
-	char *msg = NULL;
-	PQconninfoOption *opts = PQconninfoParse(url->value, &msg);
-
-	if (!opts) {
-		const char *scheme = strstr(url->value, "://");
-		/* libpq quotes what it could not parse: any part may be a password */
-		bool secret = scheme || strchr(url->value, '@') || strstr(url->value, "password");
-		char *nl = msg ? strchr(msg, '\n') : NULL;
-
-		if (nl)
-			*nl = '\0';
-		if (scheme && strncmp(url->value, "postgres://", 11) != 0 &&
-		    strncmp(url->value, "postgresql://", 13) != 0)
-			snprintf(err, errsize, "%s: invalid value for \"database.url\": scheme \"%.*s://\" "
-				 "is not postgres:// or postgresql://", url->source,
-				 (int)(scheme - url->value) > 20 ? 20 : (int)(scheme - url->value), url->value);
-		else
-			snprintf(err, errsize, "%s: invalid value for \"database.url\": %s", url->source,
-				 !msg ? "out of memory" : secret ? "not a valid URI or connection string" : msg);
-		PQfreemem(msg);
-	} else {
-		const char *port = url_value(opts, "port");
-
-		if (port && !valid_port_list(port)) {
-			snprintf(err, errsize, "%s: invalid port in \"database.url\": \"%s\" (expected "
-				 "1 to 65535)", url->source, port);
-			PQconninfoFree(opts);
-			opts = NULL;
-		}
-	}
-	return opts;
 }
 
 /*
@@ -769,11 +636,29 @@ out:
 	return ret;
 }
 
+/* The settings that set libpq keywords, ranked by their tiers, resolved by conn.c. */
+static int resolve_conn(struct config *cfg, char *err, size_t errsize)
+{
+	const struct cfg_entry *url = &cfg->entries[CFG_DATABASE_URL];
+	struct conn_request req = {
+		.url = url->value, .url_source = url->source, .url_tier = (int)url->tier,
+		.env_tier = CFG_TIER_ENV,
+	};
+
+	for (int i = 0; i < CFG_NKEYS; i++) {
+		const struct cfg_entry *e = &cfg->entries[i];
+
+		if (specs[i].libpq_keyword && req.nsettings < CONN_MAX_PARAMS)
+			req.settings[req.nsettings++] = (struct conn_setting){
+				specs[i].libpq_keyword, e->value, e->source, e->value ? (int)e->tier : -1
+			};
+	}
+	return conn_resolve(&req, &cfg->conn, err, errsize);
+}
+
 static int finish(struct config *cfg, char *err, size_t errsize)
 {
-	PQconninfoOption *url_opts = NULL;
 	const char *table = cfg_get(cfg, CFG_MIGRATE_TABLE);
-	int rc;
 	const char *dot = strchr(table, '.');
 
 	parse_duration(cfg_get(cfg, CFG_DATABASE_CONNECT_TIMEOUT), &cfg->connect_timeout_ms);
@@ -815,13 +700,7 @@ static int finish(struct config *cfg, char *err, size_t errsize)
 	cfg->password = cfg_get(cfg, CFG_DATABASE_PASSWORD) ? xstrdup(cfg_get(cfg, CFG_DATABASE_PASSWORD))
 							      : NULL;
 	cfg->for_primary = strcmp(cfg_get(cfg, CFG_WAIT_FOR_PRIMARY), "true") == 0;
-	if (cfg_get(cfg, CFG_DATABASE_URL) && !(url_opts = parse_url(cfg, err, errsize)))
-		return -1;
-	resolve_conn(cfg, url_opts);
-	cfg->localhost_addrs = map_localhost(cfg, url_opts);
-	rc = check_tls_files(cfg, url_opts, err, errsize);
-	PQconninfoFree(url_opts);
-	return rc;
+	return resolve_conn(cfg, err, errsize);
 }
 
 int cfg_load(struct config *cfg, const char *config_flag, char *err, size_t errsize)
@@ -851,22 +730,24 @@ static void print_line(const char *name, const char *value, const char *source)
 }
 
 /* A libpq keyword's line: our resolved value, else the URL's part, else libpq's default. */
-static void print_conn_key(const struct config *cfg, int key, PQconninfoOption *url_opts)
+static void print_conn_key(const struct config *cfg, int key)
 {
 	const struct cfg_spec *spec = &specs[key];
-	const struct cfg_conn_param *p = NULL;
-	const char *v;
-	char source[256];
+	const struct conn_param *p = NULL;
+	const char *url = cfg_get(cfg, CFG_DATABASE_URL);
+	char *v;
 
-	for (int j = cfg->entries[CFG_DATABASE_URL].value ? 1 : 0; j < cfg->nconn; j++)
-		if (strcmp(cfg->conn[j].keyword, spec->libpq_keyword) == 0)
-			p = &cfg->conn[j];
+	for (int j = cfg->conn.has_url ? 1 : 0; j < cfg->conn.n; j++)
+		if (strcmp(cfg->conn.params[j].keyword, spec->libpq_keyword) == 0)
+			p = &cfg->conn.params[j];
 	if (p) {
 		print_line(cfg_name(key), spec->type == T_SECRET ? "********" : p->value, p->source);
-	} else if ((v = url_value(url_opts, spec->libpq_keyword))) {
-		snprintf(source, sizeof(source), "database.url, %s",
-			 cfg->entries[CFG_DATABASE_URL].source);
+	} else if ((v = conn_url_part(url, spec->libpq_keyword))) {
+		char *source = xasprintf("database.url, %s", cfg->entries[CFG_DATABASE_URL].source);
+
 		print_line(cfg_name(key), spec->type == T_SECRET ? "********" : v, source);
+		free(source);
+		free(v);
 	} else {
 		print_line(cfg_name(key), "(unset)", "libpq default");
 	}
@@ -874,19 +755,17 @@ static void print_conn_key(const struct config *cfg, int key, PQconninfoOption *
 
 void cfg_print(const struct config *cfg)
 {
-	const char *url = cfg_get(cfg, CFG_DATABASE_URL);
-	PQconninfoOption *url_opts = url ? PQconninfoParse(url, NULL) : NULL;
 
 	printf("# configuration file: %s\n", cfg->ini_path ? cfg->ini_path : "(none)");
 	for (int i = 0; i < CFG_NKEYS; i++) {
 		const struct cfg_entry *e = &cfg->entries[i];
 
 		if (specs[i].libpq_keyword) {
-			print_conn_key(cfg, i, url_opts);
+			print_conn_key(cfg, i);
 		} else if (!e->value) {
 			print_line(cfg_name(i), "(unset)", e->source);
 		} else if (specs[i].type == T_URL) {
-			char *safe = redact_conninfo(e->value);
+			char *safe = conn_redact(e->value);
 
 			print_line(cfg_name(i), safe, e->source);
 			free(safe);
@@ -894,132 +773,6 @@ void cfg_print(const struct config *cfg)
 			print_line(cfg_name(i), e->value, e->source);
 		}
 	}
-	PQconninfoFree(url_opts);
-}
-
-static bool is_password_key(const char *key, size_t len)
-{
-	return len == 8 && strncmp(key, "password", 8) == 0;
-}
-
-/* key=value form: every value is copied but a password's, quoted or not. */
-static void redact_keyvalue(struct buf *b, const char *p)
-{
-	while (*p) {
-		const char *key, *key_end, *val;
-
-		while (*p && isspace((unsigned char)*p))
-			buf_append(b, p++, 1);
-		key = p;
-		while (*p && *p != '=' && !isspace((unsigned char)*p))
-			p++;
-		key_end = p;
-		while (*p && isspace((unsigned char)*p))
-			p++;
-		if (*p != '=') {
-			buf_append(b, key, (size_t)(p - key));
-			continue;
-		}
-		p++;
-		while (*p && isspace((unsigned char)*p))
-			p++;
-		val = p;
-		if (*p == '\'') {
-			for (p++; *p && *p != '\''; p++)
-				if (*p == '\\' && p[1])
-					p++;
-			if (*p)
-				p++;
-		} else {
-			for (; *p && !isspace((unsigned char)*p); p++)
-				if (*p == '\\' && p[1])
-					p++;
-		}
-		buf_append(b, key, (size_t)(val - key));
-		if (is_password_key(key, (size_t)(key_end - key)))
-			buf_puts(b, "********");
-		else
-			buf_append(b, val, (size_t)(p - val));
-	}
-}
-
-/* A URI query key as libpq reads it: percent-decoded, so "%70assword" is "password". */
-static bool is_password_param(const char *key, size_t len)
-{
-	char decoded[8];
-	size_t n = 0;
-
-	for (size_t i = 0; i < len; i++, n++) {
-		char c = key[i];
-
-		if (n == sizeof(decoded))
-			return false;
-		if (c == '%' && i + 2 < len && isxdigit((unsigned char)key[i + 1]) &&
-		    isxdigit((unsigned char)key[i + 2])) {
-			char hex[3] = { key[i + 1], key[i + 2], '\0' };
-
-			c = (char)strtol(hex, NULL, 16);
-			i += 2;
-		}
-		decoded[n] = c;
-	}
-	return is_password_key(decoded, n);
-}
-
-/* URI form: the password of the user info and a password= query parameter. */
-static void redact_uri(struct buf *b, const char *s, const char *rest)
-{
-	const char *end = rest, *query;
-
-	buf_append(b, s, (size_t)(rest - s));
-	while (*end && *end != '@' && *end != '/')
-		end++;
-	if (*end == '@') {
-		const char *colon = memchr(rest, ':', (size_t)(end - rest));
-
-		buf_append(b, rest, (size_t)((colon ? colon : end) - rest));
-		if (colon)
-			buf_puts(b, ":********");
-		rest = end;
-	}
-	query = strchr(rest, '?');
-	if (!query) {
-		buf_puts(b, rest);
-		return;
-	}
-	buf_append(b, rest, (size_t)(query - rest));
-	for (const char *p = query; *p;) {
-		const char *param = p + 1, *amp = strchr(param, '&');
-		const char *stop = amp ? amp : param + strlen(param);
-		const char *eq = memchr(param, '=', (size_t)(stop - param));
-
-		buf_append(b, p, 1);
-		if (eq && is_password_param(param, (size_t)(eq - param))) {
-			buf_append(b, param, (size_t)(eq - param) + 1);
-			buf_puts(b, "********");
-		} else {
-			buf_append(b, param, (size_t)(stop - param));
-		}
-		p = stop;
-	}
-}
-
-char *redact_conninfo(const char *s)
-{
-	static const char *const schemes[] = { "postgresql://", "postgres://" };
-	struct buf b;
-
-	buf_init(&b);
-	for (size_t i = 0; i < ARRAY_SIZE(schemes); i++) {
-		size_t len = strlen(schemes[i]);
-
-		if (strncmp(s, schemes[i], len) == 0) {
-			redact_uri(&b, s, s + len);
-			return buf_detach(&b);
-		}
-	}
-	redact_keyvalue(&b, s);
-	return buf_detach(&b);
 }
 
 int cfg_set_flag_file(struct config *cfg, enum cfg_key key, const char *flag, const char *path,

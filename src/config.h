@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "cfgfile.h"
+#include "conn.h"
 #include "log.h"
 #include "sig.h"
 
@@ -67,15 +68,6 @@ struct cfg_entry {
 	int line;     /* ini line, to name duplicates */
 };
 
-/* A libpq keyword/value resolved across our settings, database.url and libpq's variables. */
-struct cfg_conn_param {
-	const char *keyword;
-	const char *value;  /* borrowed from the config or the environment */
-	const char *source;
-};
-
-#define CFG_MAX_CONN_PARAMS 16
-
 struct config {
 	struct cfg_entry entries[CFG_NKEYS];
 	char *ini_path;      /* the file read, or NULL */
@@ -100,13 +92,7 @@ struct config {
 	enum log_format log_format;
 	char *password;      /* database.password (perhaps read from a file), or NULL */
 	char *table_schema, *table_name;
-	struct cfg_conn_param conn[CFG_MAX_CONN_PARAMS];
-	int nconn;
-	/*
-	 * hostaddr for a host list that names "localhost" when /etc/hosts is missing (a
-	 * scratch image): musl would ask DNS and time out. NULL otherwise.
-	 */
-	char *localhost_addrs;
+	struct conn_params conn; /* the libpq keywords to connect with (conn.h) */
 };
 
 /* Fills the defaults. Release with cfg_release. */
@@ -142,11 +128,5 @@ static inline const char *cfg_get(const struct config *cfg, enum cfg_key key)
 
 /* Writes every effective setting with its source to stdout, secrets redacted. */
 void cfg_print(const struct config *cfg);
-
-/*
- * Returns a copy of a postgres:// URI or key=value connection string with any password
- * replaced by ********. The caller frees it.
- */
-char *redact_conninfo(const char *s);
 
 #endif

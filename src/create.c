@@ -6,34 +6,6 @@
 #include "db.h"
 #include "log.h"
 #include "sig.h"
-#include "wait.h"
-
-static enum status connect_failure(const struct db_error *err, const char *db)
-{
-	log_error("could not connect to maintenance database \"%s\": %s", db, err->message);
-	if (err->interrupted)
-		return ST_SIGNAL;
-	if (strncmp(err->sqlstate, "28", 2) == 0)
-		return ST_PERMISSION;
-	return err->no_attempt ? ST_CONFIG : ST_UNAVAILABLE;
-}
-
-/* Managed services may have no "postgres" database: then template1, as createdb does. */
-static PGconn *connect_maintenance(const struct config *cfg, int64_t deadline, enum status *st)
-{
-	const char *db = cfg_get(cfg, CFG_DATABASE_MAINTENANCE_DB);
-	struct db_error err;
-	PGconn *conn = wait_connect(cfg, db, deadline, &err);
-
-	if (!conn && strcmp(err.sqlstate, "3D000") == 0 && strcmp(db, "postgres") == 0) {
-		log_info("maintenance database \"postgres\" does not exist; using \"template1\"");
-		db = "template1";
-		conn = wait_connect(cfg, db, deadline, &err);
-	}
-	if (!conn)
-		*st = connect_failure(&err, db);
-	return conn;
-}
 
 /* CREATE DATABASE with the configured options, every name quoted. The caller frees it. */
 static char *create_sql(PGconn *conn, const struct config *cfg, const char *dbname,
@@ -107,7 +79,6 @@ static enum status refuse(PGconn *conn, const struct config *cfg, const char *db
 
 static enum status classify(const struct db_error *err, const char *dbname)
 {
-	static const char *const config_states[] = { "3D000", "42704", "22023", "42809", "0A000" };
 	const struct log_field fields[] = {
 		{ "detail", err->detail[0] ? err->detail : NULL },
 		{ "hint", err->hint[0] ? err->hint : NULL },
@@ -118,44 +89,52 @@ static enum status classify(const struct db_error *err, const char *dbname)
 	log_event(LOG_ERROR, fields, "could not create database \"%s\": %s%s%s%s", dbname,
 		  err->message, err->sqlstate[0] ? " (SQLSTATE " : "", err->sqlstate,
 		  err->sqlstate[0] ? ")" : "");
-	if (err->interrupted)
-		return ST_SIGNAL;
-	if (strcmp(err->sqlstate, "42501") == 0)
-		return ST_PERMISSION;
-	for (size_t i = 0; i < ARRAY_SIZE(config_states); i++)
-		if (strcmp(err->sqlstate, config_states[i]) == 0)
-			return ST_CONFIG;
-	return err->connection_lost ? ST_UNAVAILABLE : ST_INTERNAL;
+	return db_status(err, ST_INTERNAL);
 }
 
-/* Runs CREATE DATABASE, retrying while the template is in use by other sessions. */
+/*
+ * Runs CREATE DATABASE, retrying while the template is in use by other sessions. A lost
+ * connection before the deadline (a server restart, a terminated backend) sets *lost
+ * instead of failing: the statement either happened or not, and the caller tries again
+ * on a new connection.
+ */
 static enum status run_create(PGconn *conn, const struct config *cfg, const char *dbname,
-			      const char *sql, int64_t deadline)
+			      const char *sql, int64_t deadline, bool *lost)
 {
-	uint64_t rng = random_seed();
+	struct db_backoff backoff;
 	struct db_error err;
 
+	db_backoff_init(&backoff, cfg->initial_delay_ms, cfg->max_delay_ms, false);
 	for (int attempt = 1;; attempt++) {
 		if (db_exec(conn, sql, 0, NULL, &err) == 0) {
 			log_info("created database \"%s\"", dbname);
 			return ST_OK;
 		}
 		/* Another replica won the race: in the catalog (23505) or before it (42P04). */
-		if (strcmp(err.sqlstate, "42P04") == 0 || strcmp(err.sqlstate, "23505") == 0) {
+		if (db_is(&err, SQLSTATE_DUPLICATE_DATABASE) || db_is(&err, SQLSTATE_UNIQUE_VIOLATION)) {
 			log_info("database \"%s\" was created by another session", dbname);
 			return ST_OK;
 		}
-		if (strcmp(err.sqlstate, "55006") != 0 || err.interrupted ||
+		if ((err.connection_lost || PQstatus(conn) == CONNECTION_BAD) && !err.interrupted &&
+		    !sig_caught() && clock_ms() < deadline) {
+			log_info("lost the connection while creating database \"%s\" (%s): connecting "
+				 "again", dbname, err.message);
+			*lost = true;
+			return ST_UNAVAILABLE;
+		}
+		if (!db_is(&err, SQLSTATE_OBJECT_IN_USE) || err.interrupted ||
 		    clock_ms() >= deadline)
 			return classify(&err, dbname);
 		if (attempt == 1)
 			log_info("waiting to create database \"%s\": %s", dbname, err.message);
-		if (wait_sleep(wait_backoff(cfg->initial_delay_ms, cfg->max_delay_ms, attempt, &rng)) < 0)
+		if (db_sleep(db_backoff_next(&backoff)) < 0)
 			return ST_SIGNAL;
 	}
 }
 
-enum status create_database(const struct config *cfg, const char *dbname, int64_t deadline)
+/* One attempt on one maintenance connection; *lost as run_create sets it. */
+static enum status create_once(const struct config *cfg, const char *dbname, int64_t deadline,
+			       bool *lost)
 {
 	enum status st = ST_OK;
 	char role[128];
@@ -163,7 +142,7 @@ enum status create_database(const struct config *cfg, const char *dbname, int64_
 	PGconn *conn;
 	int allowed;
 
-	conn = connect_maintenance(cfg, deadline, &st);
+	conn = db_connect_maintenance(cfg, deadline, &st);
 	if (!conn)
 		return st;
 	allowed = may_create(conn, role, sizeof(role));
@@ -177,11 +156,27 @@ enum status create_database(const struct config *cfg, const char *dbname, int64_
 	}
 	sql = create_sql(conn, cfg, dbname, cfg_get(cfg, CFG_CREATE_OWNER));
 	log_debug("running: %s", sql);
-	st = run_create(conn, cfg, dbname, sql, deadline);
+	st = run_create(conn, cfg, dbname, sql, deadline, lost);
 out:
 	free(sql);
 	PQfinish(conn);
 	return st;
+}
+
+enum status create_database(const struct config *cfg, const char *dbname, int64_t deadline)
+{
+	struct db_backoff backoff;
+
+	db_backoff_init(&backoff, cfg->initial_delay_ms, cfg->max_delay_ms, false);
+	for (;;) {
+		bool lost = false;
+		enum status st = create_once(cfg, dbname, deadline, &lost);
+
+		if (!lost)
+			return st;
+		if (db_sleep(db_backoff_next(&backoff)) < 0)
+			return ST_SIGNAL;
+	}
 }
 
 enum status create_drop(const struct config *cfg, const char *dbname, bool force,
@@ -189,7 +184,7 @@ enum status create_drop(const struct config *cfg, const char *dbname, bool force
 {
 	enum status st = ST_OK;
 	struct db_error err;
-	PGconn *conn = connect_maintenance(cfg, deadline, &st);
+	PGconn *conn = db_connect_maintenance(cfg, deadline, &st);
 	char *name, *sql;
 
 	if (!conn)
@@ -200,7 +195,7 @@ enum status create_drop(const struct config *cfg, const char *dbname, bool force
 		log_info("dropped database \"%s\"%s", dbname, force ? " (other sessions ended)" : "");
 	} else {
 		const struct log_field fields[] = {
-			{ "hint", strcmp(err.sqlstate, "55006") == 0
+			{ "hint", db_is(&err, SQLSTATE_OBJECT_IN_USE)
 					  ? "stop the sessions using it, or add --force to end them"
 					  : NULL },
 			{ NULL, NULL },
@@ -208,9 +203,7 @@ enum status create_drop(const struct config *cfg, const char *dbname, bool force
 
 		log_event(LOG_ERROR, fields, "could not drop database \"%s\": %s (SQLSTATE %s)",
 			  dbname, err.message, err.sqlstate);
-		st = err.interrupted ? ST_SIGNAL
-		     : strcmp(err.sqlstate, "42501") == 0 ? ST_PERMISSION
-		     : err.connection_lost ? ST_UNAVAILABLE : ST_MIGRATION;
+		st = db_status(&err, ST_MIGRATION);
 	}
 	free(sql);
 	free(name);

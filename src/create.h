@@ -11,7 +11,8 @@
  * Creates dbname through the maintenance database (falling back to template1 when the
  * default "postgres" does not exist), with create.owner, create.template and
  * create.encoding. Another session creating it at the same moment counts as success;
- * "source database is being accessed" is retried until deadline (clock_ms). A role that
+ * "source database is being accessed" is retried until deadline (clock_ms), and so is a
+ * connection lost meanwhile (a restart, a terminated backend), on a new one. A role that
  * may not create it gets ST_PERMISSION and the SQL an administrator must run.
  */
 enum status create_database(const struct config *cfg, const char *dbname, int64_t deadline);

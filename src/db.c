@@ -14,7 +14,7 @@
 /* How long a cancelled query may take to end before pgboot stops waiting for it. */
 #define CANCEL_GRACE_MS 5000
 
-#define MAX_PARAMS (CFG_MAX_CONN_PARAMS + 4)
+#define MAX_PARAMS (CONN_MAX_PARAMS + 4)
 
 struct params {
 	const char *keys[MAX_PARAMS + 1];
@@ -42,12 +42,12 @@ static void build_params(const struct config *cfg, const char *dbname, struct pa
 	p->n = 0;
 	if (!getenv("PGCLIENTENCODING"))
 		params_add(p, "client_encoding", "UTF8");
-	for (int i = 0; i < cfg->nconn; i++)
-		params_add(p, cfg->conn[i].keyword, cfg->conn[i].value);
+	for (int i = 0; i < cfg->conn.n; i++)
+		params_add(p, cfg->conn.params[i].keyword, cfg->conn.params[i].value);
 	if (dbname)
 		params_add(p, "dbname", dbname);
-	if (cfg->localhost_addrs)
-		params_add(p, "hostaddr", cfg->localhost_addrs);
+	if (cfg->conn.localhost_addrs)
+		params_add(p, "hostaddr", cfg->conn.localhost_addrs);
 	params_add(p, "fallback_application_name", "pgboot");
 }
 
@@ -170,7 +170,7 @@ PGconn *db_connect(const struct config *cfg, const char *dbname, int64_t timeout
 	memset(err, 0, sizeof(*err));
 	build_params(cfg, dbname, &p);
 	/* Only database.url is a connection string: a dbname is a name, whatever it holds. */
-	conn = PQconnectStartParams(p.keys, p.vals, cfg_get(cfg, CFG_DATABASE_URL) ? 1 : 0);
+	conn = PQconnectStartParams(p.keys, p.vals, cfg->conn.has_url);
 	if (!conn) {
 		set_message(err, "out of memory");
 		return NULL;
@@ -209,7 +209,7 @@ bool db_params_invalid(const struct config *cfg, int64_t timeout_ms)
 	snprintf(seconds, sizeof(seconds), "%lld",
 		 (long long)(timeout_ms < 2000 ? 2 : (timeout_ms + 999) / 1000));
 	params_add(&p, "connect_timeout", seconds);
-	return PQpingParams(p.keys, p.vals, cfg_get(cfg, CFG_DATABASE_URL) ? 1 : 0) ==
+	return PQpingParams(p.keys, p.vals, cfg->conn.has_url) ==
 	       PQPING_NO_ATTEMPT;
 }
 
@@ -422,7 +422,151 @@ enum status db_report(const struct db_error *err, const char *what)
 		return ST_SIGNAL;
 	log_event(LOG_ERROR, fields, "could not %s: %s%s%s%s", what, err->message,
 		  err->sqlstate[0] ? " (SQLSTATE " : "", err->sqlstate, err->sqlstate[0] ? ")" : "");
-	if (strcmp(err->sqlstate, "42501") == 0 || strcmp(err->sqlstate, "25006") == 0)
-		return ST_PERMISSION; /* 25006: the database or the role is read-only */
-	return err->connection_lost || !err->sqlstate[0] ? ST_UNAVAILABLE : ST_INTERNAL;
+	return db_status(err, ST_INTERNAL);
+}
+
+/* The one SQLSTATE table: what each state pgboot knows means for a phase and a retry. */
+static const struct sqlstate_row {
+	const char *code;
+	enum status status;
+	bool transient; /* passes by itself: a connection is retried */
+	const char *kind;
+} sqlstates[] = {
+	{ SQLSTATE_CANNOT_CONNECT_NOW, ST_UNAVAILABLE, true, "not accepting connections yet" },
+	{ SQLSTATE_ADMIN_SHUTDOWN, ST_UNAVAILABLE, true, "shutting down" },
+	{ SQLSTATE_TOO_MANY_CONNECTIONS, ST_UNAVAILABLE, true, "too many connections" },
+	/* a class: 28P01 (password), 28000 (no pg_hba.conf entry, no such role) and the rest */
+	{ SQLSTATE_CLASS_AUTHORIZATION, ST_PERMISSION, false, "authentication failed" },
+	{ SQLSTATE_INSUFFICIENT_PRIVILEGE, ST_PERMISSION, false, "permission denied" },
+	/* the database or the role is read-only */
+	{ SQLSTATE_READ_ONLY_TRANSACTION, ST_PERMISSION, false, "read-only" },
+	/* names the configuration gave (database, owner, template, encoding) */
+	{ SQLSTATE_UNDEFINED_DATABASE, ST_CONFIG, false, "database does not exist" },
+	{ SQLSTATE_UNDEFINED_OBJECT, ST_CONFIG, false, "undefined object" },
+	{ SQLSTATE_INVALID_PARAMETER_VALUE, ST_CONFIG, false, "invalid parameter value" },
+	{ SQLSTATE_WRONG_OBJECT_TYPE, ST_CONFIG, false, "wrong object type" },
+	{ SQLSTATE_FEATURE_NOT_SUPPORTED, ST_CONFIG, false, "feature not supported" },
+};
+
+static const struct sqlstate_row *sqlstate_find(const struct db_error *err)
+{
+	if (!err->sqlstate[0])
+		return NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(sqlstates); i++)
+		if (strncmp(err->sqlstate, sqlstates[i].code, strlen(sqlstates[i].code)) == 0)
+			return &sqlstates[i];
+	return NULL;
+}
+
+bool db_is(const struct db_error *err, const char *code)
+{
+	return strcmp(err->sqlstate, code) == 0;
+}
+
+enum status db_status(const struct db_error *err, enum status otherwise)
+{
+	const struct sqlstate_row *row = sqlstate_find(err);
+
+	if (err->interrupted)
+		return ST_SIGNAL;
+	if (row)
+		return row->status;
+	return err->connection_lost || !err->sqlstate[0] ? ST_UNAVAILABLE : otherwise;
+}
+
+bool db_transient(const struct db_error *err)
+{
+	const struct sqlstate_row *row = sqlstate_find(err);
+
+	return !err->sqlstate[0] || (row && row->transient);
+}
+
+const char *db_failure_kind(const struct db_error *err)
+{
+	const struct sqlstate_row *row = sqlstate_find(err);
+
+	if (row)
+		return row->kind;
+	return err->sqlstate[0] ? err->sqlstate : "unreachable";
+}
+
+void db_backoff_init(struct db_backoff *b, int64_t initial_ms, int64_t max_ms, bool half_fixed)
+{
+	b->initial_ms = initial_ms;
+	b->max_ms = max_ms;
+	b->half_fixed = half_fixed;
+	b->attempt = 0;
+	b->rng = random_seed();
+}
+
+int64_t db_backoff_next(struct db_backoff *b)
+{
+	int64_t cap = b->initial_ms;
+	int64_t fixed;
+
+	b->attempt++;
+	for (int i = 0; i < b->attempt && cap < b->max_ms; i++)
+		cap *= 2;
+	if (cap > b->max_ms)
+		cap = b->max_ms;
+	fixed = b->half_fixed ? cap / 2 : 0;
+	return fixed + (int64_t)(random_next(&b->rng) % (uint64_t)(cap - fixed + 1));
+}
+
+int db_sleep(int64_t ms)
+{
+	int64_t until = clock_ms() + ms;
+
+	for (;;) {
+		int64_t left = until - clock_ms();
+
+		if (sig_caught())
+			return -1;
+		if (left <= 0)
+			return 0;
+		sig_wait(-1, 0, left);
+	}
+}
+
+PGconn *db_connect_retry(const struct config *cfg, const char *dbname, int64_t deadline,
+			 struct db_error *err)
+{
+	struct db_backoff backoff;
+
+	db_backoff_init(&backoff, cfg->initial_delay_ms, cfg->max_delay_ms, false);
+	for (int attempt = 1;; attempt++) {
+		int64_t left = deadline - clock_ms(), limit = left;
+		PGconn *conn;
+
+		if (cfg->connect_timeout_ms > 0 && cfg->connect_timeout_ms < limit)
+			limit = cfg->connect_timeout_ms;
+		conn = db_connect(cfg, dbname, limit > 1000 ? limit : 1000, err);
+		if (conn || err->interrupted || err->no_attempt || !db_transient(err) ||
+		    clock_ms() >= deadline)
+			return conn;
+		if (attempt == 1)
+			log_info("retrying a connection: %s", err->message);
+		if (db_sleep(db_backoff_next(&backoff)) < 0) {
+			err->interrupted = true;
+			return NULL;
+		}
+	}
+}
+
+PGconn *db_connect_maintenance(const struct config *cfg, int64_t deadline, enum status *st)
+{
+	const char *db = cfg_get(cfg, CFG_DATABASE_MAINTENANCE_DB);
+	struct db_error err;
+	PGconn *conn = db_connect_retry(cfg, db, deadline, &err);
+
+	if (!conn && db_is(&err, SQLSTATE_UNDEFINED_DATABASE) && strcmp(db, "postgres") == 0) {
+		log_info("maintenance database \"postgres\" does not exist; using \"template1\"");
+		db = "template1";
+		conn = db_connect_retry(cfg, db, deadline, &err);
+	}
+	if (conn)
+		return conn;
+	log_error("could not connect to maintenance database \"%s\": %s", db, err.message);
+	*st = err.no_attempt && !err.interrupted ? ST_CONFIG : db_status(&err, ST_UNAVAILABLE);
+	return NULL;
 }

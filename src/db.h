@@ -12,6 +12,25 @@
 #include "config.h"
 #include "status.h"
 
+/* The SQLSTATEs pgboot acts on (PostgreSQL's errcodes.txt), by what they mean. */
+#define SQLSTATE_FEATURE_NOT_SUPPORTED "0A000"
+#define SQLSTATE_INVALID_PARAMETER_VALUE "22023"
+#define SQLSTATE_UNIQUE_VIOLATION "23505"
+#define SQLSTATE_READ_ONLY_TRANSACTION "25006"
+#define SQLSTATE_CLASS_AUTHORIZATION "28" /* 28000, 28P01: a class, matched as a prefix */
+#define SQLSTATE_UNDEFINED_DATABASE "3D000"
+#define SQLSTATE_UNDEFINED_SCHEMA "3F000"
+#define SQLSTATE_INSUFFICIENT_PRIVILEGE "42501"
+#define SQLSTATE_UNDEFINED_TABLE "42P01"
+#define SQLSTATE_DUPLICATE_DATABASE "42P04"
+#define SQLSTATE_UNDEFINED_OBJECT "42704"
+#define SQLSTATE_WRONG_OBJECT_TYPE "42809"
+#define SQLSTATE_TOO_MANY_CONNECTIONS "53300"
+#define SQLSTATE_OBJECT_IN_USE "55006"
+#define SQLSTATE_LOCK_NOT_AVAILABLE "55P03"
+#define SQLSTATE_ADMIN_SHUTDOWN "57P01"
+#define SQLSTATE_CANNOT_CONNECT_NOW "57P03"
+
 struct db_error {
 	char sqlstate[6];    /* "" when there is none: network, DNS, timeout, lost connection */
 	char message[2048];  /* one event's text, libpq's trailing newline removed */
@@ -62,6 +81,52 @@ int db_exec(PGconn *conn, const char *sql, int nparams, const char *const *param
  * for the exit: a signal, a permission, a lost connection, or an unexpected server error.
  */
 enum status db_report(const struct db_error *err, const char *what);
+/* True when err carries the SQLSTATE code (one of the SQLSTATE_ constants). */
+bool db_is(const struct db_error *err, const char *code);
+/*
+ * What err means for the exit, from the one SQLSTATE table: a signal, a permission or an
+ * authentication failure, a name in the configuration that does not exist, a server that
+ * is not available (or a failure without SQLSTATE: network, lost connection). Any other
+ * SQLSTATE gives otherwise.
+ */
+enum status db_status(const struct db_error *err, enum status otherwise);
+/* Failures that pass by themselves: no SQLSTATE (network), starting up, shutting down, full. */
+bool db_transient(const struct db_error *err);
+/* A few words for the kind of failure ("too many connections"), or the SQLSTATE. */
+const char *db_failure_kind(const struct db_error *err);
+
+/*
+ * Connects to dbname (NULL: the target) for the phases after the wait: a server that is
+ * starting, full (too many connections) or unreachable is retried with backoff until
+ * deadline (clock_ms); anything else fails at once. NULL with err set on failure; failures
+ * are not logged.
+ */
+PGconn *db_connect_retry(const struct config *cfg, const char *dbname, int64_t deadline,
+			 struct db_error *err);
+/*
+ * Connects to database.maintenance_db, falling back to template1 when the default
+ * "postgres" does not exist (as createdb does), retrying as db_connect_retry. On failure
+ * logs it and returns NULL with *st set.
+ */
+PGconn *db_connect_maintenance(const struct config *cfg, int64_t deadline, enum status *st);
+
+/*
+ * Capped exponential backoff with jitter, one per retry loop. Delay n (1-based) is uniform
+ * in [0, cap] with cap = min(max_ms, initial_ms * 2^n) (full jitter); with half_fixed the
+ * first half of cap is always waited and only the second half is jittered.
+ */
+struct db_backoff {
+	int64_t initial_ms, max_ms;
+	bool half_fixed;
+	int attempt;
+	uint64_t rng;
+};
+void db_backoff_init(struct db_backoff *b, int64_t initial_ms, int64_t max_ms, bool half_fixed);
+/* The next delay in milliseconds. */
+int64_t db_backoff_next(struct db_backoff *b);
+/* Sleeps ms with signals deliverable. Returns -1 when a termination signal came. */
+int db_sleep(int64_t ms);
+
 /* The identifier quoted for SQL ("my db" -> "\"my db\""). The caller frees it. */
 char *db_quote_ident(PGconn *conn, const char *name);
 /* The library versions, e.g. "libpq 15.18". */

@@ -218,3 +218,27 @@ fail:
 	buf_release(&out);
 	return NULL;
 }
+
+bool expand_empty_reference(const char *s, expand_lookup lookup, char *name, size_t size)
+{
+	for (const char *p = s; *p; p++) {
+		const char *close, *value;
+		size_t n = 0;
+
+		if (p[0] == '$' && p[1] == '$') {
+			p++;
+			continue;
+		}
+		if (p[0] != '$' || p[1] != '{' || !(close = strchr(p + 2, '}')))
+			continue;
+		while (p[2 + n] && (name_start(p[2 + n]) || (n && p[2 + n] >= '0' && p[2 + n] <= '9')))
+			n++;
+		snprintf(name, size, "%.*s", (int)n, p + 2);
+		value = n ? lookup(name) : NULL;
+		/* ${VAR:-default} chose its value; only ${VAR} and ${VAR:ident} take VAR as it is */
+		if (value && !*value && strncmp(p + 2 + n, ":-", 2) != 0)
+			return true;
+		p = close;
+	}
+	return false;
+}

@@ -6,6 +6,7 @@
 #ifndef PGBOOT_EXPAND_H
 #define PGBOOT_EXPAND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Returns the value of an environment variable, or NULL when it is not set. */
@@ -18,6 +19,12 @@ typedef const char *(*expand_lookup)(const char *name);
  * Returns a new string (the caller frees it), or NULL with a message in err.
  */
 char *expand_value(const char *s, expand_lookup lookup, char *err, size_t errsize);
+/*
+ * Finds in s a ${VAR} or ${VAR:ident} whose variable is set but empty, and writes its name
+ * into name. ${VAR:-default} is never such a reference: its empty value was chosen.
+ * Returns false when there is none.
+ */
+bool expand_empty_reference(const char *s, expand_lookup lookup, char *name, size_t size);
 /*
  * Writes the identifier form of raw into out: lower case, every character outside
  * [a-z0-9_] as "_", runs of "_" as one, no "_" at either end, "_" before a leading digit.

@@ -71,7 +71,7 @@ enum status history_read(struct history *h, PGconn *conn)
 			a->applied_at = xstrdup(PQgetvalue(res, (int)i, 3));
 			a->duration_ms = xstrdup(PQgetvalue(res, (int)i, 4));
 		}
-	} else if (strcmp(err.sqlstate, "42P01") == 0 || strcmp(err.sqlstate, "3F000") == 0) {
+	} else if (db_is(&err, SQLSTATE_UNDEFINED_TABLE) || db_is(&err, SQLSTATE_UNDEFINED_SCHEMA)) {
 		h->table_missing = true;
 	} else {
 		st = db_report(&err, "read the migration history");

@@ -10,7 +10,6 @@
 #include "log.h"
 #include "sig.h"
 #include "util.h"
-#include "wait.h"
 
 /* Waiters listen here; the holder notifies when it lets the lock go. */
 #define LOCK_CHANNEL "pgboot_migration_lock"
@@ -57,7 +56,7 @@ static int wait_notified(PGconn *conn, bool listening, int64_t ms)
 	int64_t until = clock_ms() + ms;
 
 	if (!listening)
-		return wait_sleep(ms);
+		return db_sleep(ms);
 	for (;;) {
 		int64_t left = until - clock_ms();
 		PGnotify *n;
@@ -119,10 +118,11 @@ static enum status poll_lock(PGconn *conn, const struct config *cfg, const char 
 			      own ? "BEGIN; SET LOCAL idle_in_transaction_session_timeout = 0; " : "",
 			      key);
 	int64_t deadline = clock_ms() + cfg->lock_wait_ms;
-	uint64_t rng = random_seed();
+	struct db_backoff backoff;
 	enum status st = ST_OK;
 	struct db_error listen_err;
 
+	db_backoff_init(&backoff, cfg->initial_delay_ms, cfg->max_delay_ms, false);
 	/* The holder notifies when it lets go, so a waiter need not sleep out its backoff. */
 	if (own && db_exec(conn, "LISTEN " LOCK_CHANNEL, 0, NULL, &listen_err) < 0)
 		log_debug("could not listen for the migration lock: %s", listen_err.message);
@@ -136,8 +136,7 @@ static enum status poll_lock(PGconn *conn, const struct config *cfg, const char 
 			st = ST_UNAVAILABLE;
 			break;
 		}
-		if (wait_notified(conn, own, wait_backoff(cfg->initial_delay_ms, cfg->max_delay_ms,
-							  attempt, &rng)) < 0) {
+		if (wait_notified(conn, own, db_backoff_next(&backoff)) < 0) {
 			st = ST_SIGNAL;
 			break;
 		}
@@ -170,9 +169,9 @@ static enum status hold(struct mig_lock *l, const struct config *cfg, bool *no_s
 	 * first connection while it waits, so a full server would stay full.
 	 */
 	l->conn = db_connect(cfg, NULL, cfg->connect_timeout_ms, &err);
-	*no_slot = !l->conn && strcmp(err.sqlstate, "53300") == 0;
+	*no_slot = !l->conn && db_is(&err, SQLSTATE_TOO_MANY_CONNECTIONS);
 	if (!l->conn && !*no_slot && !err.interrupted)
-		l->conn = wait_connect(cfg, NULL, clock_ms() + cfg->wait_timeout_ms, &err);
+		l->conn = db_connect_retry(cfg, NULL, clock_ms() + cfg->wait_timeout_ms, &err);
 	if (*no_slot)
 		return ST_OK;
 	if (!l->conn) {

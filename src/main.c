@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "conn.h"
 #include "create.h"
 #include "db.h"
 #include "exec.h"
@@ -20,14 +21,58 @@
 
 #define EXIT_USAGE 64
 
-static const char *const commands[] = { "run",    "wait",     "create",   "migrate", "status",
-					"plan",   "rollback", "baseline", "repair",  "new",
-					"drop",   "reset",    "config" };
+/* The command-line options that only some commands take (struct command's options). */
+enum cmd_option {
+	OPT_STEPS = 1 << 0,
+	OPT_TO = 1 << 1,
+	OPT_FORCE = 1 << 2,
+	OPT_CONFIRM = 1 << 3,
+	OPT_JSON = 1 << 4,
+	OPT_CHECK = 1 << 5,
+	OPT_DRY_RUN = 1 << 6,
+};
+
+static const struct {
+	enum cmd_option option;
+	const char *flag;
+} option_flags[] = {
+	{ OPT_STEPS, "--steps" }, { OPT_TO, "--to" },	  { OPT_FORCE, "--force" },
+	{ OPT_CONFIRM, "--confirm" }, { OPT_JSON, "--json" }, { OPT_CHECK, "--check" },
+	{ OPT_DRY_RUN, "--dry-run" },
+};
+
+/* What a command needs and does (struct command's flags). */
+enum cmd_flag {
+	CMD_OFFLINE = 1 << 0,     /* needs no database: runs before any waiting */
+	CMD_READS_ONLY = 1 << 1,  /* changes nothing, not even by creating the database */
+	CMD_MAY_CREATE = 1 << 2,  /* creates a missing database (unless create.mode = never) */
+	CMD_MIGRATIONS = 1 << 3,  /* reads the migration files, before any waiting */
+	CMD_DESTRUCTIVE = 1 << 4, /* destroys data: guarded in protected environments */
+	CMD_DROPS = 1 << 5,       /* drops the database (a missing one is not an error) */
+	CMD_TAKES_NAME = 1 << 6,  /* one argument: new NAME */
+	CMD_TAKES_VERSION = 1 << 7, /* one argument: baseline VERSION */
+	CMD_TAKES_APP = 1 << 8,   /* the application command and its arguments */
+};
+
+struct cli;
+struct command;
+
+/* A command's own work, after the phases its flags ask for. w and list are NULL offline. */
+typedef enum status command_fn(const struct config *cfg, const struct cli *cli,
+			       struct wait_result *w, const struct mig_list *list);
+
+struct command {
+	const char *name;
+	unsigned flags;   /* enum cmd_flag */
+	unsigned options; /* enum cmd_option: the options it takes */
+	command_fn *work; /* NULL: nothing after the connection (wait, create, drop) */
+};
 
 struct cli {
-	const char *command;
+	const struct command *cmd;
 	const char *config_path;
 	char **app_argv; /* the application command for run, or NULL */
+	unsigned given;  /* enum cmd_option: the options on the command line */
 	bool json;       /* status --json */
 	bool check;      /* status --check */
 	bool dry_run;    /* migrate/run --dry-run */
@@ -106,33 +151,113 @@ static void version(void)
 #endif
 }
 
-/* The redacted form differs from the original exactly when there is a password. */
-static bool has_password(const char *conninfo)
-{
-	char *safe = redact_conninfo(conninfo);
-	bool differs = strcmp(safe, conninfo) != 0;
+static command_fn cmd_migrate, cmd_status, cmd_plan, cmd_rollback, cmd_baseline, cmd_repair,
+	cmd_new, cmd_config;
 
-	free(safe);
-	return differs;
-}
+/*
+ * Every command, one row each, in the order of the phases. The help text, the refusals of
+ * options ("only migrate and run take ...") and main's phases all read this table.
+ */
+static const struct command commands[] = {
+	{ "wait", 0, 0, NULL },
+	{ "create", CMD_MAY_CREATE, 0, NULL },
+	{ "migrate", CMD_MAY_CREATE | CMD_MIGRATIONS, OPT_DRY_RUN, cmd_migrate },
+	{ "run", CMD_MAY_CREATE | CMD_MIGRATIONS | CMD_TAKES_APP, OPT_DRY_RUN, cmd_migrate },
+	{ "status", CMD_READS_ONLY | CMD_MIGRATIONS, OPT_JSON | OPT_CHECK, cmd_status },
+	{ "plan", CMD_READS_ONLY | CMD_MIGRATIONS, 0, cmd_plan },
+	{ "rollback", CMD_DESTRUCTIVE | CMD_MIGRATIONS, OPT_STEPS | OPT_TO | OPT_FORCE | OPT_CONFIRM,
+	  cmd_rollback },
+	{ "baseline", CMD_MIGRATIONS | CMD_TAKES_VERSION, 0, cmd_baseline },
+	{ "repair", CMD_MIGRATIONS, 0, cmd_repair },
+	{ "new", CMD_OFFLINE | CMD_TAKES_NAME, 0, cmd_new },
+	{ "drop", CMD_DESTRUCTIVE | CMD_DROPS, OPT_FORCE | OPT_CONFIRM, NULL },
+	{ "reset", CMD_DESTRUCTIVE | CMD_DROPS | CMD_MIGRATIONS, OPT_FORCE | OPT_CONFIRM, cmd_migrate },
+	{ "config", CMD_OFFLINE, 0, cmd_config },
+};
 
-static bool is_command(const char *word)
+/* The command named word, or NULL. */
+static const struct command *command_find(const char *word)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		if (strcmp(word, commands[i]) == 0)
-			return true;
-	return false;
+		if (strcmp(word, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
 }
 
-static bool command_is(const struct cli *cli, const char *name)
+/*
+ * Edits that turn a into b (insert, delete, replace, or swap two neighbours: "stauts" is
+ * one swap from "status"), counted up to limit + 1.
+ */
+static size_t edit_distance(const char *a, const char *b, size_t limit)
 {
-	return strcmp(cli->command, name) == 0;
+	size_t la = strlen(a), lb = strlen(b), d[3][16];
+
+	if (la >= 16 || lb >= 16 || (la > lb ? la - lb : lb - la) > limit)
+		return limit + 1;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t *row = d[i % 3], *up = d[(i - 1) % 3], *up2 = d[(i + 1) % 3];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost = a[i - 1] != b[j - 1], best = up[j - 1] + cost;
+
+			best = up[j] + 1 < best ? up[j] + 1 : best;
+			best = row[j - 1] + 1 < best ? row[j - 1] + 1 : best;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    up2[j - 2] + 1 < best)
+				best = up2[j - 2] + 1;
+			row[j] = best;
+		}
+	}
+	return d[la % 3][lb] > limit ? limit + 1 : d[la % 3][lb];
 }
 
-/* The commands that destroy data: guarded in protected environments. */
-static bool destructive(const struct cli *cli)
+/*
+ * The command word was most likely meant as, when the application command word cannot
+ * be run: the one command at most 2 edits away (and nearer than any other), or NULL.
+ */
+static const char *command_near(const char *word)
 {
-	return command_is(cli, "rollback") || command_is(cli, "drop") || command_is(cli, "reset");
+	const char *best = NULL;
+	size_t best_distance = 3;
+	bool tie = false;
+
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		size_t dist = edit_distance(word, commands[i].name, 2);
+
+		if (dist < best_distance) {
+			best = commands[i].name;
+			best_distance = dist;
+			tie = false;
+		} else if (dist == best_distance) {
+			tie = true;
+		}
+	}
+	return best && !tie ? best : NULL;
+}
+
+/* After "could not execute WORD": says which pgboot command WORD looks like, if any. */
+static void suggest_command(const char *word)
+{
+	const char *near = command_near(word);
+	char *hint;
+
+	if (!near || strchr(word, '/'))
+		return;
+	hint = xasprintf("did you mean \"%s\"? (pgboot %s)", near, near);
+	{
+		const struct log_field fields[] = { { "hint", hint }, { NULL, NULL } };
+
+		log_event(LOG_ERROR, fields, "\"%s\" is not a pgboot command either", word);
+	}
+	free(hint);
+}
+
+static bool command_has(const struct cli *cli, enum cmd_flag flag)
+{
+	return (cli->cmd->flags & flag) != 0;
 }
 
 /* "what "arg"", with the hint to read --help. Returns -1. */
@@ -190,7 +315,8 @@ static int take_setting(int c, struct config *cfg)
 		log_error("%s", err);
 		return PARSE_CONFIG_ERROR;
 	}
-	if (c < 512 && (key == CFG_DATABASE_PASSWORD || (key == CFG_DATABASE_URL && has_password(optarg))))
+	if (c < 512 && (key == CFG_DATABASE_PASSWORD ||
+			(key == CFG_DATABASE_URL && conn_has_password(optarg))))
 		buf_puts(&cfg->warnings, "a password on the command line is visible to other users "
 			 "in the process list; use database.password_file\n");
 	return 1;
@@ -211,9 +337,11 @@ static int take_option(int c, char **argv, struct config *cfg, struct cli *cli)
 		return 1;
 	case 'f':
 		cli->force = true;
+		cli->given |= OPT_FORCE;
 		return 1;
 	case 'C':
 		cli->confirm = optarg;
+		cli->given |= OPT_CONFIRM;
 		return 1;
 	case 'I': /* --init: short for --exec-init on */
 		return cfg_set_flag(cfg, CFG_EXEC_INIT, "--init", "on", NULL, 0) < 0 ? PARSE_CONFIG_ERROR : 1;
@@ -221,9 +349,11 @@ static int take_option(int c, char **argv, struct config *cfg, struct cli *cli)
 	case 'k':
 	case 'n':
 		*(c == 'j' ? &cli->json : c == 'k' ? &cli->check : &cli->dry_run) = true;
+		cli->given |= c == 'j' ? OPT_JSON : c == 'k' ? OPT_CHECK : OPT_DRY_RUN;
 		return 1;
 	case 's':
 	case 't':
+		cli->given |= c == 's' ? OPT_STEPS : OPT_TO;
 		if (parse_int64(optarg, c == 's' ? 1 : 0, INT64_MAX, c == 's' ? &cli->steps : &cli->to) < 0)
 			return usage_error(c == 's' ? "--steps takes a whole number from 1, not"
 						    : "--to takes a version, not", optarg);
@@ -260,6 +390,60 @@ static int parse_options(int argc, char **argv, struct config *cfg, struct cli *
 	return optind;
 }
 
+/* "only rollback, drop and reset take", from the table. The caller frees it. */
+static char *only_takers(enum cmd_option option)
+{
+	size_t n = 0, seen = 0;
+	struct buf b;
+
+	buf_init(&b);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		n += (commands[i].options & option) != 0;
+	buf_puts(&b, "only ");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (!(commands[i].options & option))
+			continue;
+		seen++;
+		buf_printf(&b, "%s%s", commands[i].name,
+			   seen + 1 < n ? ", " : seen + 1 == n ? " and " : "");
+	}
+	buf_puts(&b, n == 1 ? " takes" : " take");
+	return buf_detach(&b);
+}
+
+/* Refuses an option the command does not take. Returns 0, or -1 (logged). */
+static int check_options(const struct cli *cli)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(option_flags); i++) {
+		char *what;
+
+		if (!(cli->given & option_flags[i].option) || (cli->cmd->options & option_flags[i].option))
+			continue;
+		what = only_takers(option_flags[i].option);
+		usage_error(what, option_flags[i].flag);
+		free(what);
+		return -1;
+	}
+	if (cli->steps && cli->to >= 0)
+		return usage_error("rollback takes --steps or --to, not both:", "--to");
+	return 0;
+}
+
+/* The command's own argument (new NAME, baseline VERSION). Returns the next index, or -1. */
+static int take_argument(int i, int argc, char **argv, struct cli *cli)
+{
+	if (!command_has(cli, CMD_TAKES_NAME | CMD_TAKES_VERSION))
+		return i;
+	if (i + 1 != argc)
+		return usage_error(i == argc ? "missing the argument of" : "too many arguments for",
+				   cli->cmd->name);
+	cli->arg = argv[i];
+	if (command_has(cli, CMD_TAKES_VERSION) &&
+	    parse_int64(cli->arg, 0, INT64_MAX, &cli->version) < 0)
+		return usage_error("baseline takes a version, not", cli->arg);
+	return i + 1;
+}
+
 /*
  * Splits the command line into options, the command and the application's arguments.
  * Returns 1 to go on, 0 when done (--help), or parse_options' error codes.
@@ -267,42 +451,29 @@ static int parse_options(int argc, char **argv, struct config *cfg, struct cli *
 static int parse_cli(int argc, char **argv, struct config *cfg, struct cli *cli)
 {
 	int i = parse_options(argc, argv, cfg, cli, false);
-	bool dashdash;
+	const struct command *named;
 
 	if (i <= 0)
 		return i;
-	dashdash = strcmp(argv[i - 1], "--") == 0;
-	cli->command = "run";
-	if (i < argc && !dashdash && is_command(argv[i])) {
+	cli->cmd = command_find("run");
+	named = i < argc && strcmp(argv[i - 1], "--") != 0 ? command_find(argv[i]) : NULL;
+	if (named) {
 		int j;
 
-		cli->command = argv[i];
+		cli->cmd = named;
 		argc -= i;
 		argv += i;
-		j = parse_options(argc, argv, cfg, cli, !command_is(cli, "run"));
+		j = parse_options(argc, argv, cfg, cli, !command_has(cli, CMD_TAKES_APP));
 		if (j <= 0)
 			return j;
 		i = j;
 	}
-	if ((command_is(cli, "new") || command_is(cli, "baseline")) && i + 1 == argc)
-		cli->arg = argv[i++];
-	else if (command_is(cli, "new") || command_is(cli, "baseline"))
-		return usage_error(i == argc ? "missing the argument of" : "too many arguments for",
-				   cli->command);
-	if (command_is(cli, "baseline") && parse_int64(cli->arg, 0, INT64_MAX, &cli->version) < 0)
-		return usage_error("baseline takes a version, not", cli->arg);
-	if (i < argc && strcmp(cli->command, "run") != 0)
+	if ((i = take_argument(i, argc, argv, cli)) < 0)
+		return -1;
+	if (i < argc && !command_has(cli, CMD_TAKES_APP))
 		return usage_error("unexpected argument", argv[i]);
-	if ((cli->steps || cli->to >= 0) && !command_is(cli, "rollback"))
-		return usage_error("only rollback takes", cli->steps ? "--steps" : "--to");
-	if (cli->steps && cli->to >= 0)
-		return usage_error("rollback takes --steps or --to, not both:", "--to");
-	if ((cli->force || cli->confirm) && !destructive(cli))
-		return usage_error("only rollback, drop and reset take", cli->force ? "--force" : "--confirm");
-	if ((cli->json || cli->check) && strcmp(cli->command, "status") != 0)
-		return usage_error("only status takes", cli->json ? "--json" : "--check");
-	if (cli->dry_run && strcmp(cli->command, "run") != 0 && strcmp(cli->command, "migrate") != 0)
-		return usage_error("only migrate and run take", "--dry-run");
+	if (check_options(cli) < 0)
+		return -1;
 	if (i < argc)
 		cli->app_argv = argv + i;
 	return 1;
@@ -311,22 +482,20 @@ static int parse_cli(int argc, char **argv, struct config *cfg, struct cli *cli)
 /* Reports: they read the database and change nothing, not even by creating it. */
 static bool read_only(const struct cli *cli)
 {
-	return command_is(cli, "status") || command_is(cli, "plan") || cli->dry_run;
+	return command_has(cli, CMD_READS_ONLY) || cli->dry_run;
 }
 
 /* Only these create a missing database; the history commands need an existing one. */
 static bool may_create(const struct config *cfg, const struct cli *cli)
 {
-	return !read_only(cli) && !cfg->create_never &&
-	       (command_is(cli, "run") || command_is(cli, "migrate") || command_is(cli, "create"));
+	return !read_only(cli) && !cfg->create_never && command_has(cli, CMD_MAY_CREATE);
 }
 
 /* Waits for the target; creates it when missing and allowed, then connects to it. */
 static enum status connect_target(const struct config *cfg, const struct cli *cli,
 				  struct wait_result *w)
 {
-	bool missing_ok = may_create(cfg, cli) || read_only(cli) || command_is(cli, "drop") ||
-			  command_is(cli, "reset");
+	bool missing_ok = may_create(cfg, cli) || read_only(cli) || command_has(cli, CMD_DROPS);
 	enum status st = wait_ready(cfg, missing_ok, w);
 
 	if (st == ST_OK && w->missing && read_only(cli))
@@ -342,18 +511,19 @@ static enum status connect_target(const struct config *cfg, const struct cli *cl
 }
 
 /*
- * In a protected environment (pgboot.protect), rollback, drop and reset run only with
- * --force and the database's name typed again with --confirm.
+ * In a protected environment (pgboot.protect), destructive commands run only with --force
+ * and the database's name typed again with --confirm.
  */
 static enum status guard(const struct config *cfg, const struct cli *cli, const char *dbname)
 {
+	const char *name = cli->cmd->name;
 	char *hint;
 
-	if (!cfg->protected_env || !destructive(cli))
+	if (!cfg->protected_env || !command_has(cli, CMD_DESTRUCTIVE))
 		return ST_OK;
 	if (cli->force && cli->confirm && strcmp(cli->confirm, dbname) == 0) {
 		log_warn("running %s on database \"%s\" in protected environment \"%s\" (--force "
-			 "--confirm)", cli->command, dbname, cfg->environment);
+			 "--confirm)", name, dbname, cfg->environment);
 		return ST_OK;
 	}
 	hint = xasprintf("if you mean it, add --force --confirm %s", dbname);
@@ -361,14 +531,17 @@ static enum status guard(const struct config *cfg, const struct cli *cli, const 
 		const struct log_field fields[] = { { "hint", hint }, { NULL, NULL } };
 
 		log_event(LOG_ERROR, fields, "refusing to %s database \"%s\" in protected environment "
-			  "\"%s\"%s", cli->command, dbname, cfg->environment,
+			  "\"%s\"%s", name, dbname, cfg->environment,
 			  cli->confirm ? ": --confirm names another database" : "");
 	}
 	free(hint);
 	return ST_PERMISSION;
 }
 
-/* drop, and reset's first half: no connection to the database may stay open. */
+/*
+ * drop, and reset's first half: no connection to the database may stay open. A command
+ * with more work (reset) gets the database created again and connected.
+ */
 static enum status drop_target(const struct config *cfg, const struct cli *cli,
 			       struct wait_result *w)
 {
@@ -379,53 +552,91 @@ static enum status drop_target(const struct config *cfg, const struct cli *cli,
 	if (w->missing)
 		log_info("database \"%s\" does not exist: nothing to drop", w->dbname);
 	st = w->missing ? ST_OK : create_drop(cfg, w->dbname, cli->force, w->deadline);
-	if (st != ST_OK || command_is(cli, "drop"))
+	if (st != ST_OK || !cli->cmd->work)
 		return st;
 	st = create_database(cfg, w->dbname, w->deadline);
 	return st == ST_OK ? wait_ready(cfg, false, w) : st;
 }
 
-/* After the connection: the command's own work. */
-static enum status dispatch(const struct config *cfg, const struct cli *cli,
-			    struct wait_result *w, const struct mig_list *list)
+static enum status cmd_migrate(const struct config *cfg, const struct cli *cli,
+			       struct wait_result *w, const struct mig_list *list)
 {
-	enum status st = guard(cfg, cli, w->dbname);
-
-	if (st == ST_OK && (command_is(cli, "drop") || command_is(cli, "reset")))
-		st = drop_target(cfg, cli, w);
-	if (st != ST_OK || command_is(cli, "drop") || command_is(cli, "wait") ||
-	    command_is(cli, "create"))
-		return st;
-	if (command_is(cli, "status"))
-		return mig_status(cfg, w->conn, list, cli->json, cli->check);
-	if (read_only(cli))
-		return mig_plan(cfg, w->conn, list);
-	if (command_is(cli, "rollback"))
-		return mig_rollback(cfg, w->conn, list, cli->steps ? cli->steps : 1, cli->to);
-	if (command_is(cli, "baseline"))
-		return mig_baseline(cfg, w->conn, list, cli->version);
-	if (command_is(cli, "repair"))
-		return mig_repair(cfg, w->conn, list);
-	return mig_apply(cfg, w->conn, list);
+	return cli->dry_run ? mig_plan(cfg, w->conn, list) : mig_apply(cfg, w->conn, list);
 }
 
-/* The phases in order. The connection is closed on every path, before any exec. */
+static enum status cmd_status(const struct config *cfg, const struct cli *cli,
+			      struct wait_result *w, const struct mig_list *list)
+{
+	return mig_status(cfg, w->conn, list, cli->json, cli->check);
+}
+
+static enum status cmd_plan(const struct config *cfg, const struct cli *cli,
+			    struct wait_result *w, const struct mig_list *list)
+{
+	(void)cli;
+	return mig_plan(cfg, w->conn, list);
+}
+
+static enum status cmd_rollback(const struct config *cfg, const struct cli *cli,
+				struct wait_result *w, const struct mig_list *list)
+{
+	return mig_rollback(cfg, w->conn, list, cli->steps ? cli->steps : 1, cli->to);
+}
+
+static enum status cmd_baseline(const struct config *cfg, const struct cli *cli,
+				struct wait_result *w, const struct mig_list *list)
+{
+	return mig_baseline(cfg, w->conn, list, cli->version);
+}
+
+static enum status cmd_repair(const struct config *cfg, const struct cli *cli,
+			      struct wait_result *w, const struct mig_list *list)
+{
+	(void)cli;
+	return mig_repair(cfg, w->conn, list);
+}
+
+static enum status cmd_new(const struct config *cfg, const struct cli *cli,
+			   struct wait_result *w, const struct mig_list *list)
+{
+	(void)w;
+	(void)list;
+	return mig_new(cfg_get(cfg, CFG_MIGRATE_DIR), cli->arg);
+}
+
+static enum status cmd_config(const struct config *cfg, const struct cli *cli,
+			      struct wait_result *w, const struct mig_list *list)
+{
+	(void)cli;
+	(void)w;
+	(void)list;
+	cfg_print(cfg);
+	return ST_OK;
+}
+
+/*
+ * The phases in order: read the migration files (broken ones fail before any waiting),
+ * wait for the database (creating it when missing and allowed), guard a destructive
+ * command, drop, then the command's own work. The connection is closed on every path,
+ * before any exec.
+ */
 static enum status run_phases(const struct config *cfg, const struct cli *cli)
 {
-	bool migrations = !command_is(cli, "wait") && !command_is(cli, "create") &&
-			  !command_is(cli, "drop");
 	struct mig_list list;
 	struct wait_result w = { 0 };
 	enum status st = ST_OK;
 
 	mig_list_init(&list);
-	/* Broken migration files fail before any waiting. */
-	if (migrations)
+	if (command_has(cli, CMD_MIGRATIONS))
 		st = mig_scan(cfg_get(cfg, CFG_MIGRATE_DIR), &list);
 	if (st == ST_OK)
 		st = connect_target(cfg, cli, &w);
 	if (st == ST_OK)
-		st = dispatch(cfg, cli, &w, &list);
+		st = guard(cfg, cli, w.dbname);
+	if (st == ST_OK && command_has(cli, CMD_DROPS))
+		st = drop_target(cfg, cli, &w);
+	if (st == ST_OK && cli->cmd->work)
+		st = cli->cmd->work(cfg, cli, &w, &list);
 	PQfinish(w.conn);
 	mig_list_release(&list);
 	return st;
@@ -492,18 +703,15 @@ int main(int argc, char **argv)
 	}
 	log_setup(cfg.log_level, cfg.log_format);
 	log_warnings(&cfg);
-	if (command_is(&cli, "config")) {
-		cfg_print(&cfg);
-		cfg_release(&cfg);
-		return 0;
-	}
-	if (command_is(&cli, "new")) {
-		st = mig_new(cfg_get(&cfg, CFG_MIGRATE_DIR), cli.arg);
+	if (command_has(&cli, CMD_OFFLINE)) {
+		st = cli.cmd->work(&cfg, &cli, NULL, NULL);
 		cfg_release(&cfg);
 		return exit_code(st);
 	}
 	/* A command that cannot run fails before anything is waited for or changed. */
 	if (cli.app_argv && !cli.dry_run && (rc = exec_check(cli.app_argv[0])) != 0) {
+		if (rc == 127)
+			suggest_command(cli.app_argv[0]);
 		cfg_release(&cfg);
 		return rc;
 	}

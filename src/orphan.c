@@ -9,7 +9,6 @@
 #include "log.h"
 #include "sig.h"
 #include "util.h"
-#include "wait.h"
 
 /* Reads the next word or "quoted identifier" of s into out; returns false at the end. */
 static bool next_token(const char **s, char *out, size_t size, bool *quoted)
@@ -125,7 +124,7 @@ static enum status await_record(PGconn *conn, const char *pid)
 	enum status st;
 
 	while ((st = backend_exists(conn, pid, &exists)) == ST_OK && exists && clock_ms() < until)
-		if (wait_sleep(50) < 0)
+		if (db_sleep(50) < 0)
 			return ST_SIGNAL;
 	return st;
 }
@@ -149,7 +148,7 @@ enum status orphan_wait(PGconn *conn, const char *text, int64_t wait_ms, const c
 				  waited);
 			return ST_UNAVAILABLE;
 		}
-		if (wait_sleep(attempt < 10 ? 100 : 500) < 0)
+		if (db_sleep(attempt < 10 ? 100 : 500) < 0)
 			return ST_SIGNAL;
 	}
 	return st == ST_OK ? await_record(conn, pid) : st;

@@ -64,6 +64,11 @@ int secret_load(const char *path, struct secret *out, char *err, size_t errsize)
 				 "number", path, names[i]);
 			goto out;
 		}
+		/* empty would mean libpq's default: the user name as the database, say */
+		if (*slots[i] && !**slots[i]) {
+			snprintf(err, errsize, "secret file \"%s\": \"%s\" is empty", path, names[i]);
+			goto out;
+		}
 	}
 	if (field(root, "engine", &engine) < 0 || (engine && !strstr(engine, "postgres"))) {
 		snprintf(err, errsize, "secret file \"%s\" is for engine \"%s\", not PostgreSQL", path,

@@ -13,16 +13,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-
-/* Writes directly: the logger itself allocates. */
-static void out_of_memory(void)
+/*
+ * For failures that leave nothing to do but exit 70 (out of memory, a broken libcrypto).
+ * Writes directly: the logger allocates, and util sits below it.
+ */
+static void die(const char *msg)
 {
-	static const char msg[] = "pgboot: error: out of memory\n";
+	char line[128];
+	int n = snprintf(line, sizeof(line), "pgboot: error: %s\n", msg);
 
-	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+	if (n < 0 || write(STDERR_FILENO, line, (size_t)n) < 0)
 		_exit(70);
 	exit(70);
+}
+
+static void out_of_memory(void)
+{
+	die("out of memory");
 }
 
 void *xmalloc(size_t size)
@@ -287,10 +294,8 @@ static void sha256_raw(const void *data, size_t len, unsigned char md[32])
 {
 	unsigned int mdlen = 32;
 
-	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL)) {
-		log_error("could not compute a SHA-256 digest");
-		exit(70);
-	}
+	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
+		die("could not compute a SHA-256 digest");
 }
 
 void hex_encode(const unsigned char *bytes, size_t n, char *out)
@@ -342,4 +347,40 @@ uint64_t random_next(uint64_t *state)
 	x ^= x << 17;
 	*state = x;
 	return x;
+}
+
+bool utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		int n = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2
+			: (*p & 0xF8) == 0xF0 ? 3 : -1;
+		unsigned cp;
+
+		if (n < 0 || (n == 1 && *p < 0xC2))
+			return false;
+		cp = n == 0 ? *p : n == 1 ? *p & 0x1Fu : n == 2 ? *p & 0x0Fu : *p & 0x07u;
+		for (int i = 1; i <= n; i++) {
+			if ((p[i] & 0xC0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i] & 0x3Fu);
+		}
+		/* overlong forms, UTF-16 surrogates and beyond U+10FFFF */
+		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+		    (cp >= 0xD800 && cp <= 0xDFFF))
+			return false;
+		p += n + 1;
+	}
+	return true;
+}
+
+void buf_escaped(struct buf *b, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p >= 0x7F)
+			buf_printf(b, "\\x%02X", *p);
+		else
+			buf_append(b, p, 1);
+	}
 }

@@ -31,6 +31,8 @@ void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* Appends s as a JSON string, quoted and escaped. */
 void buf_json_string(struct buf *b, const char *s);
+/* Appends s with control characters and every byte above 0x7E written as \xNN. */
+void buf_escaped(struct buf *b, const char *s);
 /* Takes the buffer's string; the buffer is left empty and the caller frees the result. */
 char *buf_detach(struct buf *b);
 
@@ -61,6 +63,9 @@ void hex_encode(const unsigned char *bytes, size_t n, char *out);
 void sha256_hex(const void *data, size_t len, char out[65]);
 /* The first 8 bytes of SHA-256 of s, as a signed 64-bit number (advisory lock keys). */
 int64_t sha256_int64(const char *s);
+
+/* True when s is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
+bool utf8_valid(const char *s);
 
 /* A small xorshift generator for jitter, seeded from the OS. */
 uint64_t random_seed(void);

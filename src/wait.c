@@ -7,52 +7,6 @@
 #include "log.h"
 #include "sig.h"
 
-int64_t wait_backoff(int64_t initial_ms, int64_t max_ms, int attempt, uint64_t *rng)
-{
-	int64_t cap = initial_ms;
-
-	for (int i = 0; i < attempt && cap < max_ms; i++)
-		cap *= 2;
-	if (cap > max_ms)
-		cap = max_ms;
-	return (int64_t)(random_next(rng) % (uint64_t)(cap + 1));
-}
-
-int wait_sleep(int64_t ms)
-{
-	int64_t until = clock_ms() + ms;
-
-	for (;;) {
-		int64_t left = until - clock_ms();
-
-		if (sig_caught())
-			return -1;
-		if (left <= 0)
-			return 0;
-		sig_wait(-1, 0, left);
-	}
-}
-
-/* One word per kind of failure, so the log says when the kind changes, not every attempt. */
-static const char *failure_kind(const struct db_error *err)
-{
-	static const struct {
-		const char *sqlstate, *kind;
-	} kinds[] = {
-		{ "57P03", "not accepting connections yet" },
-		{ "57P01", "shutting down" },
-		{ "53300", "too many connections" },
-		{ "28P01", "authentication failed" },
-		{ "28000", "authentication failed" },
-		{ "3D000", "database does not exist" },
-	};
-
-	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
-		if (strcmp(err->sqlstate, kinds[i].sqlstate) == 0)
-			return kinds[i].kind;
-	return err->sqlstate[0] ? err->sqlstate : "unreachable";
-}
-
 static void log_state(const struct db_error *err, const char *kind)
 {
 	const struct log_field fields[] = {
@@ -102,7 +56,7 @@ static enum status give_up(const char *dbname, const struct db_error *cause, int
 	char elapsed[32];
 
 	const struct log_field fields[] = {
-		{ "hint", strcmp(cause->sqlstate, "3D000") == 0
+		{ "hint", db_is(cause, SQLSTATE_UNDEFINED_DATABASE)
 				  ? "create the database, or let pgboot create it (create.mode = auto "
 				    "and a role with CREATEDB)"
 				  : NULL },
@@ -115,16 +69,42 @@ static enum status give_up(const char *dbname, const struct db_error *cause, int
 	return ST_UNAVAILABLE;
 }
 
+/*
+ * True when the failure shows settings that can never work. libpq checks them before any
+ * network step, so a failure there (asked once: PQping costs an attempt) means they were
+ * invalid; a failure after one means they were valid, and asking again would only repeat
+ * a slow DNS lookup. Values libpq checks only when it starts (PGPORT=abc, keepalives=x)
+ * are known by their message.
+ */
+static bool never_works(const struct config *cfg, const struct db_error *err, int64_t left,
+			bool *checked)
+{
+	if (err->no_attempt || strstr(err->message, "invalid port number") ||
+	    strstr(err->message, "invalid integer value"))
+		return true;
+	if (!err->immediate || *checked || strncmp(err->message, "connection to server", 20) == 0 ||
+	    strstr(err->message, "could not translate host name"))
+		return false;
+	*checked = true;
+	return db_params_invalid(cfg, left);
+}
+
+static int64_t min_delay(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
 enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_result *out)
 {
 	int64_t start = clock_ms();
-	uint64_t rng = random_seed();
+	struct db_backoff backoff;
 	struct db_error err;
 	struct db_error cause = { 0 };
 	char last_kind[64] = "";
 	bool checked_params = false;
 
 	memset(out, 0, sizeof(*out));
+	db_backoff_init(&backoff, cfg->initial_delay_ms, cfg->max_delay_ms, false);
 	out->deadline = start + cfg->wait_timeout_ms;
 	for (int attempt = 1;; attempt++) {
 		int64_t left = out->deadline - clock_ms(), limit = left;
@@ -142,21 +122,9 @@ enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_re
 		}
 		if (err.interrupted)
 			return ST_SIGNAL;
-		/* libpq checks the settings before any network step: a failure there means
-		 * they were valid, and asking again would only repeat a slow DNS lookup. */
-		/* values libpq checks only when it starts (PGPORT=abc, keepalives=x) */
-		if (!err.no_attempt && (strstr(err.message, "invalid port number") ||
-					strstr(err.message, "invalid integer value")))
-			err.no_attempt = true;
-		if (err.immediate && !err.no_attempt && !checked_params &&
-		    strncmp(err.message, "connection to server", 20) != 0 &&
-		    !strstr(err.message, "could not translate host name")) {
-			checked_params = true;
-			err.no_attempt = db_params_invalid(cfg, left);
-		}
-		if (err.no_attempt)
+		if (never_works(cfg, &err, left, &checked_params))
 			return bad_settings(&err);
-		if (missing_ok && strcmp(err.sqlstate, "3D000") == 0) {
+		if (missing_ok && db_is(&err, SQLSTATE_UNDEFINED_DATABASE)) {
 			out->missing = true;
 			return ST_OK;
 		}
@@ -164,7 +132,7 @@ enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_re
 		truncated = err.timed_out && limit < cfg->connect_timeout_ms && cause.message[0];
 		if (!truncated)
 			cause = err;
-		kind = failure_kind(&err);
+		kind = db_failure_kind(&err);
 		if (!truncated && strcmp(kind, last_kind) != 0) {
 			log_state(&err, kind);
 			snprintf(last_kind, sizeof(last_kind), "%s", kind);
@@ -172,12 +140,8 @@ enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_re
 		left = out->deadline - clock_ms();
 		if (left <= 0)
 			return give_up(err.dbname, &cause, attempt, clock_ms() - start);
-		{
-			int64_t delay = wait_backoff(cfg->initial_delay_ms, cfg->max_delay_ms, attempt, &rng);
-
-			if (wait_sleep(delay < left ? delay : left) < 0)
-				return ST_SIGNAL;
-		}
+		if (db_sleep(min_delay(db_backoff_next(&backoff), left)) < 0)
+			return ST_SIGNAL;
 	}
 }
 
@@ -198,13 +162,14 @@ static int in_recovery(PGconn *conn)
 
 enum status wait_primary(const struct config *cfg, PGconn *conn, int64_t deadline, bool wait)
 {
-	uint64_t rng = random_seed();
+	struct db_backoff backoff;
 	const struct log_field fields[] = {
 		{ "hint", wait ? NULL : "point pgboot at the primary, or set wait.for_primary = true "
 					 "to wait for a failover to end" },
 		{ NULL, NULL },
 	};
 
+	db_backoff_init(&backoff, cfg->initial_delay_ms, cfg->max_delay_ms, false);
 	for (int attempt = 1;; attempt++) {
 		int rc = in_recovery(conn);
 
@@ -222,38 +187,8 @@ enum status wait_primary(const struct config *cfg, PGconn *conn, int64_t deadlin
 			log_error("database \"%s\" is still on a standby after wait.timeout", PQdb(conn));
 			return ST_UNAVAILABLE;
 		}
-		if (wait_sleep(wait_backoff(cfg->initial_delay_ms, cfg->max_delay_ms, attempt, &rng)) < 0)
+		if (db_sleep(db_backoff_next(&backoff)) < 0)
 			return ST_SIGNAL;
 	}
 }
 
-/* Failures that pass by themselves: no SQLSTATE (network), starting up, shutting down, full. */
-static bool transient(const struct db_error *err)
-{
-	return !err->sqlstate[0] || strcmp(err->sqlstate, "57P03") == 0 ||
-	       strcmp(err->sqlstate, "57P01") == 0 || strcmp(err->sqlstate, "53300") == 0;
-}
-
-PGconn *wait_connect(const struct config *cfg, const char *dbname, int64_t deadline,
-		     struct db_error *err)
-{
-	uint64_t rng = random_seed();
-
-	for (int attempt = 1;; attempt++) {
-		int64_t left = deadline - clock_ms(), limit = left;
-		PGconn *conn;
-
-		if (cfg->connect_timeout_ms > 0 && cfg->connect_timeout_ms < limit)
-			limit = cfg->connect_timeout_ms;
-		conn = db_connect(cfg, dbname, limit > 1000 ? limit : 1000, err);
-		if (conn || err->interrupted || err->no_attempt || !transient(err) ||
-		    clock_ms() >= deadline)
-			return conn;
-		if (attempt == 1)
-			log_info("retrying a connection: %s", err->message);
-		if (wait_sleep(wait_backoff(cfg->initial_delay_ms, cfg->max_delay_ms, attempt, &rng)) < 0) {
-			err->interrupted = true;
-			return NULL;
-		}
-	}
-}

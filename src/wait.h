@@ -27,22 +27,10 @@ struct wait_result {
  */
 enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_result *out);
 /*
- * Connects to dbname (NULL: the target) for the phases after the wait: a server that is
- * starting, full (too many connections) or unreachable is retried with backoff until
- * deadline (clock_ms), as in wait_ready; anything else fails at once. NULL with err set
- * on failure; failures are not logged.
- */
-PGconn *wait_connect(const struct config *cfg, const char *dbname, int64_t deadline,
-		     struct db_error *err);
-/*
  * Until conn's server is no longer in recovery (a hot standby being promoted), polling
  * pg_is_in_recovery() until deadline (clock_ms). With wait false, a standby fails at
  * once (ST_UNAVAILABLE): migrations cannot run there.
  */
 enum status wait_primary(const struct config *cfg, PGconn *conn, int64_t deadline, bool wait);
-/* The delay before attempt n (1-based): uniform in [0, min(max, initial * 2^n)]. */
-int64_t wait_backoff(int64_t initial_ms, int64_t max_ms, int attempt, uint64_t *rng);
-/* Sleeps ms with signals deliverable. Returns -1 when a termination signal came. */
-int wait_sleep(int64_t ms);
 
 #endif

@@ -559,6 +559,19 @@ pgb_guard_secrets() {
 	_pgb_secrets=("$@")
 	trap 'pgb_check_secrets' EXIT
 }
+# pgb_guard_secret_fragments PASSWORD...: besides the whole passwords, no output may hold any
+# 4-character piece of these (a password split at a "@" or "/" leaks in pieces). Choose them
+# random enough that no piece is a word pgboot prints. Call pgb_guard_secrets too.
+pgb_guard_secret_fragments() {
+	_pgb_fragment_secrets=("$@")
+}
+# _pgb_fragments PASSWORD: every 4-character piece of PASSWORD, one per line
+_pgb_fragments() {
+	local s=$1 i
+	for ((i = 0; i + 4 <= ${#s}; i++)); do
+		printf '%s\n' "${s:i:4}"
+	done
+}
 
 pgb_check_secrets() {
 	local rc=$? f s
@@ -570,6 +583,13 @@ pgb_check_secrets() {
 			grep -qF -e "$s" -- "$f" || continue
 			echo "FAIL: pgboot printed the password $s (${f##*/}):"
 			grep -nF -e "$s" -- "$f" | sed 's/^/    | /'
+			rc=1
+		done
+		for s in "${_pgb_fragment_secrets[@]}"; do
+			_pgb_fragments "$s" >"$PGB_WORK/.fragments"
+			grep -qF -f "$PGB_WORK/.fragments" -- "$f" || continue
+			echo "FAIL: pgboot printed a piece of the password $s (${f##*/}):"
+			grep -nF -f "$PGB_WORK/.fragments" -- "$f" | sed 's/^/    | /'
 			rc=1
 		done
 	done

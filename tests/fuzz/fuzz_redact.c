@@ -1,5 +1,5 @@
 /*
- * fuzz_redact: redact_conninfo (src/config.h) on any text, checked against libpq's own
+ * fuzz_redact: conn_redact (src/conn.h) on any text, checked against libpq's own
  * parser: when libpq finds a password in the input, it must not read the same password
  * in the redacted copy. (The copy may no longer parse, when a value ran into the next key:
  * that is fine.) A password made only of "*" is left alone. The input ends at its first NUL.
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "conn.h"
 #include "fuzz.h"
 
 /* The password libpq reads from s: NULL when s does not parse, "" when it has none. */
@@ -35,12 +35,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = fuzz_string(data, size);
-	char *safe = redact_conninfo(s);
+	char *safe = conn_redact(s);
 	char *pw, *safe_pw = NULL;
 	int parsed, safe_parsed;
 
 	if (!safe)
-		fuzz_fail("redact_conninfo returned NULL");
+		fuzz_fail("conn_redact returned NULL");
 	pw = libpq_password(s, &parsed);
 	if (parsed && pw && pw[strspn(pw, "*")]) {
 		safe_pw = libpq_password(safe, &safe_parsed);

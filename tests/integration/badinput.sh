@@ -14,6 +14,15 @@ _SCALE=${PGB_TIME_SCALE:-1}
 # is kept (_run, _wait) or left in $PGB_WORK (out, err): when the test ends, pgb_check_secrets (tests/lib.sh) fails
 # it if any of them holds one of these.
 _SECRETS=(Bi-S3cret-5f1c9a 'Bi-S3cret-url:@/%9' CorpusPw-)
+# A password holding every character a URL gives a meaning to, and one per such character:
+# besides the whole of each, no output may hold any 4-character piece of one.
+_DELIMS=('@' '/' ':' '?' '#' '%' '[' ']' "'" ' ')
+_DELIM_PW="Kq7@Xz/9v:Wj?4#Rb%Tn[8]Fh'3 Lm"
+_delim_pw() { printf 'Vd3%sGh6Jk' "$1"; }
+_DELIM_SECRETS=("$_DELIM_PW")
+for _c in "${_DELIMS[@]}"; do _DELIM_SECRETS+=("$(_delim_pw "$_c")"); done
+_SECRETS+=("${_DELIM_SECRETS[@]}")
+pgb_guard_secret_fragments "${_DELIM_SECRETS[@]}"
 
 _keep() { cat -- "$PGB_OUT" "$PGB_ERR" >>"$PGB_WORK/transcript" 2>/dev/null || true; }
 _run() {
@@ -415,6 +424,115 @@ test_badinput_hundred_megabyte_migration() {
 }
 
 # --- passwords -----------------------------------------------------------------------------
+
+# A raw "@", "/", ":", "?", "#", "%", "[", "]", "'" or space in the password of a URL: libpq
+# would split the URL elsewhere (the tail of the password as the host name, its head as the
+# port) and print the pieces while waiting out the timeout. Refused at once instead (78),
+# saying how to percent-encode; percent-encoded, and in every other channel, it works.
+test_badinput_url_password_delimiters_refused_raw() {
+	_role
+	clear_conn
+	local c pw fmt url
+	for c in "${_DELIMS[@]}"; do
+		pw=$(_delim_pw "$c")
+		url="postgres://$PGB_ROLE:$pw@$PGB_HOST:$PGB_PORT/$PGB_DB"
+		for fmt in text json; do
+			PGBOOT_LOG_FORMAT=$fmt _run config --database-url "$url"
+			assert_exit 78
+			assert_contains "$PGB_ERR" 'percent-encode the user name and the password'
+			[[ ! -s $PGB_OUT ]] || fail "config printed settings"
+			PGBOOT_LOG_FORMAT=$fmt DATABASE_URL=$url _run wait --wait-timeout 10s
+			assert_exit 78
+			assert_lt "$PGB_ELAPSED_MS" 2000 "ms before refusing the URL (no waiting)"
+			assert_contains "$PGB_ERR" 'percent-encode the user name and the password'
+			[[ $fmt == json ]] && continue
+			assert_contains "$PGB_ERR" 'env DATABASE_URL: invalid value for "database.url": the part before the host holds'
+		done
+	done
+	_run wait --database-url "postgres://$PGB_ROLE:a@b@$PGB_HOST/$PGB_DB"
+	assert_contains "$PGB_ERR" 'holds more than one "@"; percent-encode the user name and the password ("@" as %40)'
+	_run wait --database-url "postgres://$PGB_ROLE:a%zzb@$PGB_HOST/$PGB_DB"
+	assert_contains "$PGB_ERR" 'holds a "%" that does not start a %XX escape; percent-encode the user name and the password ("%" as %25)'
+	_run wait --database-url "postgres://$PGB_ROLE:a/b@$PGB_HOST/$PGB_DB"
+	assert_contains "$PGB_ERR" 'holds a raw "/"; percent-encode the user name and the password ("/" as %2F)'
+	_run wait --database-url "postgres://$PGB_ROLE:a:b@$PGB_HOST/$PGB_DB"
+	assert_contains "$PGB_ERR" 'holds a second ":"; percent-encode the user name and the password (":" as %3A)'
+	assert_exit 78
+}
+
+test_badinput_url_password_delimiters_work_encoded() {
+	_role
+	local pw=$_DELIM_PW enc kv fmt
+	psql_super -v r="$PGB_ROLE" -v p="$pw" <<<"ALTER ROLE :\"r\" PASSWORD :'p';" >/dev/null
+	enc=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$pw")
+	# key=value: quoted, with \' for the quote
+	local quoted=${pw//"'"/"\\'"}
+	kv="host=$PGB_HOST port=$PGB_PORT user=$PGB_ROLE dbname=$PGB_DB password='$quoted'"
+	printf '%s\n' "$pw" >"$PGB_WORK/pwfile"
+	printf '{"username": "%s", "password": "%s", "host": "%s", "port": %s, "dbname": "%s"}\n' \
+		"$PGB_ROLE" "$pw" "$PGB_HOST" "$PGB_PORT" "$PGB_DB" >"$PGB_WORK/secret.json"
+	printf '[database]\npassword = %s\n' "$pw" >"$PGB_WORK/pw.ini"
+	chmod 600 "$PGB_WORK/pwfile" "$PGB_WORK/secret.json"
+	clear_conn
+	migdir migrations 0001_ok.sql 'CREATE TABLE delim_ok (id int);'
+	for fmt in text json; do
+		export PGBOOT_LOG_FORMAT=$fmt PGBOOT_LOG_LEVEL=debug
+		DATABASE_URL="postgres://$PGB_ROLE:$enc@$PGB_HOST:$PGB_PORT/$PGB_DB" _run run -- true
+		assert_exit 0
+		DATABASE_URL="postgres://$PGB_ROLE:$enc@$PGB_HOST:$PGB_PORT/$PGB_DB" _run config
+		assert_exit 0
+		assert_contains "$PGB_OUT" "database.url = postgres://$PGB_ROLE:********@$PGB_HOST:$PGB_PORT/$PGB_DB  (env DATABASE_URL)"
+		_run wait --database-url "$kv"
+		assert_exit 0
+		_run config --database-url "$kv"
+		assert_exit 0
+		_run wait --database-host "$PGB_HOST" --database-port "$PGB_PORT" --database-user "$PGB_ROLE" \
+			--database-dbname "$PGB_DB" --database-password-file "$PGB_WORK/pwfile"
+		assert_exit 0
+		_run status --database-secret-file "$PGB_WORK/secret.json"
+		assert_exit 0
+		_run plan --config "$PGB_WORK/pw.ini" --database-host "$PGB_HOST" --database-port "$PGB_PORT" \
+			--database-user "$PGB_ROLE" --database-dbname "$PGB_DB"
+		assert_exit 0
+		# the waiting lines of a wrong password (the right one with a suffix)
+		_run wait --database-url "postgres://$PGB_ROLE:${enc}x@$PGB_HOST:$PGB_PORT/$PGB_DB" --wait-timeout 1s
+		assert_exit 69
+	done
+	assert_eq t "$(table_exists "$PGB_DB" delim_ok)" "table of the migration"
+	local f
+	while IFS= read -r f; do
+		assert_not_contains "$PGB_WORK/transcript" "$f"
+	done < <(_pgb_fragments "$pw"; printf '%s\n' "$enc")
+}
+
+# A database name that is not valid UTF-8 is a configuration error naming the setting (it was
+# exit 70, "could not quote identifier", after the wait).
+test_badinput_database_name_not_utf8_is_78() {
+	_role
+	local bad=$'caf\xe9'
+	_run create --database-dbname "$bad"
+	assert_exit 78
+	assert_contains "$PGB_ERR" '--database-dbname: invalid value for "database.dbname": "caf\xE9" (not valid UTF-8'
+	PGBOOT_DATABASE_DBNAME=$bad _run create
+	assert_exit 78
+	assert_contains "$PGB_ERR" 'env PGBOOT_DATABASE_DBNAME: invalid value for "database.dbname"'
+	(
+		unset PGBOOT_DATABASE_DBNAME
+		PGDATABASE=$bad _run migrate
+		assert_exit 78
+		assert_contains "$PGB_ERR" 'env PGDATABASE: invalid value for "database.dbname": "caf\xE9" (not valid UTF-8'
+		DATABASE_URL="postgres://$PGB_ROLE@$PGB_HOST:$PGB_PORT/caf%E9" _run run -- true
+		assert_exit 78
+		assert_contains "$PGB_ERR" 'env DATABASE_URL: invalid value for "database.dbname": "caf\xE9"'
+	)
+	_run create --database-maintenance-db $'\xff'
+	assert_exit 78
+	assert_contains "$PGB_ERR" 'invalid value for "database.maintenance_db": "\xFF" (not valid UTF-8'
+	_run create --create-owner $'a\xc3'
+	assert_exit 78
+	assert_contains "$PGB_ERR" 'invalid value for "create.owner": "a\xC3" (not valid UTF-8'
+	assert_eq 0 "$(q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'caf%'")" "databases created"
+}
 
 # Every channel a password can come through, in every phase and log format: none of the runs
 # may print it (checked here and by pgb_check_secrets for everything else in this file).

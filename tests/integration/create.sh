@@ -92,6 +92,35 @@ test_create_custom_template_is_used() {
 	assert_eq 42 "$(q "$PGB_DB" 'SELECT id FROM template_marker')" "row copied from the template"
 }
 
+# The maintenance connection is lost while CREATE DATABASE waits for its template (as in a
+# server restart): pgboot connects again and creates the database within wait.timeout. It
+# used to exit 69 (seen as test_faults_server_restarting_while_ten_runners_start failing).
+test_create_connection_lost_while_creating_is_retried() {
+	local tpl="${PGB_DB}_tpl" holder i
+	psql_super -v t="$tpl" <<<'CREATE DATABASE :"t" IS_TEMPLATE true;'
+	app_role
+	# a session on the template makes CREATE DATABASE fail with 55006, which pgboot retries
+	psql_db "$tpl" -c 'SELECT pg_sleep(60)' >/dev/null 2>&1 &
+	holder=$!
+	_pgb_register_pid "$holder"
+	pgb_bg create --create-template "$tpl" --wait-timeout 30s
+	for ((i = 0; i < 250; i++)); do
+		grep -q 'waiting to create database' "$PGB_ERR" && break
+		sleep 0.02
+	done
+	assert_contains "$PGB_ERR" "waiting to create database \"$PGB_DB\""
+	assert_eq 1 "$(q postgres "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name = 'pgboot' AND datname = 'postgres'")" "pgboot's maintenance sessions ended"
+	sleep 0.5
+	q postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$tpl'" >/dev/null
+	wait "$holder" 2>/dev/null || true
+	pgb_wait_pid 30
+	assert_exit 0
+	assert_contains "$PGB_ERR" "lost the connection while creating database \"$PGB_DB\""
+	assert_contains "$PGB_ERR" "created database \"$PGB_DB\""
+	assert_eq 1 "$(db_exists "$PGB_DB")" "database created"
+}
+
 test_create_name_needing_quotes() {
 	local db='Pgb Db "quoted"; DROP'
 	db="$db$PGB_DB"

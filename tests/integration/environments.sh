@@ -90,6 +90,78 @@ test_environments_drop_and_reset_are_guarded_where_protected() {
 	assert_contains "$PGB_ERR" "database \"$PGB_DB\" does not exist: nothing to drop"
 }
 
+# Environment names compare without regard to case: pgboot.protect, the overlays, duplicates.
+test_environments_names_ignore_case() {
+	app_role
+	pgb_run create
+	assert_exit 0
+	_ini $'[pgboot]\nprotect = staging, production\n[database]\nsslmode = disable'
+	local env
+	for env in Production PRODUCTION; do
+		ENVIRONMENT=$env pgb_run drop
+		assert_exit 77
+		assert_contains "$PGB_ERR" "refusing to drop database \"$PGB_DB\" in protected environment \"$env\""
+	done
+	assert_eq 1 "$(db_exists "$PGB_DB")" "database after the refusals"
+	# the overlay [create.production] applies to Production; protect's defaults too
+	_ini $'[database]\nsslmode = disable\n[create.production]\nowner = nobody_here'
+	APP_ENV=Production pgb_run config
+	assert_exit 0
+	assert_match "$PGB_OUT" '^create\.owner = nobody_here  \(entrypoint\.ini:4 \[create\.production\]\)$'
+	assert_match "$PGB_OUT" '^create\.mode = never  \(default in protected environment "Production"\)$'
+	# two overlay sections that differ only in case are one: a key in both is a duplicate
+	_ini $'[create.production]\nmode = never\n[create.Production]\nmode = auto'
+	pgb_run config
+	assert_exit 78
+	assert_contains "$PGB_ERR" 'entrypoint.ini:4: duplicate key "create.Production.mode" (first set on line 2)'
+}
+
+# A variable set but empty where the file needs a value is an error naming the file, the
+# line and the variable; it used to leave the setting unset, so libpq took the user's name
+# as the database's and pgboot created and migrated that one.
+test_environments_variable_set_but_empty_is_78() {
+	app_role
+	unset PGBOOT_DATABASE_DBNAME
+	migdir migrations 0001_a.sql 'CREATE TABLE ev (id int);'
+	_ini $'[database]\ndbname = ${DB_NAME}\n[migrate]\ndir = ${MIG_DIR:-migrations}'
+	DB_NAME='' pgb_run migrate
+	assert_exit 78
+	# shellcheck disable=SC2016 # pgboot's message quotes the ${...} syntax
+	assert_contains "$PGB_ERR" 'entrypoint.ini:2: "database.dbname": environment variable "DB_NAME" is set but empty (set it, or write ${DB_NAME:-default})'
+	assert_eq 0 "$(db_exists "$PGB_ROLE")" "database named after the user"
+	# every key: those with a default too, and _file keys
+	local key
+	for key in 'database]\nuser' 'database]\nhost' 'database]\nmaintenance_db' 'create]\nowner' \
+		'create]\ntemplate' 'migrate]\ndir' 'database]\npassword_file' 'pgboot]\nenvironment'; do
+		_ini "$(printf '%b' "[$key") = \${EMPTY_ONE}"
+		EMPTY_ONE='' pgb_run config
+		assert_exit 78
+		assert_contains "$PGB_ERR" 'entrypoint.ini:2: "'
+		assert_contains "$PGB_ERR" 'environment variable "EMPTY_ONE" is set but empty'
+		[[ ! -s $PGB_OUT ]] || fail "config printed settings"
+	done
+	# an empty line in the file is refused as well; ${VAR:-} leaves the setting unset on purpose
+	_ini $'[create]\nowner ='
+	pgb_run config
+	assert_exit 78
+	assert_contains "$PGB_ERR" 'entrypoint.ini:2: invalid value for "create.owner": "" (empty; remove the line to leave it unset)'
+	_ini $'[create]\nowner = ${OWNER:-}'
+	OWNER='' pgb_run config
+	assert_exit 0
+	assert_match "$PGB_OUT" '^create\.owner = \(unset\)'
+	# in the environment an empty variable stays "unset", as documented
+	_ini $'[database]\ndbname = '"$PGB_DB"
+	PGBOOT_DATABASE_DBNAME='' pgb_run migrate
+	assert_exit 0
+	assert_eq 1 "$(db_exists "$PGB_DB")" "database named in the file"
+	# a JSON secret with an empty dbname is refused too
+	printf '{"username": "%s", "password": "app-pw", "dbname": ""}\n' "$PGB_ROLE" >"$PGB_WORK/secret.json"
+	chmod 600 "$PGB_WORK/secret.json"
+	pgb_run config --database-secret-file "$PGB_WORK/secret.json"
+	assert_exit 78
+	assert_contains "$PGB_ERR" "secret file \"$PGB_WORK/secret.json\": \"dbname\" is empty"
+}
+
 test_environments_drop_without_force_refuses_connected_sessions() {
 	app_role
 	pgb_run create

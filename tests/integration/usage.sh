@@ -47,3 +47,23 @@ test_usage_help_and_version() {
 		[[ -s $PGB_OUT ]] || fail "$opt printed nothing on stdout"
 	done
 }
+
+# A word that is not a command is the application's; one that cannot be run and is close to
+# a command (at most 2 edits) gets "did you mean" with the exit code of a missing command.
+test_usage_mistyped_command_gets_did_you_mean() {
+	app_role
+	local typo want
+	for typo in stauts:status migrte:migrate rollbak:rollback cnofig:config; do
+		want=${typo#*:}
+		pgb_run "${typo%%:*}"
+		assert_exit 127
+		assert_contains "$PGB_ERR" "\"${typo%%:*}\" is not a pgboot command either"
+		assert_contains "$PGB_ERR" "hint: did you mean \"$want\"? (pgboot $want)"
+	done
+	# far from every command, or a path: no guess
+	for typo in no-such-application ./stauts; do
+		pgb_run "$typo"
+		assert_exit 127
+		assert_not_contains "$PGB_ERR" 'did you mean'
+	done
+}

@@ -42,9 +42,9 @@ static const char *conn_value(const struct config *cfg, const char *keyword)
 {
 	const char *v = NULL;
 
-	for (int i = 0; i < cfg->nconn; i++)
-		if (strcmp(cfg->conn[i].keyword, keyword) == 0)
-			v = cfg->conn[i].value;
+	for (int i = 0; i < cfg->conn.n; i++)
+		if (strcmp(cfg->conn.params[i].keyword, keyword) == 0)
+			v = cfg->conn.params[i].value;
 	return v;
 }
 
@@ -65,6 +65,12 @@ static void test_errors(void)
 	expect_error("[database]\nport = 99999\n", "invalid value for \"database.port\"");
 	expect_error("[database]\nport = -1\n", "invalid value for \"database.port\"");
 	expect_error("[wait]\ntimeout =\n", "invalid value for \"wait.timeout\": \"\" (empty");
+	/* names PostgreSQL could neither quote nor create, shown escaped */
+	expect_error("[database]\ndbname = caf\xe9\n",
+		     "entrypoint.ini:2: invalid value for \"database.dbname\": \"caf\\xE9\" (not valid UTF-8");
+	expect_error("[create]\nowner = \xc3\x28\n", "\"create.owner\": \"\\xC3(\" (not valid UTF-8");
+	expect_error("[create]\ntemplate = \xed\xa0\x80\n", "(not valid UTF-8"); /* a surrogate */
+	expect_error("[create]\ntemplate = \xc0\xaf\n", "(not valid UTF-8");     /* overlong "/" */
 	expect_error("[wait]\nthis is not a pair\n", "entrypoint.ini:2: syntax error");
 	expect_error("timeout = 5s\n", "entrypoint.ini:1: key \"timeout\" is outside of any section");
 	expect_error("[wait]\ntimeout = 5s\n[empty]\n", "entrypoint.ini:3: unknown section \"[empty]\"");

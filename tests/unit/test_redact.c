@@ -1,11 +1,11 @@
 #include <stdlib.h>
 
-#include "config.h"
+#include "conn.h"
 #include "unit.h"
 
 static void check_redact(const char *in, const char *want)
 {
-	char *got = redact_conninfo(in);
+	char *got = conn_redact(in);
 
 	CHECK_STR(got, want);
 	free(got);

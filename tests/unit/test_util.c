@@ -9,7 +9,7 @@
 
 #include "unit.h"
 #include "util.h"
-#include "wait.h"
+#include "db.h"
 
 void test_util(void)
 {
@@ -46,32 +46,48 @@ void test_util(void)
 
 void test_backoff(void)
 {
-	uint64_t rng = 42;
+	for (int k = 0; k < 50; k++) {
+		struct db_backoff b;
 
-	for (int attempt = 1; attempt < 80; attempt++) {
-		int64_t cap = 50;
+		db_backoff_init(&b, 50, 250, false);
+		for (int attempt = 1; attempt < 80; attempt++) {
+			int64_t cap = 50;
+			int64_t d = db_backoff_next(&b);
 
-		for (int i = 0; i < attempt && cap < 250; i++)
-			cap *= 2;
-		if (cap > 250)
-			cap = 250;
-		for (int k = 0; k < 50; k++) {
-			int64_t d = wait_backoff(50, 250, attempt, &rng);
-
+			for (int i = 0; i < attempt && cap < 250; i++)
+				cap *= 2;
+			if (cap > 250)
+				cap = 250;
 			CHECK(d >= 0 && d <= cap);
 		}
 	}
-	/* Full jitter: early delays stay small, later ones spread up to the cap. */
+	/* Full jitter: delays spread up to the cap. */
 	{
 		int64_t max_seen = 0;
 
 		for (int k = 0; k < 1000; k++) {
-			int64_t d = wait_backoff(50, 250, 10, &rng);
+			struct db_backoff b;
+
+			db_backoff_init(&b, 50, 250, false);
+			b.attempt = 9;
+			int64_t d = db_backoff_next(&b);
 
 			if (d > max_seen)
 				max_seen = d;
 		}
 		CHECK(max_seen > 200);
+	}
+	/* Half fixed (lock-timeout retries): 1 s, 2 s, 4 s ... at most 30 s, half of it always. */
+	{
+		struct db_backoff b;
+		int64_t cap = 1000;
+
+		db_backoff_init(&b, 500, 30000, true);
+		for (int attempt = 1; attempt < 12; attempt++, cap = cap * 2 > 30000 ? 30000 : cap * 2) {
+			int64_t d = db_backoff_next(&b);
+
+			CHECK(d >= cap / 2 && d <= cap);
+		}
 	}
 }
 
