@@ -72,6 +72,14 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory lint fuzz-replay
 	$(Q)scripts/lint-docker.sh
 	$(Q)UNIT_TESTS=tests/unit/unit_tests PGBOOT_STATIC=$(CURDIR)/pgboot-static tests/run
+	$(Q)$(MAKE) --no-print-directory check-containers
+
+# Real container engines (tests/containers/run, as root): builds docker/Dockerfile and the
+# example images in a dockerd of its own, runs them, plays k8s/ with podman kube play and
+# docker/compose.yaml with docker-compose; installs the engines (scripts/container-deps.sh).
+.PHONY: check-containers
+check-containers: deps
+	$(Q)tests/containers/run
 
 demo: deps pgboot
 	$(Q)scripts/demo.sh
