@@ -25,6 +25,7 @@ enum cfg_type {
 	T_NAME,     /* a PostgreSQL identifier: at most 63 bytes */
 	T_TABLE,    /* [schema.]table */
 	T_COUNT,    /* a whole number from 0 to 1000 */
+	T_SIGMAP,   /* "TERM:QUIT,INT:TERM" */
 };
 
 struct cfg_spec {
@@ -86,12 +87,17 @@ static const struct cfg_spec specs[CFG_NKEYS] = {
 				       NULL },
 	[CFG_MIGRATE_TRANSACTION] = { "migrate", "transaction", T_ENUM, "file", "file|all", NULL,
 				      NULL },
+	[CFG_EXEC_INIT] = { "exec", "init", T_ENUM, "auto", "auto|on|off", NULL, NULL },
+	[CFG_EXEC_INIT_GROUP] = { "exec", "init_group", T_ENUM, "false", "false|true", NULL, NULL },
+	[CFG_EXEC_INIT_SIGNAL_MAP] = { "exec", "init_signal_map", T_SIGMAP, NULL, NULL, NULL, NULL },
+	[CFG_EXEC_INIT_KILL_TIMEOUT] = { "exec", "init_kill_timeout", T_DURATION, "0", NULL, NULL,
+					 NULL },
 	[CFG_LOG_LEVEL] = { "log", "level", T_ENUM, "info", "debug|info|warn|error", NULL, NULL },
 	[CFG_LOG_FORMAT] = { "log", "format", T_ENUM, "text", "text|json", NULL, NULL },
 };
 
 static const char *const section_names[] = { "pgboot", "database", "wait", "create", "migrate",
-					     "log" };
+					     "exec", "log" };
 
 static char names[CFG_NKEYS][48];
 static char flag_names[CFG_NKEYS][48];
@@ -207,6 +213,8 @@ static bool valid_table(const char *s)
 static const char *check_value(enum cfg_key key, const char *value)
 {
 	const struct cfg_spec *spec = &specs[key];
+	struct sig_map map;
+	char bad[48];
 	int64_t ms;
 
 	switch (spec->type) {
@@ -225,6 +233,9 @@ static const char *check_value(enum cfg_key key, const char *value)
 		return valid_table(value) ? NULL : "expected table or schema.table: a schema of at most 63 bytes, a table of at most 54";
 	case T_COUNT:
 		return parse_int64(value, 0, 1000, &ms) == 0 ? NULL : "expected a whole number from 0 to 1000";
+	case T_SIGMAP:
+		return sig_map_parse(value, &map, bad, sizeof(bad)) == 0 ? NULL
+		       : "expected FROM:TO pairs of signal names, such as TERM:QUIT,INT:TERM";
 	default:
 		return NULL;
 	}
@@ -783,6 +794,12 @@ static int finish(struct config *cfg, char *err, size_t errsize)
 		return -1;
 	}
 	cfg->create_never = strcmp(cfg_get(cfg, CFG_CREATE_MODE), "never") == 0;
+	cfg->init_mode = strcmp(cfg_get(cfg, CFG_EXEC_INIT), "on") == 0 ? CFG_INIT_ON
+			 : strcmp(cfg_get(cfg, CFG_EXEC_INIT), "off") == 0 ? CFG_INIT_OFF : CFG_INIT_AUTO;
+	cfg->init_group = strcmp(cfg_get(cfg, CFG_EXEC_INIT_GROUP), "true") == 0;
+	parse_duration(cfg_get(cfg, CFG_EXEC_INIT_KILL_TIMEOUT), &cfg->init_kill_timeout_ms);
+	if (cfg_get(cfg, CFG_EXEC_INIT_SIGNAL_MAP))
+		sig_map_parse(cfg_get(cfg, CFG_EXEC_INIT_SIGNAL_MAP), &cfg->init_signal_map, err, errsize);
 	cfg->log_format = strcmp(cfg_get(cfg, CFG_LOG_FORMAT), "json") == 0 ? LOG_JSON : LOG_TEXT;
 	{
 		static const char *const levels[] = { "debug", "info", "warn", "error" };

@@ -11,6 +11,7 @@
 
 #include "cfgfile.h"
 #include "log.h"
+#include "sig.h"
 
 enum cfg_key {
 	CFG_PGBOOT_ENVIRONMENT,
@@ -46,10 +47,16 @@ enum cfg_key {
 	CFG_MIGRATE_LOCK_RETRIES,
 	CFG_MIGRATE_OUT_OF_ORDER,
 	CFG_MIGRATE_TRANSACTION,
+	CFG_EXEC_INIT,
+	CFG_EXEC_INIT_GROUP,
+	CFG_EXEC_INIT_SIGNAL_MAP,
+	CFG_EXEC_INIT_KILL_TIMEOUT,
 	CFG_LOG_LEVEL,
 	CFG_LOG_FORMAT,
 	CFG_NKEYS
 };
+
+enum cfg_init { CFG_INIT_AUTO, CFG_INIT_ON, CFG_INIT_OFF }; /* exec.init */
 
 enum cfg_tier { CFG_TIER_DEFAULT, CFG_TIER_INI, CFG_TIER_ENV, CFG_TIER_FLAG };
 
@@ -85,6 +92,10 @@ struct config {
 	bool out_of_order;         /* migrate.out_of_order = allow */
 	bool one_transaction;      /* migrate.transaction = all */
 	bool create_never;
+	enum cfg_init init_mode;
+	bool init_group;
+	int64_t init_kill_timeout_ms;
+	struct sig_map init_signal_map;
 	enum log_level log_level;
 	enum log_format log_format;
 	char *password;      /* database.password (perhaps read from a file), or NULL */

@@ -71,6 +71,7 @@ static void usage(FILE *out)
 		"  -c, --config PATH   ini file (default $PGBOOT_CONFIG, else ./entrypoint.ini)\n"
 		"  -h, --help          show this help\n"
 		"  -V, --version       show the versions of pgboot, libpq and OpenSSL\n"
+		"  --init              stay as the application's init (--exec-init on)\n"
 		"  --SECTION-KEY VALUE set any setting, e.g. --wait-timeout 90s, or read it from a\n"
 		"  --SECTION-KEY-file PATH   file (e.g. --database-password-file /run/secrets/pw):\n");
 	for (int i = 0; i < CFG_NKEYS; i++)
@@ -147,7 +148,7 @@ static int usage_error(const char *what, const char *arg)
 
 /* Every setting's --section-key and --section-key-file, then the command options. */
 struct options {
-	struct option longopts[2 * CFG_NKEYS + 11];
+	struct option longopts[2 * CFG_NKEYS + 12];
 	char file_flags[CFG_NKEYS][64];
 };
 
@@ -159,6 +160,7 @@ static void options_build(struct options *o)
 		{ "check", no_argument, NULL, 'k' },	 { "dry-run", no_argument, NULL, 'n' },
 		{ "steps", required_argument, NULL, 's' }, { "to", required_argument, NULL, 't' },
 		{ "force", no_argument, NULL, 'f' },	 { "confirm", required_argument, NULL, 'C' },
+		{ "init", no_argument, NULL, 'I' },
 	};
 	int n = 0;
 
@@ -213,6 +215,8 @@ static int take_option(int c, char **argv, struct config *cfg, struct cli *cli)
 	case 'C':
 		cli->confirm = optarg;
 		return 1;
+	case 'I': /* --init: short for --exec-init on */
+		return cfg_set_flag(cfg, CFG_EXEC_INIT, "--init", "on", NULL, 0) < 0 ? PARSE_CONFIG_ERROR : 1;
 	case 'j':
 	case 'k':
 	case 'n':
@@ -469,6 +473,7 @@ static void log_warnings(struct config *cfg)
 int main(int argc, char **argv)
 {
 	struct cli cli = { .to = -1 };
+	struct exec_init init;
 	struct config cfg;
 	char err[4096];
 	enum status st;
@@ -497,12 +502,18 @@ int main(int argc, char **argv)
 		cfg_release(&cfg);
 		return exit_code(st);
 	}
+	/* A command that cannot run fails before anything is waited for or changed. */
+	if (cli.app_argv && !cli.dry_run && (rc = exec_check(cli.app_argv[0])) != 0) {
+		cfg_release(&cfg);
+		return rc;
+	}
 	sig_setup();
 	st = run_phases(&cfg, &cli);
+	exec_init_load(&init, &cfg);
 	cfg_release(&cfg);
 	if (st != ST_OK)
 		return exit_code(st);
 	if (!cli.app_argv || cli.dry_run)
 		return 0;
-	return exec_command(cli.app_argv);
+	return exec_run(cli.app_argv, &init);
 }

@@ -102,3 +102,57 @@ test_exec_signals_reach_the_application() {
 	pgb_wait_pid 5
 	assert_exit 42
 }
+
+# Issue 11 item 4: a mistyped command ("pgboot stauts") was taken as the application, and
+# the pending migrations were applied before it failed with 127.
+test_exec_unknown_command_changes_nothing() {
+	app_role
+	migdir migrations 0001_users.sql 'CREATE TABLE users (id int);'
+	pgb_run stauts
+	assert_exit 127
+	assert_contains "$PGB_ERR" 'could not execute "stauts": No such file or directory'
+	assert_not_contains "$PGB_ERR" 'applied'
+	assert_eq 0 "$(db_exists "$PGB_DB")" "database created for a command that cannot run"
+	pgb_run run -- pgboot-no-such-command-x
+	assert_exit 127
+	assert_eq 0 "$(db_exists "$PGB_DB")" "database created for a command that cannot run"
+	# Once the database exists, still no history table and no migration.
+	psql_super -c "CREATE DATABASE $PGB_DB OWNER $PGB_ROLE" >/dev/null
+	pgb_run nosuchcmd
+	assert_exit 127
+	assert_eq f "$(table_exists "$PGB_DB" pgboot.migrations)" "history table after a command that cannot run"
+	assert_eq f "$(table_exists "$PGB_DB" users)" "table of the pending migration"
+	printf '#!/bin/sh\nexit 0\n' >notexec.sh
+	chmod 644 notexec.sh
+	pgb_run ./notexec.sh
+	assert_exit 126
+	assert_contains "$PGB_ERR" 'could not execute "./notexec.sh": Permission denied'
+	assert_eq f "$(table_exists "$PGB_DB" pgboot.migrations)" "history table after a command that cannot run"
+}
+
+test_exec_unknown_command_fails_before_waiting() {
+	app_role
+	blackhole_start
+	pgb_run --database-port "$PGB_BLACKHOLE_PORT" --wait-timeout 20s nosuchcmd
+	assert_exit 127
+	assert_lt "$PGB_ELAPSED_MS" 2000 "ms before exit 127 with the database unreachable"
+	assert_not_contains "$PGB_ERR" 'waiting'
+}
+
+test_exec_command_found_in_path_as_execvp_would() {
+	app_role
+	mkdir -p bin1 bin2
+	printf '#!/bin/sh\nexit 0\n' >bin1/myapp
+	chmod 644 bin1/myapp # found first but not executable: the search goes on, as execvp's
+	printf '#!/bin/sh\necho from-bin2 >marker\n' >bin2/myapp
+	chmod 755 bin2/myapp
+	PATH="$PWD/bin1:$PWD/bin2:$PATH" pgb_run myapp
+	assert_exit 0
+	assert_eq from-bin2 "$(cat marker)" "the program that ran"
+	PATH="$PWD/bin1:$PATH" pgb_run myapp
+	assert_exit 126
+	assert_contains "$PGB_ERR" 'could not execute "myapp": Permission denied'
+	mkdir -p adir
+	pgb_run run -- ./adir
+	assert_exit 126
+}
