@@ -41,21 +41,25 @@ docker_stop_ms() {
 	echo $(($(ms_now) - t0))
 }
 
-# The database is created and migrated, then the application runs, in the process the
-# container started; docker stop ends it within a second; docker logs shows pgboot's lines,
-# then the application's.
+# The database is created and migrated, then the application runs: as the child of pgboot,
+# which stays PID 1 of the container as its init (exec.init = auto); docker stop ends it within
+# a second; docker logs shows pgboot's lines, then the application's.
 test_example_migrates_then_runs_app() {
 	local name=ex-$PGB_TEST ms logs=$PGB_WORK/logs first_app last_pgboot
 	mkrole "$PGB_ROLE" app-pw CREATEDB
 	example_start "$name"
 	ct_wait_log "$name" "app: started"
+	# PID 1 is pgboot, supervising; the app, with CMD's arguments, is its child.
+	"$DOCKER" top "$name" -o pid,ppid,args | tee "$PGB_WORK/top"
+	assert_eq "/usr/local/bin/pgboot -- /app/server --port 8080" \
+		"$("$DOCKER" exec "$name" cat /proc/1/cmdline | tr '\0' ' ' | sed 's/ $//')" "PID 1 of the container"
 	assert_eq 1 "$(db_exists "$PGB_DB")" "database created"
 	assert_eq "3" "$(q "$PGB_DB" 'SELECT count(*) FROM pgboot.migrations')" "migrations applied"
 	assert_eq "t" "$(table_exists "$PGB_DB" posts)"
 	"$DOCKER" logs "$name" >"$logs" 2>&1
 	sed 's/^/    | /' "$logs"
-	# The CMD with its arguments, in the process the container started (PID 1).
-	assert_contains "$logs" "app: started, pid 1, parent 0, arguments: --port 8080"
+	assert_match "$logs" '^app: started, pid [0-9]+, parent 1, arguments: --port 8080$'
+	assert_no_match "$logs" '^app: started, pid 1,'
 	assert_match "$logs" '^pgboot: info: .*applied'
 	last_pgboot=$(grep -n '^pgboot: ' "$logs" | tail -n 1 | cut -d: -f1)
 	first_app=$(grep -n '^app: ' "$logs" | head -n 1 | cut -d: -f1)
@@ -67,6 +71,22 @@ test_example_migrates_then_runs_app() {
 	"$DOCKER" logs "$name" >"$logs" 2>&1
 	assert_contains "$logs" "app: stopping on SIGTERM"
 	assert_not_contains "$logs" app-pw
+}
+
+# exec.init = off: pgboot execs the application, which becomes the process the container
+# started (PID 1), with CMD's arguments, and still stops within a second (it has a handler).
+test_example_init_off_execs_app_as_pid_1() {
+	local name=ex-$PGB_TEST ms logs=$PGB_WORK/logs
+	mkrole "$PGB_ROLE" app-pw CREATEDB
+	example_start "$name" -e PGBOOT_EXEC_INIT=off
+	ct_wait_log "$name" "app: started"
+	"$DOCKER" logs "$name" >"$logs" 2>&1
+	sed 's/^/    | /' "$logs"
+	assert_contains "$logs" "app: started, pid 1, parent 0, arguments: --port 8080"
+	ms=$(docker_stop_ms "$name")
+	echo "docker stop took $ms ms"
+	assert_lt "$ms" 1000 "docker stop (ms)"
+	assert_eq 0 "$("$DOCKER" inspect -f '{{.State.ExitCode}}' "$name")" "exit code after docker stop"
 }
 
 # A failing migration: the container exits 65, the application never started.
