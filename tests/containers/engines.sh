@@ -24,6 +24,7 @@ ct_log() { printf 'containers: %s\n' "$*" >&2; }
 ct_docker_start() {
 	local i
 	mkdir -p "$CT_DIR/docker-exec" "$CT_CACHE/docker" "$CT_DIR/bin" || return 1
+	_ct_docker_stop_stale
 	export DOCKER_HOST=unix://$CT_DIR/docker.sock
 	# docker-compose builds with the "docker" on PATH: the same client as ours, so that its
 	# build contexts hash alike and the build cache is shared.
@@ -35,6 +36,7 @@ ct_docker_start() {
 		--pidfile "$CT_DIR/dockerd.pid" -H "$DOCKER_HOST" --log-level warn \
 		>"$CT_DIR/dockerd.log" 2>&1 </dev/null &
 	CT_DOCKERD_PID=$!
+	echo "$CT_DOCKERD_PID" >"$CT_CACHE/dockerd.pid"
 	for ((i = 0; i < 300; i++)); do
 		if "$DOCKER" info >/dev/null 2>&1; then
 			return 0
@@ -47,6 +49,22 @@ ct_docker_start() {
 	echo "dockerd did not start (log $CT_DIR/dockerd.log):" >&2
 	tail -20 "$CT_DIR/dockerd.log" >&2
 	return 1
+}
+
+# _ct_docker_stop_stale: a dockerd a killed run left on the cached data-root (its PID in
+# $CT_CACHE/dockerd.pid, and that data-root on its command line) is stopped before ours starts.
+_ct_docker_stop_stale() {
+	local pid i
+	pid=$(cat "$CT_CACHE/dockerd.pid" 2>/dev/null) || return 0
+	[[ $pid =~ ^[0-9]+$ ]] || return 0
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--data-root $CT_CACHE/docker " || return 0
+	ct_log "stopping the dockerd (pid $pid) a previous run left on $CT_CACHE/docker"
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
 }
 
 # ct_docker_stop: remove the run's containers, stop its dockerd (SIGTERM, then SIGKILL after 20 s).
@@ -66,6 +84,7 @@ ct_docker_stop() {
 	fi
 	wait "$CT_DOCKERD_PID" 2>/dev/null
 	CT_DOCKERD_PID=
+	rm -f "$CT_CACHE/dockerd.pid"
 	# dockerd leaves its network namespace bind-mounted in the exec-root.
 	findmnt -rn -o TARGET | grep "^$CT_DIR/" | sort -r | xargs -r umount -l
 }
