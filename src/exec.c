@@ -235,8 +235,10 @@ static int drop_segments(struct dl_phdr_info *info, size_t size, void *data)
 			continue;
 		start = (start + page - 1) & ~(page - 1); /* whole pages of the segment only */
 		end &= ~(page - 1);
-		if (end > start)
-			madvise((void *)start, end - start, MADV_DONTNEED);
+		if (end <= start)
+			continue;
+		/* NOLINTNEXTLINE(performance-no-int-to-ptr): an ELF segment's address is a number */
+		madvise((void *)start, end - start, MADV_DONTNEED);
 	}
 	return 0;
 }
