@@ -68,8 +68,8 @@ unit: tests/unit/unit_tests
 # The whole suite runs twice: with ./pgboot and with ./pgboot-static (and in a chroot);
 # before it, the static analysis, the replay of every fuzz input under ASan + UBSan and a
 # few seconds of each fuzzer; after it, the dynamic pass again under ASan + UBSan, and the
-# unit tests, badinput.sh and faults.sh under valgrind (mk/quality.mk). Each part prints
-# its wall time (mk/timed.sh).
+# unit tests, badinput.sh and faults.sh under valgrind (mk/quality.mk), and the container
+# engines (tests/containers). Each part prints its wall time (mk/timed.sh).
 check: deps
 	$(Q)mk/timed.sh build $(MAKE) --no-print-directory pgboot tests/unit/unit_tests static
 	$(Q)mk/timed.sh lint $(MAKE) --no-print-directory lint
@@ -80,6 +80,14 @@ check: deps
 		mk/timed.sh tests tests/run
 	$(Q)mk/timed.sh check-asan $(MAKE) --no-print-directory check-asan
 	$(Q)mk/timed.sh check-memcheck $(MAKE) --no-print-directory check-memcheck
+	$(Q)mk/timed.sh check-containers $(MAKE) --no-print-directory check-containers
+
+# Real container engines (tests/containers/run, as root): builds docker/Dockerfile and the
+# example images in a dockerd of its own, runs them, plays k8s/ with podman kube play and
+# docker/compose.yaml with docker-compose; installs the engines (scripts/container-deps.sh).
+.PHONY: check-containers
+check-containers: deps
+	$(Q)tests/containers/run
 
 demo: deps pgboot
 	$(Q)scripts/demo.sh

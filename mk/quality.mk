@@ -178,8 +178,9 @@ LINT_CPPCHECK  := cppcheck --enable=warning,style,performance,portability --erro
 	--std=c11 --library=posix --inline-suppr --quiet --suppress=variableScope \
 	--suppress=readdirCalled -D_GNU_SOURCE -DPGBOOT_VERSION='"lint"' -Isrc
 LINT_TIDY      := clang-tidy-14
-LINT_SHELL     := $(wildcard tests/*.sh scripts/*.sh tests/integration/*.sh) tests/run bench/run \
-	k8s/sync.sh tests/fuzz/run.sh mk/run-checked.sh mk/valgrind-pgboot mk/timed.sh
+LINT_SHELL     := $(wildcard tests/*.sh scripts/*.sh tests/integration/*.sh tests/containers/*.sh) tests/run bench/run \
+	k8s/sync.sh tests/fuzz/run.sh mk/run-checked.sh mk/valgrind-pgboot mk/timed.sh \
+	tests/containers/run tests/containers/app/server tests/containers/postgres/docker-entrypoint.sh bench/init
 
 lint: quality-deps
 	$(Q)$(MAKE) --no-print-directory -k lint-cppcheck lint-clang-tidy lint-shellcheck

@@ -7,7 +7,8 @@
 #   dockerfile-utils (the parser behind VS Code's Dockerfile support): checks
 #     instructions, flags and arguments against current Dockerfile syntax; any
 #     message fails.
-# Usage: scripts/lint-docker.sh [DOCKERFILE...]   (default: docker/Dockerfile*)
+# Usage: scripts/lint-docker.sh [DOCKERFILE...]   (default: docker/Dockerfile*, and the
+# postgres:15 stand-in of tests/containers/postgres/)
 # Exit status: 0 clean, 1 findings, 2 tools missing or not installable.
 set -euo pipefail
 
@@ -88,7 +89,8 @@ main() {
 	if [ $# -gt 0 ]; then
 		files=("$@")
 	else
-		files=("$top"/docker/Dockerfile "$top"/docker/Dockerfile.example "$top"/docker/compose/Dockerfile)
+		files=("$top"/docker/Dockerfile "$top"/docker/Dockerfile.example "$top"/docker/compose/Dockerfile \
+			"$top"/tests/containers/postgres/Dockerfile)
 	fi
 	ensure_system_tools
 	check_node
