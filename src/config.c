@@ -555,21 +555,12 @@ static const char *find_environment(const struct config *cfg)
 
 static bool in_list(const char *list, const char *word)
 {
-	size_t n = strlen(word);
+	size_t n = strlen(word), len;
+	const char *p = list, *w;
 
-	for (const char *p = list; p && *p;) {
-		size_t len = strcspn(p, ",");
-		const char *w = p;
-
-		while (len && *w == ' ')
-			w++, len--;
-		while (len && w[len - 1] == ' ')
-			len--;
+	while (p && list_next(&p, &w, &len))
 		if (len == n && strncasecmp(w, word, n) == 0)
 			return true;
-		p += strcspn(p, ",");
-		p += *p == ',';
-	}
 	return false;
 }
 

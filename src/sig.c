@@ -108,21 +108,15 @@ static int parse_pair(const char *pair, size_t len, struct sig_map *map)
 
 int sig_map_parse(const char *spec, struct sig_map *map, char *bad, size_t badsize)
 {
-	memset(map, 0, sizeof(*map));
-	for (const char *p = spec; *p;) {
-		size_t len = strcspn(p, ",");
-		const char *w = p;
+	const char *p = spec, *w;
+	size_t len;
 
-		while (len && *w == ' ')
-			w++, len--;
-		while (len && w[len - 1] == ' ')
-			len--;
+	memset(map, 0, sizeof(*map));
+	while (list_next(&p, &w, &len)) {
 		if (parse_pair(w, len, map) < 0) {
 			snprintf(bad, badsize, "%.*s", (int)(len > 40 ? 40 : len), w);
 			return -1;
 		}
-		p += strcspn(p, ",");
-		p += *p == ',';
 	}
 	return 0;
 }

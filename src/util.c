@@ -217,6 +217,23 @@ out:
 	return ret;
 }
 
+bool list_next(const char **p, const char **word, size_t *len)
+{
+	const char *w = *p;
+	size_t n = strcspn(w, ",");
+
+	if (!*w)
+		return false;
+	*p = w + n + (w[n] == ',');
+	while (n && *w == ' ')
+		w++, n--;
+	while (n && w[n - 1] == ' ')
+		n--;
+	*word = w;
+	*len = n;
+	return true;
+}
+
 int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
 	char *end;

@@ -49,6 +49,11 @@ int read_file(const char *path, struct buf *out);
  * Returns 0 and stores milliseconds, or -1 for anything else (including overflow).
  */
 int parse_duration(const char *s, int64_t *ms);
+/*
+ * Walks a comma-separated list: sets *word and *len to the next item with its surrounding
+ * spaces cut (it may be empty) and advances *p past it. Returns false at the end.
+ */
+bool list_next(const char **p, const char **word, size_t *len);
 /* Parses a whole decimal number in [min, max]. Returns 0, or -1. */
 int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
 /* Formats milliseconds as seconds with 3 decimals ("1.250s") into out. */

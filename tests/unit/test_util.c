@@ -1,6 +1,8 @@
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -11,9 +13,38 @@
 #include "util.h"
 #include "db.h"
 
+/* The items list_next finds in s, joined with "|". */
+static void check_list(const char *s, const char *want)
+{
+	char got[128] = "";
+	const char *p = s, *w;
+	size_t len, used = 0;
+	bool first = true;
+
+	while (list_next(&p, &w, &len)) {
+		used += (size_t)snprintf(got + used, sizeof(got) - used, "%s%.*s", first ? "" : "|",
+					 (int)len, w);
+		first = false;
+	}
+	CHECK_STR(got, want);
+}
+
+static void test_list_next(void)
+{
+	check_list("", "");
+	check_list("production", "production");
+	check_list(" production , staging,qa ", "production|staging|qa");
+	check_list("a,,b", "a||b");
+	check_list("a,", "a");
+	check_list(",", "");
+	check_list("  ", "");
+}
+
 void test_util(void)
 {
 	int64_t ms, n;
+
+	test_list_next();
 
 	CHECK(parse_duration("250ms", &ms) == 0 && ms == 250);
 	CHECK(parse_duration("30s", &ms) == 0 && ms == 30000);
