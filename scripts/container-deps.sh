@@ -17,22 +17,11 @@ packages=(
 	openssl python3           # test certificates, YAML/JSON checks
 )
 
-missing=()
-for p in "${packages[@]}"; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-		missing+=("$p")
-	fi
-done
+# shellcheck source=scripts/apt-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-lib.sh"
+apt_missing "${packages[@]}"
 [ ${#missing[@]} -eq 0 ] && exit 0
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "pgboot: missing Debian packages for the container tests; run as root:" >&2
-	echo "  apt-get install -y --no-install-recommends ${missing[*]}" >&2
-	exit 1
-fi
-echo "installing: ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
+apt_need_root " for the container tests"
 # Installing docker.io must not start a daemon of its own on the machine's default socket:
 # policy-rc.d refuses service starts for the length of this install.
 policy=/usr/sbin/policy-rc.d
