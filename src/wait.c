@@ -20,8 +20,9 @@ static void log_state(const struct db_error *err, const char *kind)
 		  err->dbname, err->message);
 }
 
-static void log_ready(const struct wait_result *out, int attempts, int64_t ms)
+static void log_ready(const struct wait_result *out, int64_t ms)
 {
+	int attempts = out->attempts;
 	char elapsed[32], count[16];
 	const struct log_field fields[] = {
 		{ "attempts", count },
@@ -96,17 +97,23 @@ static int64_t min_delay(int64_t a, int64_t b)
 
 enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_result *out)
 {
-	int64_t start = clock_ms();
 	struct db_backoff backoff;
 	struct db_error err;
 	struct db_error cause = { 0 };
 	char last_kind[64] = "";
 	bool checked_params = false;
 
-	memset(out, 0, sizeof(*out));
+	if (!out->started) {
+		memset(out, 0, sizeof(*out));
+		out->started = true;
+		out->start = clock_ms();
+		out->deadline = out->start + cfg->wait_timeout_ms;
+	}
+	out->conn = NULL;
+	out->missing = false;
 	db_backoff_init(&backoff, cfg->initial_delay_ms, cfg->max_delay_ms, false);
-	out->deadline = start + cfg->wait_timeout_ms;
-	for (int attempt = 1;; attempt++) {
+	for (;;) {
+		int attempt = ++out->attempts;
 		int64_t left = out->deadline - clock_ms(), limit = left;
 		const char *kind;
 		bool truncated;
@@ -117,7 +124,7 @@ enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_re
 		snprintf(out->dbname, sizeof(out->dbname), "%s", err.dbname);
 		snprintf(out->user, sizeof(out->user), "%s", err.user);
 		if (out->conn) {
-			log_ready(out, attempt, clock_ms() - start);
+			log_ready(out, clock_ms() - out->start);
 			return ST_OK;
 		}
 		if (err.interrupted)
@@ -139,7 +146,7 @@ enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_re
 		}
 		left = out->deadline - clock_ms();
 		if (left <= 0)
-			return give_up(err.dbname, &cause, attempt, clock_ms() - start);
+			return give_up(err.dbname, &cause, attempt, clock_ms() - out->start);
 		if (db_sleep(min_delay(db_backoff_next(&backoff), left)) < 0)
 			return ST_SIGNAL;
 	}

@@ -16,6 +16,9 @@ struct wait_result {
 	char dbname[128];    /* the target's name, as libpq resolved it */
 	char user[128];
 	int64_t deadline;    /* clock_ms() when wait.timeout ends, for the phases after */
+	int64_t start;       /* clock_ms() when the first wait began */
+	int attempts;        /* connection attempts so far, over every call */
+	bool started;        /* wait_ready ran: a later call continues this wait */
 };
 
 /*
@@ -24,6 +27,8 @@ struct wait_result {
  * full, rejecting the password or not yet in DNS is retried until the deadline
  * (ST_UNAVAILABLE). With missing_ok, "database does not exist" ends the wait with
  * out->missing set and no connection; otherwise it is waited out like the others.
+ * out starts zeroed; a second call on it (after creating the database) continues the same
+ * wait: the same deadline, and the ready line counts every attempt and the whole time.
  */
 enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_result *out);
 /*

@@ -19,6 +19,24 @@ test_wait_server_started_two_seconds_later() {
 	assert_eq 1 "$(q postgres 'SELECT 1')" "the server runs"
 }
 
+# The ready line counts the whole wait: the attempts before the database was created and the
+# time its creation took, not only the connection made after it (issue 11, item 11).
+test_wait_ready_line_counts_the_wait_before_creating() {
+	pg_init # a cluster of our own, not started yet
+	use_conn postgres "$PGB_SUPERPASS" pgb_created_late
+	pg_start_later 2
+	pgb_run create --wait-timeout 30s
+	assert_exit 0
+	assert_contains "$PGB_ERR" 'created database "pgb_created_late"'
+	local line attempts seconds
+	line=$(grep -F 'database "pgb_created_late" is ready' "$PGB_ERR") || fail "no ready line in: $(cat "$PGB_ERR")"
+	attempts=$(sed -nE 's/.*is ready \(([0-9]+) attempts?, ([0-9]+)\.[0-9]+s\).*/\1/p' <<<"$line")
+	seconds=$(sed -nE 's/.*is ready \(([0-9]+) attempts?, ([0-9]+)\.[0-9]+s\).*/\2/p' <<<"$line")
+	[[ -n $attempts && -n $seconds ]] || fail "ready line not in the documented form: $line"
+	assert_ge "$attempts" 3 "attempts in \"$line\" (refused ones, the one that found no database, the last)"
+	assert_ge "$seconds" 1 "whole seconds in \"$line\" (the server started after 2 s)"
+}
+
 test_wait_timeout_when_nothing_listens_is_69() {
 	local port
 	port=$(free_port)
