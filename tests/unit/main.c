@@ -15,6 +15,7 @@ int main(void)
 		{ "backoff bounds", test_backoff },
 		{ "statement splitting", test_split },
 		{ "variable expansion and identifiers", test_expand },
+		{ "migration linting", test_lint },
 	};
 	int failed = 0, n = (int)(sizeof(tests) / sizeof(tests[0]));
 

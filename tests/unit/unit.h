@@ -39,5 +39,6 @@ void test_redact(void);
 void test_backoff(void);
 void test_split(void);
 void test_expand(void);
+void test_lint(void);
 
 #endif
