@@ -51,10 +51,11 @@ struct rule {
 
 static const struct rule rules[R_COUNT] = {
 	[R_DROP_TABLE] = { "drop-table", LINT_DESTRUCTIVE,
-			   "save the data first, and drop the table in a release after the one that "
-			   "stopped using it" },
+			   "save the data first, and drop the table in a release after the one "
+			   "that stopped using it" },
 	[R_DROP_SCHEMA] = { "drop-schema", LINT_DESTRUCTIVE,
-			    "drop what the schema holds one table at a time, after its data is saved" },
+			    "drop what the schema holds one table at a time, after its data is "
+			    "saved" },
 	[R_DROP_DATABASE] = { "drop-database", LINT_DESTRUCTIVE,
 			      "drop databases outside migrations (pgboot drop)" },
 	[R_DROP_MATVIEW] = { "drop-materialized-view", LINT_DESTRUCTIVE,
@@ -64,12 +65,13 @@ static const struct rule rules[R_COUNT] = {
 			    "save the column's data first, and drop it in a release after the one "
 			    "that stopped using it" },
 	[R_TRUNCATE] = { "truncate", LINT_DESTRUCTIVE,
-			 "DELETE the rows that must go with a WHERE clause, or allow it if the data "
-			 "is disposable" },
+			 "DELETE the rows that must go with a WHERE clause, or allow it if the "
+			 "data is disposable" },
 	[R_DELETE_ALL] = { "delete-without-where", LINT_DESTRUCTIVE,
 			   "name the rows with a WHERE clause (WHERE true if every row must go)" },
 	[R_UPDATE_ALL] = { "update-without-where", LINT_DESTRUCTIVE,
-			   "name the rows with a WHERE clause (WHERE true if every row must change)" },
+			   "name the rows with a WHERE clause (WHERE true if every row must "
+			   "change)" },
 	[R_ALTER_TYPE] = { "alter-column-type", LINT_DESTRUCTIVE,
 			   "add a column of the new type, backfill it in batches, move the "
 			   "application to it, then drop the old one" },
@@ -85,7 +87,8 @@ static const struct rule rules[R_COUNT] = {
 			  "takes a lock that lets writes through)" },
 	[R_SET_NOT_NULL] = { "set-not-null", LINT_LOCKING,
 			     "add CHECK (col IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it in a "
-			     "later migration, then SET NOT NULL there (PostgreSQL 12+ skips the scan)" },
+			     "later migration, then SET NOT NULL there (PostgreSQL 12+ skips the "
+			     "scan)" },
 	[R_ADD_PRIMARY_KEY] = { "add-primary-key", LINT_LOCKING,
 				"CREATE UNIQUE INDEX CONCURRENTLY " NO_TXN
 				", then ADD PRIMARY KEY USING INDEX" },
@@ -96,7 +99,8 @@ static const struct rule rules[R_COUNT] = {
 				 "add the column with no default or a constant one, then fill "
 				 "existing rows in batches" },
 	[R_VACUUM_FULL] = { "vacuum-full", LINT_LOCKING,
-			    "plain VACUUM; to give space back online, pg_repack outside migrations" },
+			    "plain VACUUM; to give space back online, pg_repack outside "
+			    "migrations" },
 	[R_CLUSTER] = { "cluster", LINT_LOCKING,
 			"rebuild in a maintenance window outside migrations, or with pg_repack" },
 	[R_LOCK_TABLE] = { "lock-table", LINT_LOCKING,
@@ -397,8 +401,11 @@ static char *fold(const struct tok *t)
 			i += t->p[i] == '"';
 		}
 	} else {
-		for (size_t i = 0; i < t->len; i++)
-			out[n++] = t->p[i] >= 'A' && t->p[i] <= 'Z' ? (char)(t->p[i] + 32) : t->p[i];
+		for (size_t i = 0; i < t->len; i++) {
+			char ch = t->p[i];
+
+			out[n++] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 'a' - 'A') : ch;
+		}
 	}
 	if (n > NAME_MAX_BYTES) {
 		n = NAME_MAX_BYTES;
@@ -534,8 +541,9 @@ static enum lint_severity severity_of(const struct lint *l, enum rule_id r, int 
 	return l->strict ? LINT_ERROR : LINT_WARNING;
 }
 
-static void PRINTF_LIKE(7, 0) add_finding(struct lint *l, const char *file, int line, int column,
-					 enum rule_id r, int allowed_by, const char *fmt, va_list ap)
+static void PRINTF_LIKE(7, 0) add_finding(struct lint *l, const char *file, int line,
+					 int column, enum rule_id r, int allowed_by,
+					 const char *fmt, va_list ap)
 {
 	struct lint_finding *f;
 	char msg[512];
@@ -819,8 +827,8 @@ static void on_add_column(struct altered *a, struct cursor *act, const struct to
 	read_column_def(act, &d);
 	object_add(a->c->l, OBJ_COLUMN, &a->table, column);
 	if (!a->is_new && d.per_row)
-		report(a->c, R_VOLATILE_DEFAULT, at, "adding column \"%s\" with a value computed per "
-		       "row rewrites \"%s\" under an exclusive lock", column, a->shown);
+		report(a->c, R_VOLATILE_DEFAULT, at, "adding column \"%s\" with a value computed "
+		       "per row rewrites \"%s\" under an exclusive lock", column, a->shown);
 	if (!a->is_new && d.not_null && !d.has_default && !d.per_row)
 		report(a->c, R_ADD_NOT_NULL_COLUMN, at, "adding NOT NULL column \"%s\" without a "
 		       "default to \"%s\" fails when it has rows, and breaks the previous "
@@ -842,8 +850,8 @@ static void on_add_constraint(struct altered *a, struct cursor *act, struct tok 
 			object_add(a->c->l, OBJ_VALIDATED, &a->table, NULL);
 		if (!not_valid && !a->is_new)
 			report(a->c, check ? R_ADD_CHECK : R_ADD_FOREIGN_KEY, at, "adding a %s "
-			       "constraint to \"%s\" without NOT VALID blocks writes while every row "
-			       "is checked", check ? "CHECK" : "FOREIGN KEY", a->shown);
+			       "constraint to \"%s\" without NOT VALID blocks writes while every "
+			       "row is checked", check ? "CHECK" : "FOREIGN KEY", a->shown);
 		return;
 	}
 	if (!primary && !is_kw(t, "unique"))
@@ -973,8 +981,8 @@ static void on_rename(struct altered *a, struct cursor *act, const struct tok *a
 			object_add(a->c->l, OBJ_TABLE, &renamed, NULL);
 			free(renamed.name);
 		} else if (!a->is_new) {
-			report(a->c, R_RENAME_TABLE, at, "renaming table \"%s\" breaks the previous "
-			       "application version while this one rolls out", a->shown);
+			report(a->c, R_RENAME_TABLE, at, "renaming table \"%s\" breaks the "
+			       "previous application version while this one rolls out", a->shown);
 		}
 		return;
 	}
@@ -1205,8 +1213,8 @@ static void on_reindex(struct ctx *c, struct cursor *cur)
 			     : is_kw(&what, "schema") ? object_has(c->l, OBJ_SCHEMA, &q, NULL)
 						      : false);
 	if (!created)
-		report(c, R_REINDEX, NULL, "REINDEX without CONCURRENTLY blocks writes to the tables "
-		       "it rebuilds, and reads that use their indexes");
+		report(c, R_REINDEX, NULL, "REINDEX without CONCURRENTLY blocks writes to the "
+		       "tables it rebuilds, and reads that use their indexes");
 	qname_release(&q);
 }
 
@@ -1376,8 +1384,9 @@ static void allow_parse(struct gap *g, size_t p, size_t end, struct allow *into)
 		while (p + n < end && s[p + n] != ' ' && s[p + n] != '\t' && s[p + n] != ',')
 			n++;
 		if (!allow_name(s + p, n, g->line, into))
-			allow_error(g, g->line, gap_column(g, p), "unknown rule \"%.*s\" in \"-- %s\"",
-				    n > 64 ? 64 : (int)n, s + p, ALLOW_WORD);
+			allow_error(g, g->line, gap_column(g, p),
+				    "unknown rule \"%.*s\" in \"-- %s\"", n > 64 ? 64 : (int)n,
+				    s + p, ALLOW_WORD);
 		any = true;
 		p += n;
 	}
@@ -1472,14 +1481,16 @@ static void allow_inside(struct ctx *c)
 				text++;
 			stmt_place(s, c->st, p, &line, &column);
 			if (lint_is_allow(s + text, e - text))
-				finding_at(c->l, c->file, line, column, R_ALLOW_COMMENT, "\"-- %s\" inside "
-					   "a statement applies to nothing: put it on the line above the "
-					   "statement", ALLOW_WORD);
+				finding_at(c->l, c->file, line, column, R_ALLOW_COMMENT,
+					   "\"-- %s\" inside a statement applies to nothing: put "
+					   "it on the line above the statement", ALLOW_WORD);
 			p = e;
 		} else if (s[p] == '/' && p + 1 < end && s[p + 1] == '*') {
 			p = skip_block_comment(s, p, end);
 		} else if (s[p] == '\'' || s[p] == '"') {
-			p = skip_quoted(s, p, end, s[p], p > 0 && (s[p - 1] == 'e' || s[p - 1] == 'E'));
+			bool escapes = p > 0 && (s[p - 1] == 'e' || s[p - 1] == 'E');
+
+			p = skip_quoted(s, p, end, s[p], escapes);
 		} else if (s[p] == '$' && (tag = dollar_tag(s, p, end))) {
 			p = skip_dollar_quote(s, p, end, tag);
 		} else {
@@ -1599,7 +1610,8 @@ void lint_print_text(const struct lint *l, FILE *out)
 		fprintf(out, "%s:%d:%d: %s: %s: %s\n", f->file, f->line, f->column,
 			lint_severity_name(f->severity), f->rule, f->message);
 		if (f->allowed_by)
-			fprintf(out, "  allowed by \"-- %s\" on line %d\n", ALLOW_WORD, f->allowed_by);
+			fprintf(out, "  allowed by \"-- %s\" on line %d\n", ALLOW_WORD,
+				f->allowed_by);
 		else
 			fprintf(out, "  hint: %s\n", f->hint);
 	}

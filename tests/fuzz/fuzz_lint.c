@@ -41,7 +41,8 @@ static void check_finding(const struct lint *l, const struct lint_finding *f, co
 		fuzz_fail("%s at %d:%d, outside the file (%d lines)", f->rule, f->line, f->column,
 			  nlines);
 	if (!f->rule || !f->message[0] || !f->hint[0] || strcmp(f->file, "f.sql") != 0)
-		fuzz_fail("a finding without rule, message, hint or file at %d:%d", f->line, f->column);
+		fuzz_fail("a finding without rule, message, hint or file at %d:%d", f->line,
+			  f->column);
 	if (f->allowed_by && (f->allowed_by >= f->line || f->category == LINT_DIRECTIVE))
 		fuzz_fail("%s at line %d allowed by line %d", f->rule, f->line, f->allowed_by);
 	want = f->allowed_by				? LINT_INFO

@@ -289,6 +289,13 @@ static void test_allow(void)
 	check_one("-- pgboot:no-transaction\n-- pgboot:allow create-index\n\n"
 		  "CREATE INDEX ON a (x);\nCREATE INDEX ON b (x);\nDROP TABLE c;",
 		  "4:1:I:create-index|5:1:I:create-index|6:12:E:drop-table");
+	{
+		/* A file's allow comments end with the file. */
+		const char *files[] = { "-- pgboot:allow destructive\nDROP TABLE a;",
+					"DROP TABLE b;", NULL };
+
+		check_set(true, files, "a.sql:2:12:I:drop-table|b.sql:1:12:E:drop-table");
+	}
 	check_one("-- pgboot:allow compatibility\nALTER TABLE a RENAME TO b;\n"
 		  "ALTER TABLE c RENAME x TO y;", "2:15:I:rename-table|3:15:I:rename-column");
 	/* Mistakes are errors: a typo must not silently allow nothing. */
