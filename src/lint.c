@@ -792,6 +792,7 @@ static bool serial_type(const struct tok *t)
 struct column_def {
 	bool not_null, has_default;
 	bool per_row; /* a value computed for each row: serial, identity, generated, volatile */
+	bool primary, unique; /* an index built in the same statement */
 };
 
 static void read_column_def(struct cursor *act, struct column_def *d)
@@ -809,6 +810,8 @@ static void read_column_def(struct cursor *act, struct column_def *d)
 			d->per_row = true;
 		else if (after_not && is_kw(&t, "null"))
 			d->not_null = true;
+		else if (t.depth == 0 && (is_kw(&t, "primary") || is_kw(&t, "unique")))
+			*(is_kw(&t, "primary") ? &d->primary : &d->unique) = true;
 		else if (d->has_default && volatile_function(&t)) {
 			cursor_peek(act, &next);
 			d->per_row = d->per_row || is_char(&next, '(');
@@ -833,6 +836,10 @@ static void on_add_column(struct altered *a, struct cursor *act, const struct to
 		report(a->c, R_ADD_NOT_NULL_COLUMN, at, "adding NOT NULL column \"%s\" without a "
 		       "default to \"%s\" fails when it has rows, and breaks the previous "
 		       "application version's INSERTs", column, a->shown);
+	if (!a->is_new && (d.primary || d.unique))
+		report(a->c, d.primary ? R_ADD_PRIMARY_KEY : R_ADD_UNIQUE, at, "adding column "
+		       "\"%s\" with a %s builds its index while blocking reads and writes of "
+		       "\"%s\"", column, d.primary ? "PRIMARY KEY" : "UNIQUE constraint", a->shown);
 	free(column);
 }
 
@@ -850,8 +857,9 @@ static void on_add_constraint(struct altered *a, struct cursor *act, struct tok 
 			object_add(a->c->l, OBJ_VALIDATED, &a->table, NULL);
 		if (!not_valid && !a->is_new)
 			report(a->c, check ? R_ADD_CHECK : R_ADD_FOREIGN_KEY, at, "adding a %s "
-			       "constraint to \"%s\" without NOT VALID blocks writes while every "
-			       "row is checked", check ? "CHECK" : "FOREIGN KEY", a->shown);
+			       "constraint to \"%s\" without NOT VALID blocks %s while every row "
+			       "is checked", check ? "CHECK" : "FOREIGN KEY", a->shown,
+			       check ? "reads and writes" : "writes");
 		return;
 	}
 	if (!primary && !is_kw(t, "unique"))
@@ -867,7 +875,8 @@ static void on_add_constraint(struct altered *a, struct cursor *act, struct tok 
 	if (a->is_new)
 		return;
 	r = primary ? R_ADD_PRIMARY_KEY : R_ADD_UNIQUE;
-	report(a->c, r, at, "adding a %s to \"%s\" builds its index while blocking writes",
+	report(a->c, r, at, "adding a %s to \"%s\" builds its index while blocking reads and "
+	       "writes",
 	       primary ? "PRIMARY KEY" : "UNIQUE constraint", a->shown);
 }
 

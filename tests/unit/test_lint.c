@@ -136,6 +136,9 @@ static void test_locking(void)
 	check_one("ALTER TABLE users ADD PRIMARY KEY (id);", "1:19:E:add-primary-key");
 	check_one("ALTER TABLE users ADD CONSTRAINT pk PRIMARY KEY USING INDEX users_id;", "");
 	check_one("ALTER TABLE users ADD CONSTRAINT u UNIQUE (email);", "1:19:E:add-unique");
+	check_one("ALTER TABLE users ADD COLUMN code text UNIQUE, ADD n int PRIMARY KEY;",
+		  "1:19:E:add-unique|1:48:E:add-primary-key");
+	check_one("ALTER TABLE users ADD COLUMN code text DEFAULT unique_code();", "");
 	check_one("ALTER TABLE users ADD UNIQUE USING INDEX users_email;", "");
 	check_one("ALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid();",
 		  "1:19:E:add-column-volatile-default");
