@@ -46,10 +46,14 @@ enum cfg_key {
 	CFG_MIGRATE_LOCK_RETRIES,
 	CFG_MIGRATE_OUT_OF_ORDER,
 	CFG_MIGRATE_TRANSACTION,
+	CFG_MIGRATE_LINT,
 	CFG_LOG_LEVEL,
 	CFG_LOG_FORMAT,
 	CFG_NKEYS
 };
+
+/* migrate.lint: what the linter's findings do to run and migrate (src/lint.h). */
+enum cfg_lint { CFG_LINT_WARN, CFG_LINT_ERROR, CFG_LINT_OFF };
 
 enum cfg_tier { CFG_TIER_DEFAULT, CFG_TIER_INI, CFG_TIER_ENV, CFG_TIER_FLAG };
 
@@ -84,6 +88,7 @@ struct config {
 	bool lock_per_transaction; /* migrate.lock = transaction: for poolers */
 	bool out_of_order;         /* migrate.out_of_order = allow */
 	bool one_transaction;      /* migrate.transaction = all */
+	enum cfg_lint lint;        /* migrate.lint */
 	bool create_never;
 	enum log_level log_level;
 	enum log_format log_format;
