@@ -1600,6 +1600,22 @@ int lint_file(struct lint *l, const char *file, const char *sql, size_t len)
 	return 0;
 }
 
+int lint_migration(struct lint *l, const struct migration *m)
+{
+	struct buf sql;
+	int rc = -1;
+
+	buf_init(&sql);
+	if (mig_read(m, &sql) < 0)
+		goto out;
+	rc = lint_file(l, m->path, sql.data ? sql.data : "", sql.len);
+	if (rc < 0)
+		log_error("%s", l->error);
+out:
+	buf_release(&sql);
+	return rc;
+}
+
 /* --- output --------------------------------------------------------------------------- */
 
 size_t lint_count(const struct lint *l, enum lint_severity severity)

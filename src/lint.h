@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "migfile.h"
 #include "util.h"
 
 enum lint_category { LINT_DESTRUCTIVE, LINT_LOCKING, LINT_COMPATIBILITY, LINT_DIRECTIVE };
@@ -65,6 +66,12 @@ void lint_release(struct lint *l);
  * which the splitter cannot go past; the findings before it stay. Prints nothing.
  */
 int lint_file(struct lint *l, const char *file, const char *sql, size_t len);
+
+/*
+ * Reads m's up part (mig_read) and lints it as the next file of the set, named by m->path.
+ * Returns 0, or -1 after logging (unreadable, a NUL byte, a psql meta-command).
+ */
+int lint_migration(struct lint *l, const struct migration *m);
 
 /* The number of findings of that severity (allowed ones are LINT_INFO). */
 size_t lint_count(const struct lint *l, enum lint_severity severity);
