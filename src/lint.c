@@ -629,11 +629,12 @@ static void on_create_index(struct ctx *c, struct cursor *cur)
 	struct qname index = { NULL, NULL }, table = { NULL, NULL };
 	char shown[SHOW_SIZE];
 	struct tok t;
-	bool only;
+	bool only, concurrently;
 
 	cursor_next(cur, &t);
-	if (is_kw(&t, "concurrently"))
-		return;
+	concurrently = is_kw(&t, "concurrently");
+	if (concurrently)
+		cursor_next(cur, &t);
 	skip_if_exists(cur, &t);
 	if (!is_kw(&t, "on")) {
 		read_qname(cur, &t, &index);
@@ -652,8 +653,9 @@ static void on_create_index(struct ctx *c, struct cursor *cur)
 			object_add(c->l, OBJ_INDEX, &index, NULL);
 		goto out;
 	}
-	report(c, R_CREATE_INDEX, NULL, "creating an index on \"%s\" without CONCURRENTLY blocks "
-	       "writes to the table while it builds", show(&table, shown));
+	if (!concurrently)
+		report(c, R_CREATE_INDEX, NULL, "creating an index on \"%s\" without CONCURRENTLY "
+		       "blocks writes to the table while it builds", show(&table, shown));
 out:
 	qname_release(&index);
 	qname_release(&table);

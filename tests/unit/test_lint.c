@@ -211,6 +211,13 @@ static void test_new_tables(void)
 	check_set(true, columns, "b.sql:1:36:E:drop-column|b.sql:1:36:W:drop-column-in-use");
 	check_set(true, later, "a.sql:1:1:E:create-index");
 	check_set(true, kinds, "");
+	{
+		const char *concurrent[] = { "CREATE TABLE t (id int);",
+					     "CREATE INDEX CONCURRENTLY i ON t (id); DROP INDEX i;",
+					     NULL };
+
+		check_set(true, concurrent, "");
+	}
 }
 
 /* Identifiers compare as PostgreSQL folds them. */
