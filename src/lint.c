@@ -1519,7 +1519,7 @@ static void lint_statement(struct ctx *c)
 
 	allow_inside(c);
 	cursor_init(&cur, c->sql, c->st->start, c->st->end);
-	if (c->sql[cur.end - 1] == ';')
+	if (cur.end > cur.pos && c->sql[cur.end - 1] == ';')
 		cur.end--;
 	cursor_next(&cur, &t);
 	if (is_kw(&t, "create")) {
