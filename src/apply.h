@@ -10,57 +10,55 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "history.h"
+#include "lock.h"
 #include "migfile.h"
 #include "status.h"
 
-/* Waiters listen here; the holder notifies when it lets the migration lock go. */
-#define APPLY_LOCK_CHANNEL "pgboot_migration_lock"
-
-struct mig_tables {
-	char *schema;   /* quoted */
-	char *history;  /* "schema"."table" */
-	char *progress; /* "schema"."table_progress": statements of partly applied files */
-	char lock_key[24]; /* the advisory lock's key, a bigint in decimal */
+/* What applying needs besides the file: the connection, the settings, the history, and
+ * the migration lock with the mode in effect. */
+struct apply_ctx {
+	PGconn *conn;
+	const struct config *cfg;
+	const struct history *h;
+	const struct mig_lock *lock;
 };
 
 /*
- * Applies m; label is the "[3/12]" of the progress line. With migrate.lock = session the
- * caller holds the migration lock; with transaction, the file's transaction takes it and
- * sets *skipped when another runner applied the file meanwhile. migrate.lock_timeout and
- * statement_timeout hold for its statements; a lock timeout is retried lock_retries
- * times. Errors are logged with the file's line and column.
+ * Applies m; label is the "[3/12]" of the progress line. In LOCK_SESSION mode the
+ * caller holds the migration lock, and the run stops (ST_UNAVAILABLE) as soon as it is
+ * found lost; in LOCK_TRANSACTION, the file's transaction takes it, reads the history
+ * again and sets *skipped when another runner applied the file meanwhile.
+ * migrate.lock_timeout and statement_timeout hold for its
+ * statements; a lock timeout is retried lock_retries times. Errors are logged with the
+ * file's line and column.
  */
-enum status apply_file(PGconn *conn, const struct config *cfg, const struct mig_tables *t,
-		       const struct migration *m, const char *label, bool *skipped);
+enum status apply_file(const struct apply_ctx *ctx, const struct migration *m, const char *label,
+		       bool *skipped);
 /*
  * Runs the down part of m, held in sql (taken over: sql is left empty), and removes its
  * history row in the same transaction (after it, for a no-transaction down part). m is a
  * view whose path and line_offset name where the down part was read.
  */
-enum status apply_down(PGconn *conn, const struct config *cfg, const struct mig_tables *t,
-		       const struct migration *m, struct buf *sql, const char *label);
+enum status apply_down(const struct apply_ctx *ctx, const struct migration *m, struct buf *sql,
+		       const char *label);
 
 /*
  * migrate.transaction = all: every file of files in one transaction, each with its
  * history row; a failure anywhere leaves none of them. No-transaction files must have
  * been refused by the caller. *applied counts the files applied.
  */
-enum status apply_all(PGconn *conn, const struct config *cfg, const struct mig_tables *t,
-		      const struct migration *const *files, size_t n, size_t *applied);
+enum status apply_all(const struct apply_ctx *ctx, const struct migration *const *files, size_t n,
+		      size_t *applied);
 
-struct apply_info {
-	size_t statements;
-	bool no_transaction;
-	bool wrapped;
-};
-
-/* Reads and checks m as apply_file would, running nothing. Returns 0, or -1 (logged). */
-int apply_describe(const struct migration *m, struct apply_info *out);
 /*
- * Polls pg_try_advisory_xact_lock with backoff until migrate.lock_wait, then names the
- * holder. Either in the caller's open transaction, or (own) in a transaction of its own
- * that stays open once the lock is taken. Waiting holds no snapshot.
+ * The one transaction helper: begin_sql (NULL when body begins the transaction itself),
+ * then body(arg), then COMMIT, which also resets the session (as psql's next file would
+ * start afresh) but keeps the migration lock; ROLLBACK instead when anything failed. what
+ * names the work in errors ("the migration"). With lock (may be NULL), the migration lock
+ * must still be held before COMMIT (lock_check), or nothing is committed.
  */
-enum status apply_lock(PGconn *conn, const struct config *cfg, const char *key, bool own);
+enum status apply_transaction(PGconn *conn, const struct mig_lock *lock, const char *begin_sql,
+			      enum status (*body)(void *arg), void *arg, const char *what);
 
 #endif

@@ -51,6 +51,35 @@ static void append_json_string(struct buf *b, const char *s)
 	buf_release(&folded);
 }
 
+/*
+ * Fields that hold numbers are written as JSON numbers: counts, places in a file, and
+ * durations (a duration in seconds may be given as "1.250s", as format_seconds writes it).
+ */
+static const char *const number_keys[] = {
+	"attempts", "line", "column", "elapsed", "duration_ms", "statement", "statements", "pid",
+};
+
+/* The length of value without its unit when it is a plain decimal number, else 0. */
+static size_t number_length(const char *key, const char *value)
+{
+	size_t n = 0, digits = 0;
+	bool known = false;
+
+	for (size_t i = 0; i < sizeof(number_keys) / sizeof(number_keys[0]); i++)
+		known = known || strcmp(key, number_keys[i]) == 0;
+	if (!known)
+		return 0;
+	n += value[n] == '-';
+	for (; value[n] >= '0' && value[n] <= '9'; n++)
+		digits++;
+	if (value[n] == '.' && digits)
+		for (n++; value[n] >= '0' && value[n] <= '9'; n++)
+			;
+	if (!digits || value[n - 1] == '.' || (digits > 1 && value[value[0] == '-'] == '0'))
+		return 0;
+	return value[n] == '\0' || (value[n] == 's' && value[n + 1] == '\0') ? n : 0;
+}
+
 static void format_json(struct buf *out, enum log_level level, const char *msg,
 			const struct log_field *fields)
 {
@@ -67,8 +96,13 @@ static void format_json(struct buf *out, enum log_level level, const char *msg,
 	for (; fields && fields->key; fields++) {
 		if (!fields->value)
 			continue;
+		size_t number = number_length(fields->key, fields->value);
+
 		buf_printf(out, ",\"%s\":", fields->key);
-		append_json_string(out, fields->value);
+		if (number)
+			buf_append(out, fields->value, number);
+		else
+			append_json_string(out, fields->value);
 	}
 	buf_puts(out, "}\n");
 }

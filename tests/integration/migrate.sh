@@ -346,3 +346,28 @@ test_migrate_status_lists_changed_and_missing() {
 	assert_eq $'applied 0001_init.sql\nchanged 0002_users.sql\nmissing 0003_gone.sql\npending 0004_new.sql' \
 		"$(_status_lines)" "status lines"
 }
+
+test_migrate_counts_in_log_lines_are_true() {
+	app_role
+	migdir migrations 0001_one.sql 'CREATE TABLE c_one (id int);' 0002_gone.sql 'CREATE TABLE c_gone (id int);'
+	pgb_run migrate
+	assert_exit 0
+	assert_match "$PGB_ERR" 'applied 0001_one\.sql in [0-9]+ms \(1 statement\)$'
+	# an applied migration without its file, and something pending: warned about once
+	migdir migrations 0001_one.sql 'CREATE TABLE c_one (id int);' 0003_two.sql $'CREATE TABLE c_two (id int);\nCREATE TABLE c_three (id int);'
+	pgb_run migrate
+	assert_exit 0
+	assert_eq 1 "$(grep -c 'applied migration 2 ("0002_gone.sql") has no file in the directory' "$PGB_ERR")" \
+		"warnings about the missing file"
+	assert_match "$PGB_ERR" 'applied 0003_two\.sql in [0-9]+ms \(2 statements\)$'
+}
+
+test_migrate_json_log_numbers_are_numbers() {
+	app_role
+	migdir migrations 0001_bad.sql $'CREATE TABLE jn (id int);\nSELECT nothing FROM nowhere;'
+	pgb_run migrate --log-format json
+	assert_exit 65
+	assert_match "$PGB_ERR" '"attempts":[0-9]+,"elapsed":[0-9]+\.[0-9]{3}[,}]'
+	assert_match "$PGB_ERR" '"file":"migrations/0001_bad.sql","line":2,"column":[0-9]+[,}]'
+	assert_no_match "$PGB_ERR" '"(attempts|elapsed|line|column)":"'
+}

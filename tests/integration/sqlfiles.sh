@@ -85,6 +85,46 @@ test_sqlfiles_transaction_control_inside_is_refused() {
 	assert_eq "" "$(history "$PGB_DB")" "history"
 }
 
+test_sqlfiles_every_pending_file_is_checked_before_the_first_runs() {
+	app_role
+	migdir migrations \
+		0001_ok.sql 'CREATE TABLE pc1 (id int);' \
+		0002_commit.sql $'CREATE TABLE pc2 (id int);\nCOMMIT;'
+	pgb_run run -- touch "$PGB_WORK/app-ran"
+	assert_exit 65
+	assert_contains "$PGB_ERR" 'migrations/0002_commit.sql:2:1: COMMIT is not allowed here'
+	assert_not_contains "$PGB_ERR" 'applying 0001_ok.sql'
+	assert_eq f "$(table_exists "$PGB_DB" pc1)" "table of the first pending file"
+	assert_eq "" "$(history "$PGB_DB")" "history"
+	[[ ! -e $PGB_WORK/app-ran ]] || fail "the application ran"
+	migdir migrations \
+		0001_ok.sql 'CREATE TABLE pc1 (id int);' \
+		0002_connect.sql $'CREATE TABLE pc2 (id int);\n\\connect other'
+	pgb_run migrate
+	assert_exit 65
+	assert_contains "$PGB_ERR" 'migrations/0002_connect.sql:2: psql meta-command "\connect" is not supported'
+	assert_eq f "$(table_exists "$PGB_DB" pc1)" "table of the first pending file"
+}
+
+test_sqlfiles_directive_below_the_first_line_is_refused() {
+	app_role
+	migdir migrations \
+		0001_ok.sql 'CREATE TABLE dl0 (id int);' \
+		0002_late.sql $'-- builds the index without locking writes\n-- pgboot:no-transaction\nCREATE INDEX CONCURRENTLY dl_idx ON dl0 (id);'
+	pgb_run migrate
+	assert_exit 65
+	assert_contains "$PGB_ERR" 'migrations/0002_late.sql:2: "-- pgboot:no-transaction" is not on the first line, so pgboot would take it for a comment'
+	assert_contains "$PGB_ERR" 'hint: directives are read on the first line only'
+	assert_eq f "$(table_exists "$PGB_DB" dl0)" "table of the file before"
+	migdir migrations 0001_down.sql $'CREATE TABLE dl1 (id int);\n-- pgboot:down\nDROP TABLE dl1;\n  --pgboot:no-transaction'
+	pgb_run migrate
+	assert_exit 0
+	pgb_run rollback
+	assert_exit 65
+	assert_contains "$PGB_ERR" 'migrations/0001_down.sql:4: "-- pgboot:no-transaction" is not on the first line'
+	assert_eq t "$(table_exists "$PGB_DB" dl1)" "table the down part would drop"
+}
+
 test_sqlfiles_meta_command_is_refused() {
 	app_role
 	migdir migrations \
@@ -93,7 +133,8 @@ test_sqlfiles_meta_command_is_refused() {
 	pgb_run run -- touch "$PGB_WORK/app-ran"
 	assert_exit 65
 	assert_contains "$PGB_ERR" 'migrations/0002_meta.sql:2: psql meta-command "\set" is not supported'
-	assert_eq t "$(table_exists "$PGB_DB" m0)" "table of the migration before"
+	# every pending file is checked before the first one is applied: nothing ran
+	assert_eq f "$(table_exists "$PGB_DB" m0)" "table of the pending file before the refused one"
 	assert_eq f "$(table_exists "$PGB_DB" m1)" "table of the refused migration"
 	[[ ! -e $PGB_WORK/app-ran ]] || fail "the application ran"
 }
@@ -185,7 +226,7 @@ test_sqlfiles_no_transaction_file_edited_after_partial_apply_stops() {
 	printf '%s\n' '-- pgboot:no-transaction' 'CREATE TABLE e1 (id bigint);' 'SELECT 1;' >migrations/0001_nt.sql
 	pgb_run migrate
 	assert_exit 65
-	assert_contains "$PGB_ERR" '"migrations/0001_nt.sql" was partly applied (1 statements) and has changed since: statement 1'
+	assert_contains "$PGB_ERR" '"migrations/0001_nt.sql" was partly applied (1 statement) and has changed since: statement 1'
 	assert_eq "" "$(history "$PGB_DB")" "history"
 }
 

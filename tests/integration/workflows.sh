@@ -25,7 +25,7 @@ test_workflows_status_states_and_json() {
 	assert_eq "$(printf '%s\n' 'changed 0001_a.sql' 'out-of-order 0002_b.sql' 'applied 0003_c.sql' \
 		'missing 0004_gone.sql' 'partial 0005_nt.sql' 'pending 0006_f.sql')" \
 		"$(awk '{ print $1, $2 }' "$PGB_OUT")" "status lines"
-	assert_contains "$PGB_OUT" 'partial 0005_nt.sql (1 statements done)'
+	assert_contains "$PGB_OUT" 'partial 0005_nt.sql (1 statement done)'
 	pgb_run status --json
 	assert_exit 0
 	python3 - "$PGB_OUT" <<'PY' || fail "status --json is not the expected document"
@@ -168,6 +168,21 @@ test_workflows_rollback_refuses_before_anything_runs() {
 	assert_exit 64
 }
 
+test_workflows_rollback_refuses_a_down_part_without_statements() {
+	app_role
+	migdir migrations \
+		0001_a.sql $'CREATE TABLE re0 (id int);\n-- pgboot:down\nDROP TABLE re0;' \
+		0002_b.sql $'CREATE TABLE re2 (id int);\n-- pgboot:down\n-- DROP TABLE re2; (to do)\n'
+	pgb_run migrate
+	assert_exit 0
+	pgb_run rollback --to 0
+	assert_exit 65
+	assert_contains "$PGB_ERR" 'the down part of "0002_b.sql" (in "migrations/0002_b.sql") holds no statement: nothing was rolled back'
+	assert_eq t "$(table_exists "$PGB_DB" re2)" "table of the newest migration"
+	assert_eq t "$(table_exists "$PGB_DB" re0)" "table of the first migration"
+	assert_eq 2 "$(q "$PGB_DB" 'SELECT count(*) FROM pgboot.migrations')" "history rows"
+}
+
 test_workflows_rollback_error_points_into_the_down_part() {
 	app_role
 	migdir migrations 0001_a.sql $'CREATE TABLE re1 (id int);\n-- pgboot:down\n\nDROP TABLE no_such_table;'
@@ -197,6 +212,19 @@ test_workflows_baseline_adopts_an_existing_schema() {
 	pgb_run baseline 0
 	assert_exit 64
 	assert_contains "$PGB_ERR" 'no migration has a version up to 0'
+}
+
+test_workflows_baseline_beyond_the_newest_file_is_refused() {
+	app_role
+	pgb_run create
+	migdir migrations 0001_a.sql 'CREATE TABLE bb1 (id int);' 0002_b.sql 'CREATE TABLE bb2 (id int);'
+	pgb_run baseline 5
+	assert_exit 64
+	assert_contains "$PGB_ERR" 'version 5 is beyond the newest migration file, "0002_b.sql" (version 2): nothing was recorded'
+	assert_eq "" "$(history "$PGB_DB")" "history"
+	pgb_run baseline 2
+	assert_exit 0
+	assert_eq 2 "$(q "$PGB_DB" 'SELECT count(*) FROM pgboot.migrations')" "history rows"
 }
 
 test_workflows_repair_rerecords_edited_checksums() {

@@ -40,5 +40,11 @@ void test_backoff(void);
 void test_split(void);
 void test_expand(void);
 void test_lint(void);
+void test_preflight(void);
+void test_log(void);
+
+/* Sends stderr to a temporary file until unit_captured_stderr, which copies what came. */
+void unit_capture_stderr(void);
+void unit_captured_stderr(char *out, size_t size);
 
 #endif

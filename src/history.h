@@ -1,0 +1,104 @@
+/*
+ * history: pgboot's own history table (one row per applied migration) and its progress
+ * table (the statements done of a no-transaction file that stopped midway). This is the
+ * only module that holds SQL on them; other tools' history tables go beside it.
+ */
+#ifndef PGBOOT_HISTORY_H
+#define PGBOOT_HISTORY_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "migfile.h"
+#include "status.h"
+
+struct history_row {
+	int64_t version;
+	char *name;
+	char *checksum;
+	char *applied_at;
+	char *duration_ms;
+};
+
+/* pgboot's history as read, sorted by version, and where its tables are. */
+struct history {
+	char *schema_name;  /* migrate.table's schema, unquoted */
+	char *schema;       /* quoted */
+	char *table;        /* "schema"."table" */
+	char *progress;     /* "schema"."table_progress" */
+	struct history_row *rows;
+	size_t n;
+	bool table_missing; /* set by history_read: no table (or schema) yet */
+};
+
+/* Names the tables of migrate.table, quoted for conn; reads nothing. history_release frees. */
+void history_init(struct history *h, PGconn *conn, const struct config *cfg);
+void history_release(struct history *h);
+
+/* Reads every row (replacing those read before). A missing table is not an error. */
+enum status history_read(struct history *h, PGconn *conn);
+/* The row of version, or NULL. */
+const struct history_row *history_find(const struct history *h, int64_t version);
+/*
+ * Creates the history table, and its schema when missing. The caller serialises this
+ * (the migration lock). The schema is looked up first: CREATE SCHEMA IF NOT EXISTS needs
+ * the CREATE privilege on the database, which production roles often lack.
+ */
+enum status history_create(const struct history *h, PGconn *conn);
+/*
+ * Compares the files with the rows read: an applied file whose checksum changed, or a
+ * pending one older than the newest applied one (unless migrate.out_of_order = allow),
+ * stops everything (logged). Counts what is pending; with warn, warns about rows without
+ * a file (once per run: the check is made again under the lock).
+ */
+enum status history_check(const struct history *h, const struct config *cfg,
+			  const struct mig_list *list, size_t *pending, bool warn);
+/*
+ * Hashes m's file into sum and compares it with row a: 1 when it matches, 0 when the
+ * file was edited since, -1 when it cannot be read (logged).
+ */
+int history_matches(const struct history_row *a, const struct migration *m, char sum[65]);
+/* Whether version has a row now (read inside the caller's transaction). */
+enum status history_has(const struct history *h, PGconn *conn, int64_t version, bool *found);
+
+/* Adds m's row: applied now with checksum, in duration_ms, by session_user@this host. */
+enum status history_record(const struct history *h, PGconn *conn, const struct migration *m,
+			   const char *checksum, int64_t duration_ms);
+/* Removes version's row (a rollback). */
+enum status history_remove(const struct history *h, PGconn *conn, int64_t version);
+/* Adds m's row without running it (baseline), with the file's checksum. */
+enum status history_baseline(const struct history *h, PGconn *conn, const struct migration *m);
+/* Re-records the checksum of m, an applied file edited since (repair), with a warning. */
+enum status history_repair(const struct history *h, PGconn *conn, const struct migration *m);
+
+/* The statements a stopped no-transaction file completed: their checksums, in order. */
+struct progress {
+	char (*sums)[65];
+	size_t n;
+};
+void progress_release(struct progress *pr);
+/* Creates the progress table when missing, then reads version's statements done. */
+enum status history_progress_read(const struct history *h, PGconn *conn, int64_t version,
+				  struct progress *pr);
+/* Records statement index (0-based) of version as done, with its checksum. */
+enum status history_progress_add(const struct history *h, PGconn *conn, int64_t version,
+				 size_t index, const char *sum);
+/* Forgets version's progress: its history row replaces it, in the caller's transaction. */
+enum status history_progress_clear(const struct history *h, PGconn *conn, int64_t version);
+
+/* The statements done of every partly applied file, for status and plan. */
+struct progress_counts {
+	int64_t *versions;
+	long *done;
+	size_t n;
+};
+/* Reads them; no progress table means nothing partial (not an error). */
+void history_progress_counts(const struct history *h, PGconn *conn, struct progress_counts *out);
+/* The statements done of version, or 0. */
+long progress_count(const struct progress_counts *pc, int64_t version);
+void progress_counts_release(struct progress_counts *pc);
+
+#endif
