@@ -22,13 +22,16 @@
 
 static const char *const commands[] = { "run",    "wait",     "create",   "migrate", "status",
 					"plan",   "rollback", "baseline", "repair",  "new",
-					"drop",   "reset",    "config" };
+					"drop",   "reset",    "config",  "lint" };
 
 struct cli {
 	const char *command;
 	const char *config_path;
 	char **app_argv; /* the application command for run, or NULL */
-	bool json;       /* status --json */
+	bool json;       /* status --json, lint --json */
+	bool all;        /* lint --all */
+	char **files;    /* lint FILE...: nfiles of them */
+	int nfiles;
 	bool check;      /* status --check */
 	bool dry_run;    /* migrate/run --dry-run */
 	const char *arg; /* new NAME, baseline VERSION */
@@ -66,6 +69,10 @@ static void usage(FILE *out)
 		"  In a protected environment (pgboot.protect), rollback, drop and reset also need\n"
 		"  --force --confirm DBNAME.\n"
 		"  pgboot config [OPTIONS]    print the effective settings and their sources\n"
+		"  pgboot lint [OPTIONS] [--json] [--all | FILE...]\n"
+		"                             what the pending files (--all: every file; FILEs:\n"
+		"                             those, without a database) would do to a database\n"
+		"                             in use; exits 1 when a finding is an error\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config PATH   ini file (default $PGBOOT_CONFIG, else ./entrypoint.ini)\n"
@@ -84,7 +91,7 @@ static void usage(FILE *out)
 		"Precedence: flags > environment > ini file > defaults.\n"
 		"\n"
 		"Exit codes:\n"
-		"  0 success           1 status --check: not up to date\n"
+		"  0 success           1 status --check: not up to date; lint: an error\n"
 		"  64 usage error      65 migration failed\n"
 		"  69 database unavailable (timed out, connection lost)\n"
 		"  70 internal error   77 not permitted       78 configuration error\n"
@@ -147,7 +154,7 @@ static int usage_error(const char *what, const char *arg)
 
 /* Every setting's --section-key and --section-key-file, then the command options. */
 struct options {
-	struct option longopts[2 * CFG_NKEYS + 11];
+	struct option longopts[2 * CFG_NKEYS + 12];
 	char file_flags[CFG_NKEYS][64];
 };
 
@@ -159,6 +166,7 @@ static void options_build(struct options *o)
 		{ "check", no_argument, NULL, 'k' },	 { "dry-run", no_argument, NULL, 'n' },
 		{ "steps", required_argument, NULL, 's' }, { "to", required_argument, NULL, 't' },
 		{ "force", no_argument, NULL, 'f' },	 { "confirm", required_argument, NULL, 'C' },
+		{ "all", no_argument, NULL, 'a' },
 	};
 	int n = 0;
 
@@ -209,6 +217,9 @@ static int take_option(int c, char **argv, struct config *cfg, struct cli *cli)
 		return 1;
 	case 'f':
 		cli->force = true;
+		return 1;
+	case 'a':
+		cli->all = true;
 		return 1;
 	case 'C':
 		cli->confirm = optarg;
@@ -287,6 +298,14 @@ static int parse_cli(int argc, char **argv, struct config *cfg, struct cli *cli)
 				   cli->command);
 	if (command_is(cli, "baseline") && parse_int64(cli->arg, 0, INT64_MAX, &cli->version) < 0)
 		return usage_error("baseline takes a version, not", cli->arg);
+	if (command_is(cli, "lint") && i < argc) {
+		cli->files = argv + i;
+		cli->nfiles = argc - i;
+		i = argc;
+	}
+	if (cli->all && (!command_is(cli, "lint") || cli->nfiles))
+		return usage_error(cli->nfiles ? "lint takes --all or files, not both:"
+					       : "only lint takes", "--all");
 	if (i < argc && strcmp(cli->command, "run") != 0)
 		return usage_error("unexpected argument", argv[i]);
 	if ((cli->steps || cli->to >= 0) && !command_is(cli, "rollback"))
@@ -295,8 +314,10 @@ static int parse_cli(int argc, char **argv, struct config *cfg, struct cli *cli)
 		return usage_error("rollback takes --steps or --to, not both:", "--to");
 	if ((cli->force || cli->confirm) && !destructive(cli))
 		return usage_error("only rollback, drop and reset take", cli->force ? "--force" : "--confirm");
-	if ((cli->json || cli->check) && strcmp(cli->command, "status") != 0)
-		return usage_error("only status takes", cli->json ? "--json" : "--check");
+	if (cli->json && !command_is(cli, "status") && !command_is(cli, "lint"))
+		return usage_error("only status and lint take", "--json");
+	if (cli->check && !command_is(cli, "status"))
+		return usage_error("only status takes", "--check");
 	if (cli->dry_run && strcmp(cli->command, "run") != 0 && strcmp(cli->command, "migrate") != 0)
 		return usage_error("only migrate and run take", "--dry-run");
 	if (i < argc)
@@ -307,7 +328,8 @@ static int parse_cli(int argc, char **argv, struct config *cfg, struct cli *cli)
 /* Reports: they read the database and change nothing, not even by creating it. */
 static bool read_only(const struct cli *cli)
 {
-	return command_is(cli, "status") || command_is(cli, "plan") || cli->dry_run;
+	return command_is(cli, "status") || command_is(cli, "plan") || command_is(cli, "lint") ||
+	       cli->dry_run;
 }
 
 /* Only these create a missing database; the history commands need an existing one. */
@@ -394,6 +416,8 @@ static enum status dispatch(const struct config *cfg, const struct cli *cli,
 		return st;
 	if (command_is(cli, "status"))
 		return mig_status(cfg, w->conn, list, cli->json, cli->check);
+	if (command_is(cli, "lint"))
+		return mig_lint(cfg, w->conn, list, NULL, 0, cli->json);
 	if (read_only(cli))
 		return mig_plan(cfg, w->conn, list);
 	if (command_is(cli, "rollback"))
@@ -427,12 +451,28 @@ static enum status run_phases(const struct config *cfg, const struct cli *cli)
 	return st;
 }
 
+/* lint --all, lint FILE...: no database, so nothing is known to be applied. */
+static enum status lint_offline(const struct config *cfg, const struct cli *cli)
+{
+	struct mig_list list;
+	enum status st = ST_OK;
+
+	mig_list_init(&list);
+	if (cli->all)
+		st = mig_scan(cfg_get(cfg, CFG_MIGRATE_DIR), &list);
+	if (st == ST_OK)
+		st = mig_lint(cfg, NULL, &list, cli->files, cli->nfiles, cli->json);
+	mig_list_release(&list);
+	return st;
+}
+
 static int exit_code(enum status st)
 {
 	switch (st) {
 	case ST_OK:
 		return 0;
 	case ST_PENDING:
+	case ST_FINDINGS:
 		return 1;
 	case ST_USAGE:
 		return EXIT_USAGE;
@@ -494,6 +534,11 @@ int main(int argc, char **argv)
 	}
 	if (command_is(&cli, "new")) {
 		st = mig_new(cfg_get(&cfg, CFG_MIGRATE_DIR), cli.arg);
+		cfg_release(&cfg);
+		return exit_code(st);
+	}
+	if (command_is(&cli, "lint") && (cli.all || cli.nfiles)) {
+		st = lint_offline(&cfg, &cli);
 		cfg_release(&cfg);
 		return exit_code(st);
 	}
