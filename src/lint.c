@@ -1608,6 +1608,12 @@ int lint_migration(struct lint *l, const struct migration *m)
 	int rc = -1;
 
 	buf_init(&sql);
+	/*
+	 * An empty file reads as no byte at all, and read_file leaves a grown buffer
+	 * unterminated then (fixed on branch memsafety): a NUL already in place keeps
+	 * mig_read from taking what a freed buffer held for a NUL byte of the file.
+	 */
+	buf_append(&sql, "", 0);
 	if (mig_read(m, &sql) < 0)
 		goto out;
 	rc = lint_file(l, m->path, sql.data ? sql.data : "", sql.len);

@@ -55,13 +55,15 @@ test_lint_protected_refuses_create_index_on_an_existing_table() {
 
 test_lint_allow_comment_applies_and_logs_the_allowance() {
 	_applied_accounts
-	printf '%s\n' '-- pgboot:allow drop-column' '-- exported to the archive first (OPS-1)' \
-		'ALTER TABLE accounts DROP COLUMN email;' >migrations/0002_drop_email.sql
+	# above a statement that is not the first: not a directive out of place
+	printf '%s\n' 'CREATE TABLE unrelated (id int);' '-- pgboot:allow drop-column' \
+		'-- exported to the archive first (OPS-1)' 'ALTER TABLE accounts DROP COLUMN email;' \
+		>migrations/0002_drop_email.sql
 	_prod migrate
 	assert_exit 0
-	assert_contains "$PGB_ERR" 'info: migrations/0002_drop_email.sql:3:22: drop-column: dropping column "email" of "accounts" deletes its data (allowed by "-- pgboot:allow" on line 1)'
+	assert_contains "$PGB_ERR" 'info: migrations/0002_drop_email.sql:4:22: drop-column: dropping column "email" of "accounts" deletes its data (allowed by "-- pgboot:allow" on line 2)'
 	# the same statement's compatibility finding is not allowed: a warning, which does not stop
-	assert_contains "$PGB_ERR" 'warning: migrations/0002_drop_email.sql:3:22: drop-column-in-use:'
+	assert_contains "$PGB_ERR" 'warning: migrations/0002_drop_email.sql:4:22: drop-column-in-use:'
 	assert_contains "$PGB_ERR" 'applied 0002_drop_email.sql'
 	assert_eq 2 "$(q "$PGB_DB" 'SELECT count(*) FROM accounts')" "rows in accounts"
 	assert_eq 0 "$(q "$PGB_DB" "SELECT count(*) FROM information_schema.columns WHERE table_name = 'accounts' AND column_name = 'email'")" "column email"
