@@ -1,8 +1,8 @@
 /*
  * preflight: every check made on a migration file before any of it runs. The directive
  * line ("-- pgboot:no-transaction"), transaction control a transactional file may not
- * hold, psql meta-commands pgboot cannot run, and the settings a no-transaction file
- * cannot run under. Lint rules belong here too.
+ * hold, psql meta-commands pgboot cannot run, the settings a no-transaction file
+ * cannot run under, and the lint of the pending files (lint.h) under migrate.lint.
  */
 #ifndef PGBOOT_PREFLIGHT_H
 #define PGBOOT_PREFLIGHT_H
