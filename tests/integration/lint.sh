@@ -33,6 +33,16 @@ test_lint_protected_refuses_drop_table_with_nothing_applied() {
 	assert_not_contains "$PGB_ERR" 'applying'
 	_accounts_intact
 	assert_eq f "$(table_exists "$PGB_DB" harmless)" "table of the file before the refused one"
+	# plan makes the checks a run makes: it says the run would stop
+	_prod plan
+	assert_exit 65
+	assert_contains "$PGB_ERR" 'error: migrations/0003_drop.sql:2:12: drop-table:'
+	assert_not_contains "$PGB_ERR" 'would be applied'
+	pgb_run migrate --dry-run
+	assert_exit 0
+	assert_contains "$PGB_ERR" 'warning: migrations/0003_drop.sql:2:12: drop-table:'
+	assert_contains "$PGB_ERR" 'dry run: 2 migrations would be applied'
+	_accounts_intact
 }
 
 test_lint_protected_refuses_create_index_on_an_existing_table() {
