@@ -120,7 +120,7 @@ FUZZ_CC       ?= clang-14
 FUZZ_SECONDS  ?= 30
 # make check's run of each target: enough to catch a crash on the seeds after a change.
 FUZZ_SMOKE_SECONDS ?= 5
-FUZZ_TARGETS  := config number split position redact expand secret markers
+FUZZ_TARGETS  := config number split position redact expand secret markers lint
 FUZZ_DIR      := build/fuzz
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS    = $(WARN) $(QUALITY_CLANG_WARN) -O1 -g $(FUZZ_SAN)

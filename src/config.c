@@ -84,6 +84,7 @@ static const struct cfg_spec specs[CFG_NKEYS] = {
 				       NULL },
 	[CFG_MIGRATE_TRANSACTION] = { "migrate", "transaction", T_ENUM, "file", "file|all", NULL,
 				      NULL },
+	[CFG_MIGRATE_LINT] = { "migrate", "lint", T_ENUM, "warn", "error|warn|off", NULL, NULL },
 	[CFG_EXEC_INIT] = { "exec", "init", T_ENUM, "auto", "auto|on|off", NULL, NULL },
 	[CFG_EXEC_INIT_GROUP] = { "exec", "init_group", T_ENUM, "false", "false|true", NULL, NULL },
 	[CFG_EXEC_INIT_SIGNAL_MAP] = { "exec", "init_signal_map", T_SIGMAP, NULL, NULL, NULL, NULL },
@@ -564,13 +565,17 @@ static bool in_list(const char *list, const char *word)
 	return false;
 }
 
-/* In a protected environment, nothing is created unless asked, and TLS is required. */
+/*
+ * In a protected environment, nothing is created unless asked, TLS is required, and lint
+ * findings that would hurt a database in use stop the run.
+ */
 static void protect_defaults(struct config *cfg)
 {
 	static const struct {
 		enum cfg_key key;
 		const char *value;
-	} defaults[] = { { CFG_CREATE_MODE, "never" }, { CFG_DATABASE_SSLMODE, "require" } };
+	} defaults[] = { { CFG_CREATE_MODE, "never" }, { CFG_DATABASE_SSLMODE, "require" },
+			 { CFG_MIGRATE_LINT, "error" } };
 
 	cfg->environment = cfg_get(cfg, CFG_PGBOOT_ENVIRONMENT);
 	cfg->protected_env = cfg->environment &&
@@ -663,6 +668,9 @@ static int finish(struct config *cfg, char *err, size_t errsize)
 	cfg->lock_per_transaction = strcmp(cfg_get(cfg, CFG_MIGRATE_LOCK), "transaction") == 0;
 	cfg->out_of_order = strcmp(cfg_get(cfg, CFG_MIGRATE_OUT_OF_ORDER), "allow") == 0;
 	cfg->one_transaction = strcmp(cfg_get(cfg, CFG_MIGRATE_TRANSACTION), "all") == 0;
+	cfg->lint = strcmp(cfg_get(cfg, CFG_MIGRATE_LINT), "error") == 0 ? CFG_LINT_ERROR
+		    : strcmp(cfg_get(cfg, CFG_MIGRATE_LINT), "off") == 0 ? CFG_LINT_OFF
+									 : CFG_LINT_WARN;
 	if (cfg->initial_delay_ms < 1 || cfg->max_delay_ms < cfg->initial_delay_ms) {
 		snprintf(err, errsize, "%s and %s: \"wait.initial_delay\" must be at least 1ms and "
 			 "at most \"wait.max_delay\"", cfg->entries[CFG_WAIT_INITIAL_DELAY].source,

@@ -48,6 +48,7 @@ enum cfg_key {
 	CFG_MIGRATE_LOCK_RETRIES,
 	CFG_MIGRATE_OUT_OF_ORDER,
 	CFG_MIGRATE_TRANSACTION,
+	CFG_MIGRATE_LINT,
 	CFG_EXEC_INIT,
 	CFG_EXEC_INIT_GROUP,
 	CFG_EXEC_INIT_SIGNAL_MAP,
@@ -58,6 +59,9 @@ enum cfg_key {
 };
 
 enum cfg_init { CFG_INIT_AUTO, CFG_INIT_ON, CFG_INIT_OFF }; /* exec.init */
+
+/* migrate.lint: what the linter's findings do to run and migrate (src/lint.h). */
+enum cfg_lint { CFG_LINT_WARN, CFG_LINT_ERROR, CFG_LINT_OFF };
 
 enum cfg_tier { CFG_TIER_DEFAULT, CFG_TIER_INI, CFG_TIER_ENV, CFG_TIER_FLAG };
 
@@ -83,6 +87,7 @@ struct config {
 	bool lock_per_transaction; /* migrate.lock = transaction: for poolers */
 	bool out_of_order;         /* migrate.out_of_order = allow */
 	bool one_transaction;      /* migrate.transaction = all */
+	enum cfg_lint lint;        /* migrate.lint */
 	bool create_never;
 	enum cfg_init init_mode;
 	bool init_group;

@@ -30,6 +30,7 @@ enum cmd_option {
 	OPT_JSON = 1 << 4,
 	OPT_CHECK = 1 << 5,
 	OPT_DRY_RUN = 1 << 6,
+	OPT_ALL = 1 << 7,
 };
 
 static const struct {
@@ -38,7 +39,7 @@ static const struct {
 } option_flags[] = {
 	{ OPT_STEPS, "--steps" }, { OPT_TO, "--to" },	  { OPT_FORCE, "--force" },
 	{ OPT_CONFIRM, "--confirm" }, { OPT_JSON, "--json" }, { OPT_CHECK, "--check" },
-	{ OPT_DRY_RUN, "--dry-run" },
+	{ OPT_DRY_RUN, "--dry-run" }, { OPT_ALL, "--all" },
 };
 
 /* What a command needs and does (struct command's flags). */
@@ -52,6 +53,7 @@ enum cmd_flag {
 	CMD_TAKES_NAME = 1 << 6,  /* one argument: new NAME */
 	CMD_TAKES_VERSION = 1 << 7, /* one argument: baseline VERSION */
 	CMD_TAKES_APP = 1 << 8,   /* the application command and its arguments */
+	CMD_TAKES_FILES = 1 << 9, /* FILE... (lint), read without a database */
 };
 
 struct cli;
@@ -73,7 +75,10 @@ struct cli {
 	const char *config_path;
 	char **app_argv; /* the application command for run, or NULL */
 	unsigned given;  /* enum cmd_option: the options on the command line */
-	bool json;       /* status --json */
+	bool json;       /* status --json, lint --json */
+	bool all;        /* lint --all */
+	char **files;    /* lint FILE...: nfiles of them */
+	int nfiles;
 	bool check;      /* status --check */
 	bool dry_run;    /* migrate/run --dry-run */
 	const char *arg; /* new NAME, baseline VERSION */
@@ -111,6 +116,10 @@ static void usage(FILE *out)
 		"  In a protected environment (pgboot.protect), rollback, drop and reset also need\n"
 		"  --force --confirm DBNAME.\n"
 		"  pgboot config [OPTIONS]    print the effective settings and their sources\n"
+		"  pgboot lint [OPTIONS] [--json] [--all | FILE...]\n"
+		"                             what the pending files (--all: every file; FILEs:\n"
+		"                             those, without a database) would do to a database\n"
+		"                             in use; exits 1 when a finding is an error\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config PATH   ini file (default $PGBOOT_CONFIG, else ./entrypoint.ini)\n"
@@ -130,7 +139,7 @@ static void usage(FILE *out)
 		"Precedence: flags > environment > ini file > defaults.\n"
 		"\n"
 		"Exit codes:\n"
-		"  0 success           1 status --check: not up to date\n"
+		"  0 success           1 status --check: not up to date; lint: an error\n"
 		"  64 usage error      65 migration failed\n"
 		"  69 database unavailable (timed out, connection lost)\n"
 		"  70 internal error   77 not permitted       78 configuration error\n"
@@ -152,7 +161,7 @@ static void version(void)
 }
 
 static command_fn cmd_migrate, cmd_status, cmd_plan, cmd_rollback, cmd_baseline, cmd_repair,
-	cmd_new, cmd_config;
+	cmd_new, cmd_config, cmd_lint;
 
 /*
  * Every command, one row each, in the order of the phases. The help text, the refusals of
@@ -173,6 +182,7 @@ static const struct command commands[] = {
 	{ "drop", CMD_DESTRUCTIVE | CMD_DROPS, OPT_FORCE | OPT_CONFIRM, NULL },
 	{ "reset", CMD_DESTRUCTIVE | CMD_DROPS | CMD_MIGRATIONS, OPT_FORCE | OPT_CONFIRM, cmd_migrate },
 	{ "config", CMD_OFFLINE, 0, cmd_config },
+	{ "lint", CMD_READS_ONLY | CMD_MIGRATIONS | CMD_TAKES_FILES, OPT_JSON | OPT_ALL, cmd_lint },
 };
 
 /* The command named word, or NULL. */
@@ -285,7 +295,7 @@ static void options_build(struct options *o)
 		{ "check", no_argument, NULL, 'k' },	 { "dry-run", no_argument, NULL, 'n' },
 		{ "steps", required_argument, NULL, 's' }, { "to", required_argument, NULL, 't' },
 		{ "force", no_argument, NULL, 'f' },	 { "confirm", required_argument, NULL, 'C' },
-		{ "init", no_argument, NULL, 'I' },
+		{ "init", no_argument, NULL, 'I' },	 { "all", no_argument, NULL, 'a' },
 	};
 	int n = 0;
 
@@ -338,6 +348,10 @@ static int take_option(int c, char **argv, struct config *cfg, struct cli *cli)
 	case 'f':
 		cli->force = true;
 		cli->given |= OPT_FORCE;
+		return 1;
+	case 'a':
+		cli->all = true;
+		cli->given |= OPT_ALL;
 		return 1;
 	case 'C':
 		cli->confirm = optarg;
@@ -426,12 +440,19 @@ static int check_options(const struct cli *cli)
 	}
 	if (cli->steps && cli->to >= 0)
 		return usage_error("rollback takes --steps or --to, not both:", "--to");
+	if (cli->all && cli->nfiles)
+		return usage_error("lint takes --all or files, not both:", "--all");
 	return 0;
 }
 
 /* The command's own argument (new NAME, baseline VERSION). Returns the next index, or -1. */
 static int take_argument(int i, int argc, char **argv, struct cli *cli)
 {
+	if (command_has(cli, CMD_TAKES_FILES) && i < argc) {
+		cli->files = argv + i;
+		cli->nfiles = argc - i;
+		return argc;
+	}
 	if (!command_has(cli, CMD_TAKES_NAME | CMD_TAKES_VERSION))
 		return i;
 	if (i + 1 != argc)
@@ -604,6 +625,27 @@ static enum status cmd_new(const struct config *cfg, const struct cli *cli,
 	return mig_new(cfg_get(cfg, CFG_MIGRATE_DIR), cli->arg);
 }
 
+static enum status cmd_lint(const struct config *cfg, const struct cli *cli,
+			    struct wait_result *w, const struct mig_list *list)
+{
+	return mig_lint(cfg, w->conn, list, NULL, 0, cli->json);
+}
+
+/* lint --all, lint FILE...: no database, so nothing is known to be applied. */
+static enum status lint_offline(const struct config *cfg, const struct cli *cli)
+{
+	struct mig_list list;
+	enum status st = ST_OK;
+
+	mig_list_init(&list);
+	if (cli->all)
+		st = mig_scan(cfg_get(cfg, CFG_MIGRATE_DIR), &list);
+	if (st == ST_OK)
+		st = mig_lint(cfg, NULL, &list, cli->files, cli->nfiles, cli->json);
+	mig_list_release(&list);
+	return st;
+}
+
 static enum status cmd_config(const struct config *cfg, const struct cli *cli,
 			      struct wait_result *w, const struct mig_list *list)
 {
@@ -648,6 +690,7 @@ static int exit_code(enum status st)
 	case ST_OK:
 		return 0;
 	case ST_PENDING:
+	case ST_FINDINGS:
 		return 1;
 	case ST_USAGE:
 		return EXIT_USAGE;
@@ -705,6 +748,11 @@ int main(int argc, char **argv)
 	log_warnings(&cfg);
 	if (command_has(&cli, CMD_OFFLINE)) {
 		st = cli.cmd->work(&cfg, &cli, NULL, NULL);
+		cfg_release(&cfg);
+		return exit_code(st);
+	}
+	if (command_has(&cli, CMD_TAKES_FILES) && (cli.all || cli.nfiles)) {
+		st = lint_offline(&cfg, &cli);
 		cfg_release(&cfg);
 		return exit_code(st);
 	}

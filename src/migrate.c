@@ -138,6 +138,8 @@ enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_l
 		st = history_check(&s.h, cfg, list, &pending, true);
 	if (st == ST_OK && pending)
 		st = check_pending(&s, list, s.lock.mode);
+	if (st == ST_OK && pending)
+		st = preflight_lint_pending(cfg, list, &s.h);
 	if (st != ST_OK || pending == 0) {
 		if (st == ST_OK)
 			log_info("no pending migrations (%zu applied)", s.h.n);
@@ -326,6 +328,8 @@ enum status mig_plan(const struct config *cfg, PGconn *conn, const struct mig_li
 		shown++;
 	}
 	fflush(stdout);
+	if (st == ST_OK)
+		st = preflight_lint_pending(cfg, list, &h);
 	if (st == ST_OK)
 		log_info("dry run: %zu migration%s would be applied; nothing was changed", shown,
 			 shown == 1 ? "" : "s");
@@ -597,4 +601,67 @@ static enum status repair_locked(struct state *s, const struct mig_list *list,
 enum status mig_repair(const struct config *cfg, PGconn *conn, const struct mig_list *list)
 {
 	return with_lock(cfg, conn, list, repair_locked, NULL);
+}
+
+/* The findings of l on stdout, as text or one JSON document. */
+static void print_findings(const struct lint *l, bool json)
+{
+	struct buf out;
+
+	if (!json) {
+		lint_print_text(l, stdout);
+		return;
+	}
+	buf_init(&out);
+	lint_print_json(l, &out);
+	fputs(out.data, stdout);
+	buf_release(&out);
+}
+
+/* Lints the named files, in order, as one set. Returns 0, or -1 (logged). */
+static int lint_named(struct lint *l, char *const *files, int nfiles)
+{
+	for (int i = 0; i < nfiles; i++) {
+		const char *slash = strrchr(files[i], '/');
+		struct migration m = { 0, (char *)(slash ? slash + 1 : files[i]), files[i], 0 };
+
+		if (lint_migration(l, &m) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+enum status mig_lint(const struct config *cfg, PGconn *conn, const struct mig_list *list,
+		     char *const *files, int nfiles, bool json)
+{
+	struct history h;
+	struct progress_counts pc;
+	struct lint l;
+	enum status st = ST_OK;
+	int rc;
+
+	lint_init(&l, cfg->lint == CFG_LINT_ERROR);
+	memset(&h, 0, sizeof(h));
+	memset(&pc, 0, sizeof(pc));
+	if (nfiles) {
+		rc = lint_named(&l, files, nfiles);
+	} else {
+		st = read_report(conn, cfg, &h, &pc);
+		rc = st == ST_OK ? preflight_lint(&l, list, conn ? &h : NULL) : 0;
+	}
+	if (st == ST_OK && rc < 0)
+		st = ST_MIGRATION;
+	if (st == ST_OK) {
+		print_findings(&l, json);
+		fflush(stdout);
+		log_info("linted %zu file%s: %zu error%s, %zu warning%s, %zu allowed", l.files,
+			 l.files == 1 ? "" : "s", lint_count(&l, LINT_ERROR),
+			 lint_count(&l, LINT_ERROR) == 1 ? "" : "s", lint_count(&l, LINT_WARNING),
+			 lint_count(&l, LINT_WARNING) == 1 ? "" : "s", lint_count(&l, LINT_INFO));
+		st = lint_count(&l, LINT_ERROR) ? ST_FINDINGS : ST_OK;
+	}
+	progress_counts_release(&pc);
+	history_release(&h);
+	lint_release(&l);
+	return st;
 }

@@ -30,6 +30,15 @@ enum status mig_status(const struct config *cfg, PGconn *conn, const struct mig_
 enum status mig_plan(const struct config *cfg, PGconn *conn, const struct mig_list *list);
 
 /*
+ * pgboot lint: lints the named files (nfiles of them), or else list's pending files (conn
+ * NULL when there is no database: every file), in order, as one set under migrate.lint,
+ * and prints the findings to stdout (json: one document). Returns ST_FINDINGS when one is
+ * an error, ST_MIGRATION when a file cannot be read or split (logged). Changes nothing.
+ */
+enum status mig_lint(const struct config *cfg, PGconn *conn, const struct mig_list *list,
+		     char *const *files, int nfiles, bool json);
+
+/*
  * Rolls back the newest applied migrations, newest first: steps of them, or all above
  * version to (when to >= 0). Every one needs its file, unchanged, with a down part; this
  * is checked for all before any runs. Each down part runs in a transaction with the

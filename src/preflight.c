@@ -2,12 +2,14 @@
 
 #include <string.h>
 
+#include "lint.h"
 #include "log.h"
 #include "split.h"
 
 /*
- * The first line may hold a directive: "-- pgboot:no-transaction". Any other "pgboot:"
- * word there is a mistake worth stopping for (a typo would silently change how it runs).
+ * The first line may hold a directive: "-- pgboot:no-transaction", or an allow comment
+ * (lint.h, which checks its rules). Any other "pgboot:" word there is a mistake worth
+ * stopping for (a typo would silently change how it runs).
  */
 static int read_directive(const struct migration *m, const struct buf *sql, bool *no_txn)
 {
@@ -27,7 +29,10 @@ static int read_directive(const struct migration *m, const struct buf *sql, bool
 		*no_txn = true;
 		return 0;
 	}
-	log_error("%s:%d: unknown directive \"%.*s\" (pgboot knows \"pgboot:no-transaction\")",
+	if (lint_is_allow(p, n))
+		return 0;
+	log_error("%s:%d: unknown directive \"%.*s\" (pgboot knows \"pgboot:no-transaction\" "
+		  "and \"pgboot:allow\")",
 		  m->path, m->line_offset + 1, (int)n, p);
 	return -1;
 }
@@ -52,7 +57,8 @@ static const char *directive_word(const char *line, size_t n, size_t *len)
 
 /*
  * A directive anywhere but the first line would be read as a comment: the file would run
- * otherwise than its author meant (a no-transaction file in a transaction).
+ * otherwise than its author meant (a no-transaction file in a transaction). Allow comments
+ * belong above statements; lint.c checks where they are.
  */
 static int check_stray_directives(const struct migration *m, const struct buf *sql)
 {
@@ -69,7 +75,7 @@ static int check_stray_directives(const struct migration *m, const struct buf *s
 
 		p = memchr(start, '\n', (size_t)(end - start));
 		word = directive_word(start, (size_t)((p ? p : end) - start), &len);
-		if (!word)
+		if (!word || lint_is_allow(word, len))
 			continue;
 		log_event(LOG_ERROR, fields, "%s:%d: \"-- %.*s\" is not on the first line, so pgboot "
 			  "would take it for a comment", m->path, line + m->line_offset, (int)len, word);
@@ -172,4 +178,44 @@ int preflight_read(const struct migration *m, const struct config *cfg, enum loc
 	if (mig_read(m, sql) < 0)
 		return -1;
 	return preflight_check(m, sql, cfg, mode, false, out);
+}
+
+int preflight_lint(struct lint *l, const struct mig_list *list, const struct history *h)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		const struct migration *m = &list->items[i];
+
+		if ((!h || !history_find(h, m->version)) && lint_migration(l, m) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+enum status preflight_lint_pending(const struct config *cfg, const struct mig_list *list,
+				   const struct history *h)
+{
+	const struct log_field fields[] = {
+		{ "hint", "change what would hurt a database in use (README \"Safety in "
+			  "production\"), or say it is meant with \"-- pgboot:allow RULE\" on the line "
+			  "above the statement" },
+		{ NULL, NULL },
+	};
+	enum status st = ST_OK;
+	struct lint l;
+	size_t errors;
+
+	if (cfg->lint == CFG_LINT_OFF)
+		return ST_OK;
+	lint_init(&l, cfg->lint == CFG_LINT_ERROR);
+	if (preflight_lint(&l, list, h) < 0)
+		st = ST_MIGRATION;
+	lint_log(&l);
+	errors = lint_count(&l, LINT_ERROR);
+	if (st == ST_OK && errors) {
+		log_event(LOG_ERROR, fields, "%zu lint error%s in the pending migrations: nothing "
+			  "was applied", errors, errors == 1 ? "" : "s");
+		st = ST_MIGRATION;
+	}
+	lint_release(&l);
+	return st;
 }

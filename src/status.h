@@ -5,6 +5,7 @@
 enum status {
 	ST_OK = 0,
 	ST_PENDING,     /* 1: status --check found migrations to apply or out of sync */
+	ST_FINDINGS,    /* 1: lint found an error */
 	ST_USAGE,       /* 64: a command-line value that cannot be used */
 	ST_MIGRATION,   /* 65: a migration failed, or the files do not match the history */
 	ST_UNAVAILABLE, /* 69: the database did not become ready in time, or the connection was lost */

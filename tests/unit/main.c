@@ -18,6 +18,7 @@ int main(void)
 		{ "variable expansion and identifiers", test_expand },
 		{ "pre-flight checks of migration files", test_preflight },
 		{ "JSON log fields", test_log },
+		{ "migration linting", test_lint },
 	};
 	int failed = 0, n = (int)(sizeof(tests) / sizeof(tests[0]));
 

@@ -40,6 +40,7 @@ void test_redact(void);
 void test_backoff(void);
 void test_split(void);
 void test_expand(void);
+void test_lint(void);
 void test_preflight(void);
 void test_log(void);
 

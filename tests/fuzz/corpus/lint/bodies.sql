@@ -1,0 +1,12 @@
+CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $body$
+BEGIN DELETE FROM t; $x$ a $x$; END $body$;
+CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC
+ DELETE FROM u;
+END;
+SELECT E'\'; DROP TABLE x', U&"d\0061" FROM "A"."B";
+COPY t FROM stdin;
+DROP TABLE y;
+\.
+DROP TABLE "very""long" ;
+DELETE FROM t -- WHERE
+;
