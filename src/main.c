@@ -281,22 +281,27 @@ static int usage_error(const char *what, const char *arg)
 
 #define PARSE_CONFIG_ERROR (-2)
 
-/* Every setting's --section-key and --section-key-file, then the command options. */
+/* The options of the commands (struct command's options, and the global ones). */
+static const struct option command_options[] = {
+	{ "config", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },	    { "json", no_argument, NULL, 'j' },
+	{ "check", no_argument, NULL, 'k' },	    { "dry-run", no_argument, NULL, 'n' },
+	{ "steps", required_argument, NULL, 's' },  { "to", required_argument, NULL, 't' },
+	{ "force", no_argument, NULL, 'f' },	    { "confirm", required_argument, NULL, 'C' },
+	{ "init", no_argument, NULL, 'I' },	    { "all", no_argument, NULL, 'a' },
+};
+
+/*
+ * Every setting's --section-key and --section-key-file, then the command options, then
+ * getopt's terminating entry: sized from the tables, so an option added to either fits.
+ */
 struct options {
-	struct option longopts[2 * CFG_NKEYS + 12];
+	struct option longopts[ARRAY_SIZE(command_options) + 2 * (size_t)CFG_NKEYS + 1];
 	char file_flags[CFG_NKEYS][64];
 };
 
 static void options_build(struct options *o)
 {
-	static const struct option commands_opts[] = {
-		{ "config", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },	 { "json", no_argument, NULL, 'j' },
-		{ "check", no_argument, NULL, 'k' },	 { "dry-run", no_argument, NULL, 'n' },
-		{ "steps", required_argument, NULL, 's' }, { "to", required_argument, NULL, 't' },
-		{ "force", no_argument, NULL, 'f' },	 { "confirm", required_argument, NULL, 'C' },
-		{ "init", no_argument, NULL, 'I' },	 { "all", no_argument, NULL, 'a' },
-	};
 	int n = 0;
 
 	for (int i = 0; i < CFG_NKEYS; i++) {
@@ -306,8 +311,8 @@ static void options_build(struct options *o)
 						    NULL, 256 + i };
 		o->longopts[n++] = (struct option){ o->file_flags[i], required_argument, NULL, 512 + i };
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(commands_opts); i++)
-		o->longopts[n++] = commands_opts[i];
+	for (size_t i = 0; i < ARRAY_SIZE(command_options); i++)
+		o->longopts[n++] = command_options[i];
 	o->longopts[n] = (struct option){ NULL, 0, NULL, 0 };
 }
 
