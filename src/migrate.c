@@ -72,13 +72,43 @@ static int describe(const struct migration *m, const struct config *cfg, enum lo
  * that a mistake in the last file stops the run with nothing applied.
  */
 static enum status check_pending(const struct state *s, const struct mig_list *list,
-				 enum lock_mode mode)
+				 enum lock_mode mode, struct lint *l)
 {
-	for (size_t i = 0; i < list->n; i++)
-		if (!history_find(&s->h, list->items[i].version) &&
-		    describe(&list->items[i], s->ctx.cfg, mode, NULL) < 0)
+	for (size_t i = 0; i < list->n; i++) {
+		const struct migration *m = &list->items[i];
+		struct preflight pl;
+		struct buf sql;
+		int rc;
+
+		if (history_find(&s->h, m->version))
+			continue;
+		/* One read serves the checks and the lint: a file may be large. */
+		buf_init(&sql);
+		rc = preflight_read(m, s->ctx.cfg, mode, &sql, &pl);
+		if (rc == 0 && l && (rc = lint_file(l, m->path, sql.data ? sql.data : "", sql.len)) < 0)
+			log_error("%s", l->error);
+		buf_release(&sql);
+		if (rc < 0)
 			return ST_MIGRATION;
+	}
 	return ST_OK;
+}
+
+/* check_pending with the lint of migrate.lint, whose findings are judged once all are read. */
+static enum status check_and_lint_pending(const struct state *s, const struct mig_list *list)
+{
+	const struct config *cfg = s->ctx.cfg;
+	struct lint l;
+	enum status st;
+
+	if (cfg->lint == CFG_LINT_OFF)
+		return check_pending(s, list, s->lock.mode, NULL);
+	lint_init(&l, cfg->lint == CFG_LINT_ERROR);
+	st = check_pending(s, list, s->lock.mode, &l);
+	if (st == ST_OK)
+		st = preflight_lint_verdict(&l);
+	lint_release(&l);
+	return st;
 }
 
 /* migrate.transaction = all: the pending files in one transaction (checked already). */
@@ -137,9 +167,7 @@ enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_l
 	if (st == ST_OK)
 		st = history_check(&s.h, cfg, list, &pending, true);
 	if (st == ST_OK && pending)
-		st = check_pending(&s, list, s.lock.mode);
-	if (st == ST_OK && pending)
-		st = preflight_lint_pending(cfg, list, &s.h);
+		st = check_and_lint_pending(&s, list);
 	if (st != ST_OK || pending == 0) {
 		if (st == ST_OK)
 			log_info("no pending migrations (%zu applied)", s.h.n);
@@ -151,7 +179,7 @@ enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_l
 	if ((st = lock_take(&s.lock, cfg, true)) != ST_OK)
 		goto out;
 	/* Without a slot for the lock's connection, the mode changed: the files may not fit it. */
-	st = s.lock.mode == lock_configured(cfg) ? ST_OK : check_pending(&s, list, s.lock.mode);
+	st = s.lock.mode == lock_configured(cfg) ? ST_OK : check_pending(&s, list, s.lock.mode, NULL);
 	if (st == ST_OK)
 		st = apply_locked(conn, cfg, &s, list, &applied);
 	lock_release(&s.lock);

@@ -191,8 +191,7 @@ int preflight_lint(struct lint *l, const struct mig_list *list, const struct his
 	return 0;
 }
 
-enum status preflight_lint_pending(const struct config *cfg, const struct mig_list *list,
-				   const struct history *h)
+enum status preflight_lint_verdict(struct lint *l)
 {
 	const struct log_field fields[] = {
 		{ "hint", "change what would hurt a database in use (README \"Safety in "
@@ -200,22 +199,26 @@ enum status preflight_lint_pending(const struct config *cfg, const struct mig_li
 			  "above the statement" },
 		{ NULL, NULL },
 	};
+	size_t errors = lint_count(l, LINT_ERROR);
+
+	lint_log(l);
+	if (!errors)
+		return ST_OK;
+	log_event(LOG_ERROR, fields, "%zu lint error%s in the pending migrations: nothing was "
+		  "applied", errors, errors == 1 ? "" : "s");
+	return ST_MIGRATION;
+}
+
+enum status preflight_lint_pending(const struct config *cfg, const struct mig_list *list,
+				   const struct history *h)
+{
 	enum status st = ST_OK;
 	struct lint l;
-	size_t errors;
 
 	if (cfg->lint == CFG_LINT_OFF)
 		return ST_OK;
 	lint_init(&l, cfg->lint == CFG_LINT_ERROR);
-	if (preflight_lint(&l, list, h) < 0)
-		st = ST_MIGRATION;
-	lint_log(&l);
-	errors = lint_count(&l, LINT_ERROR);
-	if (st == ST_OK && errors) {
-		log_event(LOG_ERROR, fields, "%zu lint error%s in the pending migrations: nothing "
-			  "was applied", errors, errors == 1 ? "" : "s");
-		st = ST_MIGRATION;
-	}
+	st = preflight_lint(&l, list, h) < 0 ? ST_MIGRATION : preflight_lint_verdict(&l);
 	lint_release(&l);
 	return st;
 }

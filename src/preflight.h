@@ -49,5 +49,10 @@ int preflight_lint(struct lint *l, const struct mig_list *list, const struct his
  */
 enum status preflight_lint_pending(const struct config *cfg, const struct mig_list *list,
 				   const struct history *h);
+/*
+ * Logs every finding of l (allowed ones at info level). Returns ST_OK, or ST_MIGRATION
+ * (logged) when a finding is an error.
+ */
+enum status preflight_lint_verdict(struct lint *l);
 
 #endif
