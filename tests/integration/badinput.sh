@@ -401,10 +401,15 @@ test_badinput_hundred_megabyte_migration() {
 	local size rss t0 rc=0
 	size=$(stat -c %s migrations/0001_big.sql)
 	assert_ge "$size" 100000000 "bytes in the generated file"
+	# Under AddressSanitizer, peak RSS also holds its quarantine: up to 256 MB of freed memory
+	# kept on purpose, here the buffer of the check that reads every pending file before the
+	# first applies. What is bounded is the memory pgboot holds, so that run keeps none.
+	local asan_options=${ASAN_OPTIONS:-}
+	grep -qa __asan_init -- "$PGBOOT" && asan_options="${asan_options:+$asan_options:}quarantine_size_mb=0"
 	echo "+ /usr/bin/time pgboot run -- touch app-ran"
 	t0=$(ms_now)
-	/usr/bin/time -f '%M' -o "$PGB_WORK/rss" "$PGBOOT" run --wait-timeout 10s -- touch "$PGB_WORK/app-ran" \
-		>"$PGB_WORK/out" 2>"$PGB_WORK/err" </dev/null || rc=$?
+	ASAN_OPTIONS=$asan_options /usr/bin/time -f '%M' -o "$PGB_WORK/rss" "$PGBOOT" run --wait-timeout 10s \
+		-- touch "$PGB_WORK/app-ran" >"$PGB_WORK/out" 2>"$PGB_WORK/err" </dev/null || rc=$?
 	PGB_OUT=$PGB_WORK/out PGB_ERR=$PGB_WORK/err PGB_RC=$rc PGB_ELAPSED_MS=$(($(ms_now) - t0))
 	_pgb_show_run
 	_keep
