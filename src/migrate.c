@@ -53,9 +53,12 @@ static enum status create_history(struct state *s)
 				 "the migration history table");
 }
 
-/* Reads and checks m (preflight), running nothing. Returns 0, or -1 (logged). */
+/*
+ * Reads and checks m (preflight), running nothing; with l, the same read is linted into l
+ * (a file may be large: one read serves both). Returns 0, or -1 (logged).
+ */
 static int describe(const struct migration *m, const struct config *cfg, enum lock_mode mode,
-		    struct preflight *out)
+		    struct preflight *out, struct lint *l)
 {
 	struct preflight pl;
 	struct buf sql;
@@ -63,34 +66,24 @@ static int describe(const struct migration *m, const struct config *cfg, enum lo
 
 	buf_init(&sql);
 	rc = preflight_read(m, cfg, mode, &sql, out ? out : &pl);
+	if (rc == 0 && l && (rc = lint_file(l, m->path, sql.data ? sql.data : "", sql.len)) < 0)
+		log_error("%s", l->error);
 	buf_release(&sql);
 	return rc;
 }
 
 /*
- * Every pending file is read and checked (preflight) before the first one is applied, so
- * that a mistake in the last file stops the run with nothing applied.
+ * Every pending file is read and checked (preflight), and linted into l when it is not
+ * NULL, before the first one is applied, so that a mistake in the last file stops the run
+ * with nothing applied.
  */
 static enum status check_pending(const struct state *s, const struct mig_list *list,
 				 enum lock_mode mode, struct lint *l)
 {
-	for (size_t i = 0; i < list->n; i++) {
-		const struct migration *m = &list->items[i];
-		struct preflight pl;
-		struct buf sql;
-		int rc;
-
-		if (history_find(&s->h, m->version))
-			continue;
-		/* One read serves the checks and the lint: a file may be large. */
-		buf_init(&sql);
-		rc = preflight_read(m, s->ctx.cfg, mode, &sql, &pl);
-		if (rc == 0 && l && (rc = lint_file(l, m->path, sql.data ? sql.data : "", sql.len)) < 0)
-			log_error("%s", l->error);
-		buf_release(&sql);
-		if (rc < 0)
+	for (size_t i = 0; i < list->n; i++)
+		if (!history_find(&s->h, list->items[i].version) &&
+		    describe(&list->items[i], s->ctx.cfg, mode, NULL, l) < 0)
 			return ST_MIGRATION;
-	}
 	return ST_OK;
 }
 
@@ -341,7 +334,7 @@ enum status mig_plan(const struct config *cfg, PGconn *conn, const struct mig_li
 
 		if (history_find(&h, m->version))
 			continue;
-		if (describe(m, cfg, lock_configured(cfg), &info) < 0) {
+		if (describe(m, cfg, lock_configured(cfg), &info, NULL) < 0) {
 			st = ST_MIGRATION;
 			break;
 		}
