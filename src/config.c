@@ -944,6 +944,8 @@ void cfg_print(const struct config *cfg)
 			print_conn_key(cfg, i);
 		} else if (!e->value) {
 			print_line(cfg_name(i), "(unset)", e->source);
+		} else if (specs[i].type == T_SECRET) {
+			print_line(cfg_name(i), "********", e->source);
 		} else if (specs[i].type == T_URL) {
 			char *safe = conn_redact(e->value);
 
