@@ -26,6 +26,7 @@ struct prov {
 	bool super, createrole, createdb;
 	char admin[128];
 	bool role_missing, db_missing; /* for a dry run: what the plan cannot see yet */
+	int printed;           /* statements a dry run printed */
 	struct buf changes;    /* "created role \"app\", ..." */
 };
 
@@ -47,6 +48,7 @@ static enum status prov_exec(struct prov *pr, PGconn *conn, const char *sql, con
 
 	if (pr->dry_run) {
 		printf("%s;\n", shown ? shown : sql);
+		pr->printed++;
 		return ST_OK;
 	}
 	log_debug("running: %s", shown ? shown : sql);
@@ -292,6 +294,7 @@ static enum status prov_database(struct prov *pr)
 	if (pr->dry_run) {
 		stmt = create_statement(pr->conn, pr->cfg, pr->dbname, pr->owner);
 		printf("%s;\n", stmt);
+		pr->printed++;
 		free(stmt);
 		return ST_OK;
 	}
@@ -504,7 +507,8 @@ enum status provision_run(const struct config *cfg, bool dry_run, int64_t deadli
 	if (pr.conn)
 		st = prov_steps(&pr);
 	if (st == ST_OK && dry_run)
-		log_info("dry run: the SQL above was not run");
+		log_info(pr.printed ? "dry run: the SQL above was not run"
+				    : "dry run: provisioned already, nothing would change");
 	else if (st == ST_OK && pr.changes.len)
 		log_info("provisioned database \"%s\": %s", pr.dbname, pr.changes.data);
 	else if (st == ST_OK)

@@ -93,6 +93,10 @@ _full_run() {
 
 test_provision_superuser_admin_fresh_then_rerun() {
 	_full_run super
+	pgb_run provision --dry-run
+	assert_exit 0
+	assert_eq "" "$(cat "$PGB_OUT")" "SQL a dry run prints when everything is in place"
+	assert_contains "$PGB_ERR" "dry run: provisioned already, nothing would change"
 }
 
 test_provision_createrole_createdb_admin_fresh_then_rerun() {
