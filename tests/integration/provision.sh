@@ -212,3 +212,29 @@ test_provision_protected_environment_without_admin_unchanged() {
 	assert_exit 78
 	assert_contains "$PGB_ERR" 'no admin connection to provision with'
 }
+
+# The preview recipe of docs/deployment.md with k8s/overlays/preview/entrypoint.ini: once,
+# the admin makes the shared preview role (CREATEDB) and the template database, which is
+# migrated as that role; then each branch's pods create their database from the template
+# without any admin setting.
+test_provision_preview_recipe_shared_role_and_template() {
+	local ini=$PGB_TOP/k8s/overlays/preview/entrypoint.ini
+	clear_conn
+	export PGBOOT_CONFIG=$ini PGBOOT_ENVIRONMENT=preview GIT_BRANCH=feature/Provision-1
+	export PGBOOT_DATABASE_HOST=$PGB_HOST PGBOOT_DATABASE_PORT=$PGB_PORT PGBOOT_DATABASE_USER=app
+	export PGBOOT_DATABASE_PASSWORD=$_APP_PW PGBOOT_MIGRATE_DIR=$PGB_TOP/migrations PGBOOT_WAIT_TIMEOUT=10s
+	pgb_run provision --admin-user postgres --admin-password-file <(printf '%s\n' "$PGB_SUPERPASS") \
+		--database-dbname app_template --create-template template1
+	assert_exit 0
+	assert_contains "$PGB_ERR" 'created role "app", created database "app_template"'
+	assert_eq "t|f" "$(q postgres "SELECT rolcreatedb, rolsuper FROM pg_roles WHERE rolname = 'app'")" "createdb|super of the preview role"
+	pgb_run migrate --database-dbname app_template --create-template template1
+	assert_exit 0
+	pgb_run migrate
+	assert_exit 0
+	assert_contains "$PGB_ERR" 'created database "feature_provision_1_app"'
+	assert_eq "app" "$(q postgres "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'feature_provision_1_app'")" \
+		"owner of the branch's database"
+	assert_eq "$(history app_template)" "$(history feature_provision_1_app)" "history copied from the template"
+	[[ -n $(history feature_provision_1_app) ]] || fail "no migrations in the template"
+}
