@@ -355,7 +355,9 @@ test_deploy_k8s_preview_names_the_database_after_the_branch() {
 dbname = ${GIT_BRANCH:ident}_app
 [create.preview]
 template = app_template
-owner = app' "$(cat "$PGB_WORK/sections")" "preview sections of entrypoint.ini"
+owner = app
+[provision.preview]
+role_attributes = NOSUPERUSER CREATEDB NOCREATEROLE NOREPLICATION' "$(cat "$PGB_WORK/sections")" "preview sections of entrypoint.ini"
 	_assert_secure Deployment
 }
 
