@@ -25,7 +25,7 @@ struct prov {
 	const char *dbname;
 	bool super, createrole, createdb;
 	char admin[128];
-	bool role_missing, db_missing; /* for a dry run: what the plan cannot see yet */
+	bool role_missing, ro_missing, db_missing, member; /* before anything is made */
 	int printed;           /* statements a dry run printed */
 	struct buf changes;    /* "created role \"app\", ..." */
 };
@@ -208,9 +208,13 @@ static char *role_statement(struct prov *pr, bool create, const char *name,
 	return sql;
 }
 
-/* Creates name when missing; an existing one keeps everything but, when asked, its password. */
+/*
+ * Creates name when missing (unless make is false: provision.role = none, where a missing
+ * role is a configuration error); an existing one keeps everything but, when asked, its
+ * password.
+ */
 static enum status prov_role(struct prov *pr, const char *name, const char *password,
-			     bool *missing)
+			     bool make, bool *missing)
 {
 	static const char sql[] = "SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, "
 				  "rolbypassrls, rolinherit, rolcanlogin FROM pg_catalog.pg_roles "
@@ -224,13 +228,16 @@ static enum status prov_role(struct prov *pr, const char *name, const char *pass
 	if (!res)
 		return st;
 	*missing = PQntuples(res) == 0;
-	if (!*missing)
+	if (!*missing && make)
 		prov_compare(name, cfg_get(pr->cfg, CFG_PROVISION_ROLE_ATTRIBUTES), res);
 	PQclear(res);
-	if (!*missing && !(update && password))
+	if (*missing && !make) {
+		log_error("role \"%s\" does not exist and \"provision.role\" is none: create it, or "
+			  "set \"provision.role\" to auto", name);
+		return ST_CONFIG;
+	}
+	if (!make || (!*missing && !(update && password)))
 		return ST_OK;
-	if (*missing && (st = prov_need(pr, pr->createrole, "CREATEROLE", "role", name)) != ST_OK)
-		return st;
 	if (!(stmt = role_statement(pr, *missing, name, password, &shown)))
 		return ST_INTERNAL;
 	st = prov_exec(pr, pr->conn, stmt, shown, *missing ? "create the role" : "set the password",
@@ -278,19 +285,11 @@ static enum status prov_member(struct prov *pr, const char *name, bool missing)
 
 static enum status prov_database(struct prov *pr)
 {
-	static const char sql[] = "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1";
-	enum status st = ST_OK;
-	PGresult *res = prov_query(pr->conn, sql, 1, (const char *const[]){ pr->dbname }, &st);
+	enum status st;
 	char *stmt;
 
-	if (!res)
-		return st;
-	pr->db_missing = PQntuples(res) == 0;
-	PQclear(res);
 	if (!pr->db_missing)
 		return ST_OK;
-	if ((st = prov_need(pr, pr->createdb, "CREATEDB", "database", pr->dbname)) != ST_OK)
-		return st;
 	if (pr->dry_run) {
 		stmt = create_statement(pr->conn, pr->cfg, pr->dbname, pr->owner);
 		printf("%s;\n", stmt);
@@ -463,6 +462,49 @@ static enum status prov_target(struct prov *pr)
 	return st;
 }
 
+/* What is missing, read once under the lock, so privileges are checked before any change. */
+static enum status prov_survey(struct prov *pr)
+{
+	static const char sql[] =
+		"SELECT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $1), "
+		"EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $2), "
+		"EXISTS (SELECT FROM pg_catalog.pg_database WHERE datname = $3), "
+		"COALESCE((SELECT pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER') "
+		"FROM pg_catalog.pg_roles r WHERE r.rolname = $1), false)";
+	const char *params[] = { pr->role, pr->readonly ? pr->readonly : "", pr->dbname };
+	enum status st = ST_OK;
+	PGresult *res = prov_query(pr->conn, sql, 3, params, &st);
+
+	if (!res)
+		return st;
+	pr->role_missing = strcmp(PQgetvalue(res, 0, 0), "f") == 0;
+	pr->ro_missing = pr->readonly && strcmp(PQgetvalue(res, 0, 1), "f") == 0;
+	pr->db_missing = strcmp(PQgetvalue(res, 0, 2), "f") == 0;
+	pr->member = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+	PQclear(res);
+	return ST_OK;
+}
+
+/* Everything the admin will need, checked before anything is made: nothing half-done. */
+static enum status prov_preflight(const struct prov *pr, bool auto_role)
+{
+	enum status st = ST_OK;
+
+	if (auto_role && pr->role_missing)
+		st = prov_need(pr, pr->createrole, "CREATEROLE", "role", pr->role);
+	if (st == ST_OK && pr->ro_missing)
+		st = prov_need(pr, pr->createrole, "CREATEROLE", "role", pr->readonly);
+	if (st == ST_OK && pr->db_missing)
+		st = prov_need(pr, pr->createdb, "CREATEDB", "database", pr->dbname);
+	if (st == ST_OK && !pr->super && !pr->member && !pr->createrole && !pr->role_missing) {
+		log_error("admin role \"%s\" may not make itself a member of role \"%s\", which "
+			  "PostgreSQL 15 requires to act for it: it needs CREATEROLE (or superuser)",
+			  pr->admin, pr->role);
+		st = ST_PERMISSION;
+	}
+	return st;
+}
+
 /* Roles and membership on the maintenance connection, then the database, then inside it. */
 static enum status prov_steps(struct prov *pr)
 {
@@ -472,11 +514,15 @@ static enum status prov_steps(struct prov *pr)
 
 	if (st == ST_OK && !pr->dry_run)
 		st = prov_lock(pr);
-	if (st == ST_OK && auto_role)
-		st = prov_role(pr, pr->role, cfg->app_password, &pr->role_missing);
+	if (st == ST_OK)
+		st = prov_survey(pr);
+	if (st == ST_OK)
+		st = prov_preflight(pr, auto_role);
+	if (st == ST_OK)
+		st = prov_role(pr, pr->role, cfg->app_password, auto_role, &pr->role_missing);
 	if (st == ST_OK && pr->readonly)
-		st = prov_role(pr, pr->readonly,
-			       cfg_get(cfg, CFG_PROVISION_READONLY_PASSWORD), &ro_missing);
+		st = prov_role(pr, pr->readonly, cfg_get(cfg, CFG_PROVISION_READONLY_PASSWORD), true,
+			       &ro_missing);
 	if (st == ST_OK)
 		st = prov_member(pr, pr->role, pr->role_missing);
 	if (st == ST_OK && strcmp(pr->owner, pr->role) != 0)

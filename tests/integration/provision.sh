@@ -158,7 +158,33 @@ test_provision_non_superuser_admin_without_createdb_is_77() {
 	pgb_run provision
 	assert_exit 77
 	assert_contains "$PGB_ERR" "admin role \"${PGB_ROLE}_weak\" may not create database \"$PGB_DB\": it needs CREATEDB (or superuser)"
+	# checked before anything is made: nothing half-done
 	assert_eq 0 "$(db_exists "$PGB_DB")" "database exists"
+	assert_eq 0 "$(q postgres "SELECT count(*) FROM pg_roles WHERE rolname IN (:'r', :'r' || '_ro')" -v r="$PGB_ROLE")" "roles made"
+	mkrole "${PGB_ROLE}_dbonly" "$_ADMIN_PW" CREATEDB
+	export PGBOOT_ADMIN_USER="${PGB_ROLE}_dbonly"
+	pgb_run provision
+	assert_exit 77
+	assert_contains "$PGB_ERR" "admin role \"${PGB_ROLE}_dbonly\" may not create role \"$PGB_ROLE\": it needs CREATEROLE (or superuser)"
+	assert_eq 0 "$(q postgres "SELECT count(*) FROM pg_roles WHERE rolname = :'r'" -v r="$PGB_ROLE")" "role exists"
+}
+
+test_provision_role_none_and_unavailable_extension() {
+	_setup super
+	pgb_run provision --provision-role none
+	assert_exit 78
+	assert_contains "$PGB_ERR" "role \"$PGB_ROLE\" does not exist and \"provision.role\" is none"
+	export PGBOOT_PROVISION_EXTENSIONS=pgcrypto,postgis
+	pgb_run provision
+	assert_exit 78
+	assert_contains "$PGB_ERR" 'extension "postgis" is not available'
+	# what was made before stays, and a run with what the server has completes it
+	export PGBOOT_PROVISION_EXTENSIONS=pgcrypto
+	pgb_run provision
+	assert_exit 0
+	assert_contains "$PGB_ERR" 'provisioned database'
+	assert_contains "$PGB_ERR" 'granted read access'
+	assert_not_contains "$PGB_ERR" 'created role'
 }
 
 test_provision_existing_role_warned_not_changed() {
