@@ -131,14 +131,9 @@ static enum status prov_need(const struct prov *pr, bool has, const char *privil
 	return ST_PERMISSION;
 }
 
-/* The attributes in CREATE ROLE's words, and the pg_roles column each is. */
-static const struct {
-	const char *word, *column;
-} role_attributes[] = {
-	{ "SUPERUSER", "rolsuper" },   { "CREATEDB", "rolcreatedb" },
-	{ "CREATEROLE", "rolcreaterole" }, { "REPLICATION", "rolreplication" },
-	{ "BYPASSRLS", "rolbypassrls" }, { "INHERIT", "rolinherit" },
-};
+/* The attributes in CREATE ROLE's words, in the order prov_role's query reads them. */
+static const char *const role_attributes[] = { "SUPERUSER", "CREATEDB", "CREATEROLE",
+					       "REPLICATION", "BYPASSRLS", "INHERIT" };
 
 /* 1 or 0 when provision.role_attributes names attribute i (perhaps with NO), else -1. */
 static int attribute_wanted(const char *attrs, size_t i)
@@ -151,8 +146,8 @@ static int attribute_wanted(const char *attrs, size_t i)
 		const char *w = no ? p + 2 : p;
 		size_t len = no ? n - 2 : n;
 
-		if (len == strlen(role_attributes[i].word) &&
-		    strncasecmp(w, role_attributes[i].word, len) == 0)
+		if (len == strlen(role_attributes[i]) &&
+		    strncasecmp(w, role_attributes[i], len) == 0)
 			wanted = !no;
 		p += n + (p[n] == ' ');
 	}
@@ -168,7 +163,7 @@ static void prov_compare(const char *name, const char *attrs, PGresult *res)
 
 		if (wanted >= 0 && wanted != has)
 			log_warn("role \"%s\" exists with %s%s, not as \"provision.role_attributes\" "
-				 "says: left unchanged", name, has ? "" : "NO", role_attributes[i].word);
+				 "says: left unchanged", name, has ? "" : "NO", role_attributes[i]);
 	}
 	if (strcmp(PQgetvalue(res, 0, (int)ARRAY_SIZE(role_attributes)), "t") != 0)
 		log_warn("role \"%s\" exists without LOGIN: left unchanged", name);
@@ -393,33 +388,39 @@ static enum status prov_grant_schema(struct prov *pr, const char *schema)
 	return st;
 }
 
-/* CONNECT, then each schema (public and provision.schemas) that is not complete yet. */
+/* One schema's read access, unless complete; CONNECT before the first one granted. */
+static enum status prov_readonly_schema(struct prov *pr, const char *schema, bool *granted)
+{
+	enum status st = ST_OK;
+
+	if (readonly_complete(pr, schema, &st) || st != ST_OK)
+		return st;
+	if (!*granted) {
+		char *qd = db_quote_ident(pr->conn, pr->dbname);
+		char *qr = db_quote_ident(pr->conn, pr->readonly);
+		char *sql = xasprintf("GRANT CONNECT ON DATABASE %s TO %s", qd, qr);
+
+		st = prov_exec(pr, pr->target, sql, NULL, "grant read access", NULL);
+		free(sql);
+		free(qr);
+		free(qd);
+		*granted = true;
+	}
+	return st == ST_OK ? prov_grant_schema(pr, schema) : st;
+}
+
+/* public, then each of provision.schemas. */
 static enum status prov_readonly(struct prov *pr)
 {
-	const char *list = cfg_get(pr->cfg, CFG_PROVISION_SCHEMAS), *p = list, *w;
-	enum status st = ST_OK;
-	bool granted = false, first = true;
+	const char *p = cfg_get(pr->cfg, CFG_PROVISION_SCHEMAS), *w;
+	bool granted = false;
+	enum status st = prov_readonly_schema(pr, "public", &granted);
 	size_t len;
 
-	while (st == ST_OK && (first || (p && list_next(&p, &w, &len)))) {
-		char *schema = first ? xstrdup("public") : xstrndup(w, len);
+	while (st == ST_OK && p && list_next(&p, &w, &len)) {
+		char *schema = xstrndup(w, len);
 
-		if (!readonly_complete(pr, schema, &st) && st == ST_OK) {
-			if (!granted) {
-				char *qd = db_quote_ident(pr->conn, pr->dbname);
-				char *qr = db_quote_ident(pr->conn, pr->readonly);
-				char *sql = xasprintf("GRANT CONNECT ON DATABASE %s TO %s", qd, qr);
-
-				st = prov_exec(pr, pr->target, sql, NULL, "grant read access", NULL);
-				free(sql);
-				free(qr);
-				free(qd);
-			}
-			granted = true;
-			if (st == ST_OK)
-				st = prov_grant_schema(pr, schema);
-		}
-		first = false;
+		st = prov_readonly_schema(pr, schema, &granted);
 		free(schema);
 	}
 	if (st == ST_OK && granted)
