@@ -71,9 +71,18 @@ _check_server_log() {
 # is readable by the read-only role through the default privileges, and a rerun changes nothing
 _full_run() {
 	_setup "$1"
-	migdir migrations 0001_t1.sql "CREATE TABLE app_data.t1 (id int); INSERT INTO app_data.t1 VALUES (1);"
+	# the admin's sessions (not the replication launcher's: it has no database) while the
+	# migration runs: none (a closed one's backend may take a moment to exit; one still
+	# there after 5 s was not closed)
+	migdir migrations 0001_t1.sql "CREATE TABLE app_data.t1 (id int); INSERT INTO app_data.t1 VALUES (1);
+DO \$\$ BEGIN FOR i IN 1..50 LOOP EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity
+WHERE usename = '$PGBOOT_ADMIN_USER' AND datname IS NOT NULL); PERFORM pg_sleep(0.1);
+PERFORM pg_stat_clear_snapshot(); END LOOP; END \$\$;
+CREATE TABLE admin_sessions AS SELECT count(*) AS n FROM pg_stat_activity WHERE usename = '$PGBOOT_ADMIN_USER'
+AND datname IS NOT NULL;"
 	pgb_run migrate
 	assert_exit 0
+	assert_eq 0 "$(q "$PGB_DB" 'SELECT n FROM admin_sessions')" "admin sessions open during the migration"
 	assert_contains "$PGB_ERR" "provisioned database \"$PGB_DB\": created role \"$PGB_ROLE\", created role \"${PGB_ROLE}_ro\""
 	assert_contains "$PGB_ERR" "created extension \"pgcrypto\", created schema \"app_data\", granted read access to role \"${PGB_ROLE}_ro\""
 	_check_provisioned
@@ -149,6 +158,17 @@ test_provision_dry_run_prints_sql_without_passwords() {
 	pgb_run config
 	assert_contains "$PGB_OUT" "admin.password = ********"
 	assert_contains "$PGB_OUT" "provision.readonly_password = ********"
+}
+
+test_provision_create_owner_overrides_the_owner() {
+	_setup createrole
+	mkrole "${PGB_ROLE}_owner" "$_ADMIN_PW"
+	unset PGBOOT_PROVISION_SCHEMAS PGBOOT_PROVISION_READONLY_ROLE PGBOOT_PROVISION_EXTENSIONS
+	pgb_run provision --create-owner "${PGB_ROLE}_owner" --create-template template0 --create-encoding LATIN1
+	assert_exit 0
+	assert_eq "${PGB_ROLE}_owner|LATIN1" "$(q postgres "SELECT pg_get_userbyid(datdba) || '|' || pg_encoding_to_char(encoding)
+		FROM pg_database WHERE datname = :'d'" -v d="$PGB_DB")" "owner|encoding of the database"
+	assert_contains "$PGB_ERR" "made the admin a member of role \"${PGB_ROLE}_owner\""
 }
 
 test_provision_non_superuser_admin_without_createdb_is_77() {
