@@ -697,9 +697,9 @@ static enum status provision_phase(const struct config *cfg, const struct cli *c
 
 /*
  * The phases in order: read the migration files (broken ones fail before any waiting),
- * provision with an admin connection, wait for the database (creating it when missing and allowed), guard a destructive
- * command, drop, then the command's own work. The connection is closed on every path,
- * before any exec.
+ * provision with an admin connection, wait for the database (creating it when missing and
+ * allowed), guard a destructive command, drop, then the command's own work. The
+ * connection is closed on every path, before any exec.
  */
 static enum status run_phases(const struct config *cfg, const struct cli *cli)
 {
