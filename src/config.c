@@ -771,8 +771,8 @@ static int resolve_admin(struct config *cfg, char *err, size_t errsize)
 						 "sslcert", "sslkey" };
 	const struct cfg_entry *url = &cfg->entries[CFG_ADMIN_URL];
 	struct conn_request req = {
-		.url = url->value, .url_source = url->source, .url_tier = (int)url->tier,
-		.env_tier = -1,
+		.section = "admin", .url = url->value, .url_source = url->source,
+		.url_tier = (int)url->tier, .env_tier = -1,
 	};
 	char *user;
 

@@ -284,3 +284,20 @@ test_provision_preview_recipe_shared_role_and_template() {
 	assert_eq "$(history app_template)" "$(history feature_provision_1_app)" "history copied from the template"
 	[[ -n $(history feature_provision_1_app) ]] || fail "no migrations in the template"
 }
+
+test_provision_admin_settings_refused_naming_the_admin_key() {
+	_setup super
+	unset PGBOOT_ADMIN_USER PGBOOT_ADMIN_PASSWORD
+	pgb_run provision --admin-host "$PGB_HOST"
+	assert_exit 78
+	assert_contains "$PGB_ERR" '"admin.user" is not set: the admin connection needs a user'
+	export PGBOOT_ADMIN_URL="postgres://postgres:$_ADMIN_PW@x@$PGB_HOST:$PGB_PORT/postgres"
+	pgb_run provision
+	assert_exit 78
+	assert_contains "$PGB_ERR" 'env PGBOOT_ADMIN_URL: invalid value for "admin.url": the part before the host holds more than one "@"'
+	unset PGBOOT_ADMIN_URL
+	pgb_run provision --admin-user postgres --admin-sslrootcert /nonexistent/ca.crt
+	assert_exit 78
+	assert_contains "$PGB_ERR" '"admin.sslrootcert" file "/nonexistent/ca.crt" cannot be read'
+	assert_eq 0 "$(db_exists "$PGB_DB")" "database exists"
+}
