@@ -8,7 +8,6 @@
 #include "create.h"
 #include "db.h"
 #include "log.h"
-#include "sig.h"
 
 /* The advisory lock key on the maintenance database: "pgbprov" in ASCII. */
 #define PROVISION_LOCK_KEY "31638869882597238"
@@ -55,7 +54,7 @@ static enum status prov_exec(struct prov *pr, PGconn *conn, const char *sql, con
 	if (db_exec(conn, sql, 0, NULL, &err) == 0)
 		return ST_OK;
 	if (db_is(&err, SQLSTATE_DUPLICATE_OBJECT) || db_is(&err, SQLSTATE_DUPLICATE_DATABASE) ||
-	    db_is(&err, "42P06") || db_is(&err, SQLSTATE_UNIQUE_VIOLATION)) {
+	    db_is(&err, SQLSTATE_DUPLICATE_SCHEMA) || db_is(&err, SQLSTATE_UNIQUE_VIOLATION)) {
 		if (raced)
 			*raced = true;
 		return ST_OK;
