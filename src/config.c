@@ -28,6 +28,8 @@ enum cfg_type {
 	T_TABLE,    /* [schema.]table */
 	T_COUNT,    /* a whole number from 0 to 1000 */
 	T_SIGMAP,   /* "TERM:QUIT,INT:TERM" */
+	T_NAMES,    /* a comma-separated list of T_NAMEs */
+	T_ROLEATTRS, /* CREATE ROLE attributes: "NOSUPERUSER NOCREATEDB ..." */
 };
 
 struct cfg_spec {
@@ -92,10 +94,33 @@ static const struct cfg_spec specs[CFG_NKEYS] = {
 					 NULL },
 	[CFG_LOG_LEVEL] = { "log", "level", T_ENUM, "info", "debug|info|warn|error", NULL, NULL },
 	[CFG_LOG_FORMAT] = { "log", "format", T_ENUM, "text", "text|json", NULL, NULL },
+	[CFG_ADMIN_URL] = { "admin", "url", T_URL, NULL, NULL, NULL, NULL },
+	[CFG_ADMIN_HOST] = { "admin", "host", T_STRING, NULL, NULL, "host" },
+	[CFG_ADMIN_PORT] = { "admin", "port", T_PORT, NULL, NULL, "port" },
+	[CFG_ADMIN_USER] = { "admin", "user", T_STRING, NULL, NULL, "user" },
+	[CFG_ADMIN_PASSWORD] = { "admin", "password", T_SECRET, NULL, NULL, "password" },
+	[CFG_ADMIN_SECRET_FILE] = { "admin", "secret_file", T_PATH, NULL, NULL, NULL, NULL },
+	[CFG_ADMIN_SSLMODE] = { "admin", "sslmode", T_ENUM, NULL,
+				"disable|allow|prefer|require|verify-ca|verify-full", "sslmode" },
+	[CFG_ADMIN_SSLROOTCERT] = { "admin", "sslrootcert", T_PATH, NULL, NULL, "sslrootcert" },
+	[CFG_ADMIN_SSLCERT] = { "admin", "sslcert", T_PATH, NULL, NULL, "sslcert" },
+	[CFG_ADMIN_SSLKEY] = { "admin", "sslkey", T_PATH, NULL, NULL, "sslkey" },
+	[CFG_PROVISION_ROLE] = { "provision", "role", T_ENUM, "auto", "auto|none", NULL, NULL },
+	[CFG_PROVISION_ROLE_ATTRIBUTES] = { "provision", "role_attributes", T_ROLEATTRS,
+					    "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION",
+					    NULL, NULL, NULL },
+	[CFG_PROVISION_READONLY_ROLE] = { "provision", "readonly_role", T_NAME, NULL, NULL, NULL,
+					  NULL },
+	[CFG_PROVISION_READONLY_PASSWORD] = { "provision", "readonly_password", T_SECRET, NULL, NULL,
+					      NULL, NULL },
+	[CFG_PROVISION_EXTENSIONS] = { "provision", "extensions", T_NAMES, NULL, NULL, NULL, NULL },
+	[CFG_PROVISION_SCHEMAS] = { "provision", "schemas", T_NAMES, NULL, NULL, NULL, NULL },
+	[CFG_PROVISION_PASSWORD_UPDATE] = { "provision", "password_update", T_ENUM, "never",
+					    "never|always", NULL, NULL },
 };
 
 static const char *const section_names[] = { "pgboot", "database", "wait", "create", "migrate",
-					     "exec", "log" };
+					     "exec", "log", "admin", "provision" };
 
 static char names[CFG_NKEYS][48];
 static char flag_names[CFG_NKEYS][48];
@@ -161,6 +186,12 @@ void cfg_release(struct config *cfg)
 	free(cfg->table_schema);
 	free(cfg->table_name);
 	conn_params_release(&cfg->conn);
+	conn_params_release(&cfg->admin);
+	free(cfg->app_user);
+	free(cfg->app_password);
+	free(cfg->app_dbname);
+	for (size_t i = 0; i < ARRAY_SIZE(cfg->inherited); i++)
+		free(cfg->inherited[i]);
 	cfgfile_release(&cfg->file);
 	buf_release(&cfg->warnings);
 	memset(cfg, 0, sizeof(*cfg));
@@ -189,6 +220,52 @@ static bool valid_table(const char *s)
 	if (!dot)
 		return *s && strlen(s) <= 54;
 	return dot > s && dot - s <= 63 && dot[1] && !strchr(dot + 1, '.') && strlen(dot + 1) <= 54;
+}
+
+/* provision.schemas, provision.extensions: names of at most 63 bytes, comma-separated. */
+static const char *check_names(const char *value)
+{
+	const char *p = value, *w;
+	size_t len;
+
+	while (list_next(&p, &w, &len)) {
+		char *one = xstrndup(w, len);
+		const char *why = !len ? "an empty name in the list"
+				  : len > 63 ? "a name longer than 63 bytes, the PostgreSQL limit"
+				  : conn_names_utf8() && !utf8_valid(one) ? "a name that is not valid UTF-8"
+									    : NULL;
+
+		free(one);
+		if (why)
+			return why;
+	}
+	return NULL;
+}
+
+/* Only the attribute keywords CREATE ROLE takes without a value: they are written into SQL. */
+static const char *check_role_attributes(const char *value)
+{
+	static const char *const words[] = { "SUPERUSER", "CREATEDB", "CREATEROLE", "INHERIT",
+					     "REPLICATION", "BYPASSRLS" };
+
+	for (const char *p = value; *p;) {
+		size_t n = strcspn(p, " "), i;
+		bool ok = false;
+
+		for (i = 0; i < ARRAY_SIZE(words) && n; i++) {
+			const char *word = p;
+			size_t len = n;
+
+			if (len > 2 && strncasecmp(word, "NO", 2) == 0)
+				word += 2, len -= 2;
+			ok = ok || (len == strlen(words[i]) && strncasecmp(word, words[i], len) == 0);
+		}
+		if (n && !ok)
+			return "expected words from SUPERUSER, CREATEDB, CREATEROLE, INHERIT, REPLICATION, "
+			       "BYPASSRLS, each perhaps with NO before it, separated by spaces";
+		p += n + (p[n] == ' ');
+	}
+	return NULL;
 }
 
 /* Checks one value against its type; on failure says what was expected. */
@@ -220,6 +297,10 @@ static const char *check_value(enum cfg_key key, const char *value)
 	case T_SIGMAP:
 		return sig_map_parse(value, &map, bad, sizeof(bad)) == 0 ? NULL
 		       : "expected FROM:TO pairs of signal names, such as TERM:QUIT,INT:TERM";
+	case T_NAMES:
+		return check_names(value);
+	case T_ROLEATTRS:
+		return check_role_attributes(value);
 	default:
 		return NULL;
 	}
@@ -595,15 +676,14 @@ static void protect_defaults(struct config *cfg)
 }
 
 /*
- * database.secret_file: its user, password, host, port and dbname count at the tier the
- * setting came from, below keys set explicitly in that tier (as with database.url).
+ * database.secret_file (admin.secret_file): its user, password, host, port and dbname
+ * count at the tier the setting came from, below keys set explicitly in that tier (as with
+ * database.url). The admin connection has no dbname of its own: CFG_NKEYS skips it.
  */
-static int apply_secret(struct config *cfg, char *err, size_t errsize)
+static int apply_secret(struct config *cfg, enum cfg_key file, const enum cfg_key keys[5],
+			char *err, size_t errsize)
 {
-	static const enum cfg_key keys[] = { CFG_DATABASE_USER, CFG_DATABASE_PASSWORD,
-					     CFG_DATABASE_HOST, CFG_DATABASE_PORT,
-					     CFG_DATABASE_DBNAME };
-	const struct cfg_entry *e = &cfg->entries[CFG_DATABASE_SECRET_FILE];
+	const struct cfg_entry *e = &cfg->entries[file];
 	struct secret sec;
 	char *source, msg[512];
 	int ret = -1;
@@ -616,12 +696,12 @@ static int apply_secret(struct config *cfg, char *err, size_t errsize)
 		return -1;
 	}
 	warn_if_exposed(cfg, e->value);
-	source = xasprintf("database.secret_file, %s", e->source);
+	source = xasprintf("%s, %s", cfg_name(file), e->source);
 	{
 		const char *values[] = { sec.user, sec.password, sec.host, sec.port, sec.dbname };
 
-		for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
-			if (values[i] && cfg->entries[keys[i]].tier < e->tier &&
+		for (size_t i = 0; i < ARRAY_SIZE(values); i++)
+			if (values[i] && keys[i] != CFG_NKEYS && cfg->entries[keys[i]].tier < e->tier &&
 			    set_value(cfg, keys[i], values[i], e->tier, source, 0, err, errsize) < 0)
 				goto out;
 	}
@@ -644,7 +724,8 @@ static int resolve_conn(struct config *cfg, char *err, size_t errsize)
 	for (int i = 0; i < CFG_NKEYS; i++) {
 		const struct cfg_entry *e = &cfg->entries[i];
 
-		if (specs[i].libpq_keyword && req.nsettings < CONN_MAX_PARAMS)
+		if (specs[i].libpq_keyword && strcmp(specs[i].section, "database") == 0 &&
+		    req.nsettings < CONN_MAX_PARAMS)
 			req.settings[req.nsettings++] = (struct conn_setting){
 				specs[i].libpq_keyword, e->value, e->source, e->value ? (int)e->tier : -1
 			};
@@ -652,8 +733,102 @@ static int resolve_conn(struct config *cfg, char *err, size_t errsize)
 	return conn_resolve(&req, &cfg->conn, err, errsize);
 }
 
+/*
+ * keyword's value in the connection p, resolved from url: the resolved keyword, else the
+ * URL's part (copied into *copy, which the caller frees), else NULL (libpq's default).
+ */
+static const char *conn_value(const struct conn_params *p, const char *url, const char *keyword,
+			      const char **source, char **copy)
+{
+	*copy = NULL;
+	for (int j = p->n - 1; j >= (p->has_url ? 1 : 0); j--) {
+		if (strcmp(p->params[j].keyword, keyword) == 0) {
+			*source = p->params[j].source;
+			return p->params[j].value;
+		}
+	}
+	*copy = conn_url_part(url, keyword);
+	return *copy;
+}
+
+static char *conn_value_copy(const struct conn_params *p, const char *url, const char *keyword)
+{
+	const char *source, *v;
+	char *copy;
+
+	v = conn_value(p, url, keyword, &source, &copy);
+	return copy ? copy : v ? xstrdup(v) : NULL;
+}
+
+/*
+ * The administrator's connection: its own settings (libpq's variables, which are the
+ * application's, do not rank), and the target's host, port and TLS settings by default,
+ * below admin.url. It must name a user: libpq's default would be the application's PGUSER.
+ */
+static int resolve_admin(struct config *cfg, char *err, size_t errsize)
+{
+	static const char *const inherited[] = { "host", "port", "sslmode", "sslrootcert",
+						 "sslcert", "sslkey" };
+	const struct cfg_entry *url = &cfg->entries[CFG_ADMIN_URL];
+	struct conn_request req = {
+		.section = "admin", .url = url->value, .url_source = url->source,
+		.url_tier = (int)url->tier, .env_tier = -1,
+	};
+	char *user;
+
+	for (int i = 0; i < CFG_NKEYS; i++) {
+		const struct cfg_entry *e = &cfg->entries[i];
+		struct conn_setting s = { specs[i].libpq_keyword, e->value, e->source,
+					  e->value ? (int)e->tier : -1 };
+
+		if (strcmp(specs[i].section, "admin") != 0 || !s.keyword)
+			continue;
+		for (size_t k = 0; k < ARRAY_SIZE(inherited) && !s.value; k++) {
+			if (strcmp(inherited[k], s.keyword) != 0)
+				continue;
+			cfg->inherited[k] = conn_value_copy(&cfg->conn, cfg_get(cfg, CFG_DATABASE_URL),
+							    s.keyword);
+			s = (struct conn_setting){ s.keyword, cfg->inherited[k],
+						   "the target's connection", CFG_TIER_DEFAULT };
+		}
+		req.settings[req.nsettings++] = s;
+	}
+	for (int i = CFG_ADMIN_URL; i <= CFG_ADMIN_SSLKEY; i++)
+		cfg->has_admin = cfg->has_admin || cfg->entries[i].value;
+	if (!cfg->has_admin)
+		return 0;
+	if (conn_resolve(&req, &cfg->admin, err, errsize) < 0)
+		return -1;
+	user = conn_value_copy(&cfg->admin, url->value, "user");
+	if (!user)
+		snprintf(err, errsize, "\"admin.user\" is not set: the admin connection needs a user "
+			 "(admin.user, or the user of admin.url or admin.secret_file)");
+	free(user);
+	return user ? 0 : -1;
+}
+
+/* What the application connects as, for provisioning; the admin's settings, when set. */
+static int finish_admin(struct config *cfg, char *err, size_t errsize)
+{
+	static const enum cfg_key admin_keys[5] = { CFG_ADMIN_USER, CFG_ADMIN_PASSWORD,
+						    CFG_ADMIN_HOST, CFG_ADMIN_PORT, CFG_NKEYS };
+	const char *url = cfg_get(cfg, CFG_DATABASE_URL);
+
+	cfg->app_user = conn_value_copy(&cfg->conn, url, "user");
+	cfg->app_password = conn_value_copy(&cfg->conn, url, "password");
+	cfg->app_dbname = conn_value_copy(&cfg->conn, url, "dbname");
+	if (!cfg->app_dbname && cfg->app_user)
+		cfg->app_dbname = xstrdup(cfg->app_user);
+	if (apply_secret(cfg, CFG_ADMIN_SECRET_FILE, admin_keys, err, errsize) < 0)
+		return -1;
+	return resolve_admin(cfg, err, errsize);
+}
+
 static int finish(struct config *cfg, char *err, size_t errsize)
 {
+	static const enum cfg_key database_keys[5] = { CFG_DATABASE_USER, CFG_DATABASE_PASSWORD,
+						       CFG_DATABASE_HOST, CFG_DATABASE_PORT,
+						       CFG_DATABASE_DBNAME };
 	const char *table = cfg_get(cfg, CFG_MIGRATE_TABLE);
 	const char *dot = strchr(table, '.');
 
@@ -694,12 +869,14 @@ static int finish(struct config *cfg, char *err, size_t errsize)
 	}
 	cfg->table_schema = dot ? xstrndup(table, (size_t)(dot - table)) : xstrdup("public");
 	cfg->table_name = xstrdup(dot ? dot + 1 : table);
-	if (apply_secret(cfg, err, errsize) < 0)
+	if (apply_secret(cfg, CFG_DATABASE_SECRET_FILE, database_keys, err, errsize) < 0)
 		return -1;
 	cfg->password = cfg_get(cfg, CFG_DATABASE_PASSWORD) ? xstrdup(cfg_get(cfg, CFG_DATABASE_PASSWORD))
 							      : NULL;
 	cfg->for_primary = strcmp(cfg_get(cfg, CFG_WAIT_FOR_PRIMARY), "true") == 0;
-	return resolve_conn(cfg, err, errsize);
+	if (resolve_conn(cfg, err, errsize) < 0)
+		return -1;
+	return finish_admin(cfg, err, errsize);
 }
 
 int cfg_load(struct config *cfg, const char *config_flag, char *err, size_t errsize)
@@ -732,24 +909,28 @@ static void print_line(const char *name, const char *value, const char *source)
 static void print_conn_key(const struct config *cfg, int key)
 {
 	const struct cfg_spec *spec = &specs[key];
-	const struct conn_param *p = NULL;
-	const char *url = cfg_get(cfg, CFG_DATABASE_URL);
-	char *v;
+	bool admin = strcmp(spec->section, "admin") == 0;
+	enum cfg_key url_key = admin ? CFG_ADMIN_URL : CFG_DATABASE_URL;
+	const char *source = NULL, *v;
+	char *copy;
 
-	for (int j = cfg->conn.has_url ? 1 : 0; j < cfg->conn.n; j++)
-		if (strcmp(cfg->conn.params[j].keyword, spec->libpq_keyword) == 0)
-			p = &cfg->conn.params[j];
-	if (p) {
-		print_line(cfg_name(key), spec->type == T_SECRET ? "********" : p->value, p->source);
-	} else if ((v = conn_url_part(url, spec->libpq_keyword))) {
-		char *source = xasprintf("database.url, %s", cfg->entries[CFG_DATABASE_URL].source);
+	if (admin && !cfg->has_admin) {
+		print_line(cfg_name(key), "(unset)", cfg->entries[key].source);
+		return;
+	}
+	v = conn_value(admin ? &cfg->admin : &cfg->conn, cfg_get(cfg, url_key), spec->libpq_keyword,
+		       &source, &copy);
+	if (copy) {
+		char *from = xasprintf("%s, %s", cfg_name(url_key), cfg->entries[url_key].source);
 
+		print_line(cfg_name(key), spec->type == T_SECRET ? "********" : v, from);
+		free(from);
+	} else if (v) {
 		print_line(cfg_name(key), spec->type == T_SECRET ? "********" : v, source);
-		free(source);
-		free(v);
 	} else {
 		print_line(cfg_name(key), "(unset)", "libpq default");
 	}
+	free(copy);
 }
 
 void cfg_print(const struct config *cfg)
@@ -763,6 +944,8 @@ void cfg_print(const struct config *cfg)
 			print_conn_key(cfg, i);
 		} else if (!e->value) {
 			print_line(cfg_name(i), "(unset)", e->source);
+		} else if (specs[i].type == T_SECRET) {
+			print_line(cfg_name(i), "********", e->source);
 		} else if (specs[i].type == T_URL) {
 			char *safe = conn_redact(e->value);
 

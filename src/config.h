@@ -55,6 +55,23 @@ enum cfg_key {
 	CFG_EXEC_INIT_KILL_TIMEOUT,
 	CFG_LOG_LEVEL,
 	CFG_LOG_FORMAT,
+	CFG_ADMIN_URL,
+	CFG_ADMIN_HOST,
+	CFG_ADMIN_PORT,
+	CFG_ADMIN_USER,
+	CFG_ADMIN_PASSWORD,
+	CFG_ADMIN_SECRET_FILE,
+	CFG_ADMIN_SSLMODE,
+	CFG_ADMIN_SSLROOTCERT,
+	CFG_ADMIN_SSLCERT,
+	CFG_ADMIN_SSLKEY,
+	CFG_PROVISION_ROLE,
+	CFG_PROVISION_ROLE_ATTRIBUTES,
+	CFG_PROVISION_READONLY_ROLE,
+	CFG_PROVISION_READONLY_PASSWORD,
+	CFG_PROVISION_EXTENSIONS,
+	CFG_PROVISION_SCHEMAS,
+	CFG_PROVISION_PASSWORD_UPDATE,
 	CFG_NKEYS
 };
 
@@ -98,6 +115,13 @@ struct config {
 	char *password;      /* database.password (perhaps read from a file), or NULL */
 	char *table_schema, *table_name;
 	struct conn_params conn; /* the libpq keywords to connect with (conn.h) */
+
+	/* [admin] and [provision] (src/provision.h): only when an admin connection is set. */
+	bool has_admin;           /* some admin.* setting is set */
+	struct conn_params admin; /* the administrator's keywords, the target's host, port, TLS */
+	/* The target's user, password and database as libpq will see them (setting, URL). */
+	char *app_user, *app_password, *app_dbname;
+	char *inherited[6];       /* owned values of the target's that admin's keywords point to */
 };
 
 /* Fills the defaults. Release with cfg_release. */

@@ -143,6 +143,12 @@ static char *map_localhost(const struct conn_request *req, const struct conn_par
 	return buf_detach(&addrs);
 }
 
+/* "database" or "admin": the settings' section, for messages. */
+static const char *section(const struct conn_request *req)
+{
+	return req->section ? req->section : "database";
+}
+
 /* TLS files that are named but cannot be read are a configuration error, not a wait. */
 static int check_tls_files(const struct conn_request *req, const struct conn_params *p,
 			   PQconninfoOption *url_opts, char *err, size_t errsize)
@@ -153,8 +159,8 @@ static int check_tls_files(const struct conn_request *req, const struct conn_par
 		const char *source, *path = effective(req, p, url_opts, keys[i], &source);
 
 		if (path && access(path, R_OK) != 0) {
-			snprintf(err, errsize, "%s: \"database.%s\" file \"%s\" cannot be read: %s",
-				 source, keys[i], path, strerror(errno));
+			snprintf(err, errsize, "%s: \"%s.%s\" file \"%s\" cannot be read: %s",
+				 source, section(req), keys[i], path, strerror(errno));
 			return -1;
 		}
 	}
@@ -194,7 +200,8 @@ static bool userinfo_char(unsigned char c)
  * RFC 3986's characters, one ':' and %XX escapes may appear in it (a quote neither: it
  * quotes values in key=value strings). The message names the character, never the text.
  */
-static int check_userinfo(const char *url, const char *where, char *err, size_t errsize)
+static int check_userinfo(const char *url, const char *where, const char *sect, char *err,
+			  size_t errsize)
 {
 	const char *rest = NULL, *at;
 	bool colon = false;
@@ -220,17 +227,17 @@ static int check_userinfo(const char *url, const char *where, char *err, size_t 
 		else if (!why && c == ':')
 			why = "a second \":\"";
 		if (why)
-			snprintf(err, errsize, "%s: invalid value for \"database.url\": the part before "
+			snprintf(err, errsize, "%s: invalid value for \"%s.url\": the part before "
 				 "the host holds %s; percent-encode the user name and the password (\"%c\" "
-				 "as %s)", where, why, c, percent_form(c));
+				 "as %s)", where, sect, why, c, percent_form(c));
 		else if (percent_form(c))
-			snprintf(err, errsize, "%s: invalid value for \"database.url\": the part before "
+			snprintf(err, errsize, "%s: invalid value for \"%s.url\": the part before "
 				 "the host holds a raw \"%c\"; percent-encode the user name and the "
-				 "password (\"%c\" as %s)", where, c, c, percent_form(c));
+				 "password (\"%c\" as %s)", where, sect, c, c, percent_form(c));
 		else
-			snprintf(err, errsize, "%s: invalid value for \"database.url\": the part before "
+			snprintf(err, errsize, "%s: invalid value for \"%s.url\": the part before "
 				 "the host holds a control character; percent-encode the user name and the "
-				 "password (byte 0x%02X as %%%02X)", where, c, c);
+				 "password (byte 0x%02X as %%%02X)", where, sect, c, c);
 		return -1;
 	}
 	return 0;
@@ -240,13 +247,13 @@ static int check_userinfo(const char *url, const char *where, char *err, size_t 
  * Parses database.url with libpq's own parser. The error never shows the string, and shows
  * libpq's message (which quotes the offending part) only when the string holds no password.
  */
-static PQconninfoOption *parse_url(const char *url, const char *where, char *err,
-				   size_t errsize)
+static PQconninfoOption *parse_url(const char *url, const char *where, const char *sect,
+				   char *err, size_t errsize)
 {
 	char *msg = NULL;
 	PQconninfoOption *opts;
 
-	if (check_userinfo(url, where, err, errsize) < 0)
+	if (check_userinfo(url, where, sect, err, errsize) < 0)
 		return NULL;
 	opts = PQconninfoParse(url, &msg);
 	if (!opts) {
@@ -259,19 +266,19 @@ static PQconninfoOption *parse_url(const char *url, const char *where, char *err
 			*nl = '\0';
 		if (scheme && strncmp(url, "postgres://", 11) != 0 &&
 		    strncmp(url, "postgresql://", 13) != 0)
-			snprintf(err, errsize, "%s: invalid value for \"database.url\": scheme \"%.*s://\" "
-				 "is not postgres:// or postgresql://", where,
+			snprintf(err, errsize, "%s: invalid value for \"%s.url\": scheme \"%.*s://\" "
+				 "is not postgres:// or postgresql://", where, sect,
 				 (int)(scheme - url) > 20 ? 20 : (int)(scheme - url), url);
 		else
-			snprintf(err, errsize, "%s: invalid value for \"database.url\": %s", where,
+			snprintf(err, errsize, "%s: invalid value for \"%s.url\": %s", where, sect,
 				 !msg ? "out of memory" : secret ? "not a valid URI or connection string" : msg);
 		PQfreemem(msg);
 	} else {
 		const char *port = url_value(opts, "port");
 
 		if (port && !conn_valid_ports(port)) {
-			snprintf(err, errsize, "%s: invalid port in \"database.url\": \"%s\" (expected "
-				 "1 to 65535)", where, port);
+			snprintf(err, errsize, "%s: invalid port in \"%s.url\": \"%s\" (expected "
+				 "1 to 65535)", where, sect, port);
 			PQconninfoFree(opts);
 			opts = NULL;
 		}
@@ -301,8 +308,8 @@ static int check_dbname(const struct conn_request *req, const struct conn_params
 		return 0;
 	buf_init(&shown);
 	buf_escaped(&shown, name);
-	snprintf(err, errsize, "%s: invalid value for \"database.dbname\": \"%s\" (not valid UTF-8, "
-		 "which PostgreSQL names are in)", source, shown.data);
+	snprintf(err, errsize, "%s: invalid value for \"%s.dbname\": \"%s\" (not valid UTF-8, "
+		 "which PostgreSQL names are in)", source, section(req), shown.data);
 	buf_release(&shown);
 	return -1;
 }
@@ -314,7 +321,7 @@ int conn_resolve(const struct conn_request *req, struct conn_params *out, char *
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (req->url && !(url_opts = parse_url(req->url, req->url_source, err, errsize)))
+	if (req->url && !(url_opts = parse_url(req->url, req->url_source, section(req), err, errsize)))
 		return -1;
 	if (req->url) {
 		out->params[out->n++] = (struct conn_param){ "dbname", req->url, req->url_source };

@@ -28,6 +28,7 @@ struct conn_setting {
 };
 
 struct conn_request {
+	const char *section;    /* "database" (NULL) or "admin": the settings named in messages */
 	const char *url;        /* database.url, or NULL */
 	const char *url_source;
 	int url_tier;

@@ -7,8 +7,7 @@
 #include "log.h"
 #include "sig.h"
 
-/* CREATE DATABASE with the configured options, every name quoted. The caller frees it. */
-static char *create_sql(PGconn *conn, const struct config *cfg, const char *dbname,
+char *create_statement(PGconn *conn, const struct config *cfg, const char *dbname,
 			const char *owner)
 {
 	const char *template = cfg_get(cfg, CFG_CREATE_TEMPLATE);
@@ -63,7 +62,7 @@ static enum status refuse(PGconn *conn, const struct config *cfg, const char *db
 			  const char *role)
 {
 	const char *owner = cfg_get(cfg, CFG_CREATE_OWNER);
-	char *sql = create_sql(conn, cfg, dbname, owner ? owner : role);
+	char *sql = create_statement(conn, cfg, dbname, owner ? owner : role);
 	char *q_role = db_quote_ident(conn, role);
 	char *hint = xasprintf("an administrator can run: %s; or allow the role to create "
 			       "databases: ALTER ROLE %s CREATEDB;", sql, q_role);
@@ -154,7 +153,7 @@ static enum status create_once(const struct config *cfg, const char *dbname, int
 		st = refuse(conn, cfg, dbname, role);
 		goto out;
 	}
-	sql = create_sql(conn, cfg, dbname, cfg_get(cfg, CFG_CREATE_OWNER));
+	sql = create_statement(conn, cfg, dbname, cfg_get(cfg, CFG_CREATE_OWNER));
 	log_debug("running: %s", sql);
 	st = run_create(conn, cfg, dbname, sql, deadline, lost);
 out:
@@ -177,6 +176,19 @@ enum status create_database(const struct config *cfg, const char *dbname, int64_
 		if (db_sleep(db_backoff_next(&backoff)) < 0)
 			return ST_SIGNAL;
 	}
+}
+
+enum status create_on(PGconn *conn, const struct config *cfg, const char *dbname,
+		      const char *owner, int64_t deadline)
+{
+	char *sql = create_statement(conn, cfg, dbname, owner);
+	bool lost = false;
+	enum status st;
+
+	log_debug("running: %s", sql);
+	st = run_create(conn, cfg, dbname, sql, deadline, &lost);
+	free(sql);
+	return st;
 }
 
 enum status create_drop(const struct config *cfg, const char *dbname, bool force,

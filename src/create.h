@@ -2,6 +2,7 @@
 #ifndef PGBOOT_CREATE_H
 #define PGBOOT_CREATE_H
 
+#include <libpq-fe.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -16,6 +17,20 @@
  * may not create it gets ST_PERMISSION and the SQL an administrator must run.
  */
 enum status create_database(const struct config *cfg, const char *dbname, int64_t deadline);
+
+/*
+ * CREATE DATABASE dbname with owner (NULL: none, the connected role owns it) and
+ * create.template and create.encoding, every name quoted. The caller frees it.
+ */
+char *create_statement(PGconn *conn, const struct config *cfg, const char *dbname,
+		       const char *owner);
+/*
+ * Runs that statement on conn (the admin's maintenance connection), with create_database's
+ * rules: another session creating it is success, a template in use is retried until
+ * deadline. A lost connection is ST_UNAVAILABLE.
+ */
+enum status create_on(PGconn *conn, const struct config *cfg, const char *dbname,
+		      const char *owner, int64_t deadline);
 
 /*
  * Drops dbname through the maintenance database. With force, other sessions are ended

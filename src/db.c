@@ -37,17 +37,17 @@ static void params_add(struct params *p, const char *key, const char *val)
  * The keywords in precedence order: libpq lets a later keyword override an earlier one and
  * expands only the first dbname, which is database.url when set (config.c resolved the rest).
  */
-static void build_params(const struct config *cfg, const char *dbname, struct params *p)
+static void build_params(const struct conn_params *conn, const char *dbname, struct params *p)
 {
 	p->n = 0;
 	if (!getenv("PGCLIENTENCODING"))
 		params_add(p, "client_encoding", "UTF8");
-	for (int i = 0; i < cfg->conn.n; i++)
-		params_add(p, cfg->conn.params[i].keyword, cfg->conn.params[i].value);
+	for (int i = 0; i < conn->n; i++)
+		params_add(p, conn->params[i].keyword, conn->params[i].value);
 	if (dbname)
 		params_add(p, "dbname", dbname);
-	if (cfg->conn.localhost_addrs)
-		params_add(p, "hostaddr", cfg->conn.localhost_addrs);
+	if (conn->localhost_addrs)
+		params_add(p, "hostaddr", conn->localhost_addrs);
 	params_add(p, "fallback_application_name", "pgboot");
 }
 
@@ -160,17 +160,17 @@ static int poll_connection(PGconn *conn, int64_t deadline, struct db_error *err)
 	}
 }
 
-PGconn *db_connect(const struct config *cfg, const char *dbname, int64_t timeout_ms,
-		   struct db_error *err)
+static PGconn *connect_as(const struct conn_params *as, const char *dbname, int64_t timeout_ms,
+			  struct db_error *err)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : clock_ms() + timeout_ms;
 	struct params p;
 	PGconn *conn;
 
 	memset(err, 0, sizeof(*err));
-	build_params(cfg, dbname, &p);
+	build_params(as, dbname, &p);
 	/* Only database.url is a connection string: a dbname is a name, whatever it holds. */
-	conn = PQconnectStartParams(p.keys, p.vals, cfg->conn.has_url);
+	conn = PQconnectStartParams(p.keys, p.vals, as->has_url);
 	if (!conn) {
 		set_message(err, "out of memory");
 		return NULL;
@@ -199,12 +199,18 @@ fail:
 	return NULL;
 }
 
+PGconn *db_connect(const struct config *cfg, const char *dbname, int64_t timeout_ms,
+		   struct db_error *err)
+{
+	return connect_as(&cfg->conn, dbname, timeout_ms, err);
+}
+
 bool db_params_invalid(const struct config *cfg, int64_t timeout_ms)
 {
 	char seconds[32];
 	struct params p;
 
-	build_params(cfg, NULL, &p);
+	build_params(&cfg->conn, NULL, &p);
 	/* PQping is synchronous: bound it with libpq's own timeout (whole seconds, at least 2). */
 	snprintf(seconds, sizeof(seconds), "%lld",
 		 (long long)(timeout_ms < 2000 ? 2 : (timeout_ms + 999) / 1000));
@@ -531,6 +537,12 @@ int db_sleep(int64_t ms)
 PGconn *db_connect_retry(const struct config *cfg, const char *dbname, int64_t deadline,
 			 struct db_error *err)
 {
+	return db_connect_retry_as(cfg, &cfg->conn, dbname, deadline, err);
+}
+
+PGconn *db_connect_retry_as(const struct config *cfg, const struct conn_params *as,
+			    const char *dbname, int64_t deadline, struct db_error *err)
+{
 	struct db_backoff backoff;
 
 	db_backoff_init(&backoff, cfg->initial_delay_ms, cfg->max_delay_ms, false);
@@ -540,7 +552,7 @@ PGconn *db_connect_retry(const struct config *cfg, const char *dbname, int64_t d
 
 		if (cfg->connect_timeout_ms > 0 && cfg->connect_timeout_ms < limit)
 			limit = cfg->connect_timeout_ms;
-		conn = db_connect(cfg, dbname, limit > 1000 ? limit : 1000, err);
+		conn = connect_as(as, dbname, limit > 1000 ? limit : 1000, err);
 		if (conn || err->interrupted || err->no_attempt || !db_transient(err) ||
 		    clock_ms() >= deadline)
 			return conn;
@@ -555,14 +567,20 @@ PGconn *db_connect_retry(const struct config *cfg, const char *dbname, int64_t d
 
 PGconn *db_connect_maintenance(const struct config *cfg, int64_t deadline, enum status *st)
 {
+	return db_connect_maintenance_as(cfg, &cfg->conn, deadline, st);
+}
+
+PGconn *db_connect_maintenance_as(const struct config *cfg, const struct conn_params *as,
+				  int64_t deadline, enum status *st)
+{
 	const char *db = cfg_get(cfg, CFG_DATABASE_MAINTENANCE_DB);
 	struct db_error err;
-	PGconn *conn = db_connect_retry(cfg, db, deadline, &err);
+	PGconn *conn = db_connect_retry_as(cfg, as, db, deadline, &err);
 
 	if (!conn && db_is(&err, SQLSTATE_UNDEFINED_DATABASE) && strcmp(db, "postgres") == 0) {
 		log_info("maintenance database \"postgres\" does not exist; using \"template1\"");
 		db = "template1";
-		conn = db_connect_retry(cfg, db, deadline, &err);
+		conn = db_connect_retry_as(cfg, as, db, deadline, &err);
 	}
 	if (conn)
 		return conn;

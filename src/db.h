@@ -23,7 +23,9 @@
 #define SQLSTATE_INSUFFICIENT_PRIVILEGE "42501"
 #define SQLSTATE_UNDEFINED_TABLE "42P01"
 #define SQLSTATE_DUPLICATE_DATABASE "42P04"
+#define SQLSTATE_DUPLICATE_SCHEMA "42P06"
 #define SQLSTATE_UNDEFINED_OBJECT "42704"
+#define SQLSTATE_DUPLICATE_OBJECT "42710"
 #define SQLSTATE_WRONG_OBJECT_TYPE "42809"
 #define SQLSTATE_TOO_MANY_CONNECTIONS "53300"
 #define SQLSTATE_OBJECT_IN_USE "55006"
@@ -109,6 +111,11 @@ PGconn *db_connect_retry(const struct config *cfg, const char *dbname, int64_t d
  * logs it and returns NULL with *st set.
  */
 PGconn *db_connect_maintenance(const struct config *cfg, int64_t deadline, enum status *st);
+/* The same two, connecting with the keywords of as (the admin connection: cfg->admin). */
+PGconn *db_connect_retry_as(const struct config *cfg, const struct conn_params *as,
+			    const char *dbname, int64_t deadline, struct db_error *err);
+PGconn *db_connect_maintenance_as(const struct config *cfg, const struct conn_params *as,
+				  int64_t deadline, enum status *st);
 
 /*
  * Capped exponential backoff with jitter, one per retry loop. Delay n (1-based) is uniform

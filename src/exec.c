@@ -293,7 +293,36 @@ static int supervise(char *const argv[], const struct exec_init *init)
 	return supervise_loop(child, &waited, init);
 }
 
+/*
+ * The administrator's settings given to pgboot by its own names (PGBOOT_ADMIN_*, and the
+ * read-only role's password) are not the application's: they are removed before it starts.
+ * Any other variable is the user's to scope: pgboot cannot know what else it means.
+ */
+static void scrub_admin_env(void)
+{
+	static const char *const prefixes[] = { "PGBOOT_ADMIN_", "PGBOOT_PROVISION_READONLY_PASSWORD" };
+	bool again = true;
+
+	while (again) { /* unsetenv reshuffles environ: start over after each removal */
+		again = false;
+		for (char **ep = environ; ep && *ep && !again; ep++) {
+			for (size_t i = 0; i < ARRAY_SIZE(prefixes) && !again; i++) {
+				size_t len = strcspn(*ep, "=");
+				char *name;
+
+				if (strncmp(*ep, prefixes[i], strlen(prefixes[i])) != 0)
+					continue;
+				name = xstrndup(*ep, len);
+				unsetenv(name);
+				free(name);
+				again = true;
+			}
+		}
+	}
+}
+
 int exec_run(char *const argv[], const struct exec_init *init)
 {
+	scrub_admin_env();
 	return init->supervise ? supervise(argv, init) : exec_replace(argv);
 }

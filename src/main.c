@@ -16,6 +16,7 @@
 #include "log.h"
 #include "migfile.h"
 #include "migrate.h"
+#include "provision.h"
 #include "sig.h"
 #include "wait.h"
 
@@ -54,6 +55,8 @@ enum cmd_flag {
 	CMD_TAKES_VERSION = 1 << 7, /* one argument: baseline VERSION */
 	CMD_TAKES_APP = 1 << 8,   /* the application command and its arguments */
 	CMD_TAKES_FILES = 1 << 9, /* FILE... (lint), read without a database */
+	CMD_PROVISIONS = 1 << 10, /* provisions first when an admin connection is set */
+	CMD_ADMIN_ONLY = 1 << 11, /* provisions only: never connects as the application */
 };
 
 struct cli;
@@ -98,6 +101,10 @@ static void usage(FILE *out)
 		"  pgboot [OPTIONS] [--] [COMMAND [ARG...]]   same as \"pgboot run\"\n"
 		"  pgboot run [OPTIONS] [--] [COMMAND...]     wait, create, migrate, exec COMMAND\n"
 		"  pgboot wait [OPTIONS]      wait until the database accepts a connection\n"
+		"  pgboot provision [OPTIONS] [--dry-run]\n"
+		"                             as [admin]: roles, database, extensions, schemas,\n"
+		"                             grants ([provision]); run and migrate do it first\n"
+		"                             when an admin connection is set\n"
 		"  pgboot create [OPTIONS]    wait, then create the database if missing\n"
 		"  pgboot migrate [OPTIONS]   wait, create, apply pending migrations\n"
 		"  pgboot status [OPTIONS] [--json] [--check]\n"
@@ -169,9 +176,11 @@ static command_fn cmd_migrate, cmd_status, cmd_plan, cmd_rollback, cmd_baseline,
  */
 static const struct command commands[] = {
 	{ "wait", 0, 0, NULL },
+	{ "provision", CMD_PROVISIONS | CMD_ADMIN_ONLY, OPT_DRY_RUN, NULL },
 	{ "create", CMD_MAY_CREATE, 0, NULL },
-	{ "migrate", CMD_MAY_CREATE | CMD_MIGRATIONS, OPT_DRY_RUN, cmd_migrate },
-	{ "run", CMD_MAY_CREATE | CMD_MIGRATIONS | CMD_TAKES_APP, OPT_DRY_RUN, cmd_migrate },
+	{ "migrate", CMD_MAY_CREATE | CMD_MIGRATIONS | CMD_PROVISIONS, OPT_DRY_RUN, cmd_migrate },
+	{ "run", CMD_MAY_CREATE | CMD_MIGRATIONS | CMD_TAKES_APP | CMD_PROVISIONS, OPT_DRY_RUN,
+	  cmd_migrate },
 	{ "status", CMD_READS_ONLY | CMD_MIGRATIONS, OPT_JSON | OPT_CHECK, cmd_status },
 	{ "plan", CMD_READS_ONLY | CMD_MIGRATIONS, 0, cmd_plan },
 	{ "rollback", CMD_DESTRUCTIVE | CMD_MIGRATIONS, OPT_STEPS | OPT_TO | OPT_FORCE | OPT_CONFIRM,
@@ -330,8 +339,9 @@ static int take_setting(int c, struct config *cfg)
 		log_error("%s", err);
 		return PARSE_CONFIG_ERROR;
 	}
-	if (c < 512 && (key == CFG_DATABASE_PASSWORD ||
-			(key == CFG_DATABASE_URL && conn_has_password(optarg))))
+	if (c < 512 && (key == CFG_DATABASE_PASSWORD || key == CFG_ADMIN_PASSWORD ||
+			key == CFG_PROVISION_READONLY_PASSWORD ||
+			((key == CFG_DATABASE_URL || key == CFG_ADMIN_URL) && conn_has_password(optarg))))
 		buf_puts(&cfg->warnings, "a password on the command line is visible to other users "
 			 "in the process list; use database.password_file\n");
 	return 1;
@@ -662,28 +672,57 @@ static enum status cmd_config(const struct config *cfg, const struct cli *cli,
 }
 
 /*
+ * With an admin connection, provisioning comes first (pgboot provision: only it). *done
+ * when nothing follows: the provision command, or a dry run that would make the role or
+ * the database the plan needs.
+ */
+static enum status provision_phase(const struct config *cfg, const struct cli *cli, bool *done)
+{
+	bool incomplete = false;
+	enum status st;
+
+	*done = command_has(cli, CMD_ADMIN_ONLY);
+	if (!cfg->has_admin && *done)
+		log_error("no admin connection to provision with: set \"admin.url\" or \"admin.user\"");
+	if (!cfg->has_admin)
+		return *done ? ST_CONFIG : ST_OK;
+	st = provision_run(cfg, cli->dry_run, clock_ms() + cfg->wait_timeout_ms, &incomplete);
+	if (st == ST_OK && cli->dry_run && incomplete && !*done) {
+		log_info("no migration plan: the role or the database it needs does not exist yet, "
+			 "so every migration would be applied");
+		*done = true;
+	}
+	return st;
+}
+
+/*
  * The phases in order: read the migration files (broken ones fail before any waiting),
- * wait for the database (creating it when missing and allowed), guard a destructive
- * command, drop, then the command's own work. The connection is closed on every path,
- * before any exec.
+ * provision with an admin connection, wait for the database (creating it when missing and
+ * allowed), guard a destructive command, drop, then the command's own work. The
+ * connection is closed on every path, before any exec.
  */
 static enum status run_phases(const struct config *cfg, const struct cli *cli)
 {
 	struct mig_list list;
 	struct wait_result w = { 0 };
 	enum status st = ST_OK;
+	bool done = false;
 
 	mig_list_init(&list);
 	if (command_has(cli, CMD_MIGRATIONS))
 		st = mig_scan(cfg_get(cfg, CFG_MIGRATE_DIR), &list);
-	if (st == ST_OK)
-		st = connect_target(cfg, cli, &w);
+	if (st == ST_OK && command_has(cli, CMD_PROVISIONS))
+		st = provision_phase(cfg, cli, &done);
+	if (st != ST_OK || done)
+		goto out;
+	st = connect_target(cfg, cli, &w);
 	if (st == ST_OK)
 		st = guard(cfg, cli, w.dbname);
 	if (st == ST_OK && command_has(cli, CMD_DROPS))
 		st = drop_target(cfg, cli, &w);
 	if (st == ST_OK && cli->cmd->work)
 		st = cli->cmd->work(cfg, cli, &w, &list);
+out:
 	PQfinish(w.conn);
 	mig_list_release(&list);
 	return st;

@@ -355,7 +355,9 @@ test_deploy_k8s_preview_names_the_database_after_the_branch() {
 dbname = ${GIT_BRANCH:ident}_app
 [create.preview]
 template = app_template
-owner = app' "$(cat "$PGB_WORK/sections")" "preview sections of entrypoint.ini"
+owner = app
+[provision.preview]
+role_attributes = NOSUPERUSER CREATEDB NOCREATEROLE NOREPLICATION' "$(cat "$PGB_WORK/sections")" "preview sections of entrypoint.ini"
 	_assert_secure Deployment
 }
 
@@ -484,6 +486,42 @@ test_deploy_k8s_job_pod_migrates() {
 	pgb_run migrate
 	assert_exit 0
 	assert_eq 3 "$(q pgboot_demo 'SELECT count(*) FROM pgboot.migrations')" "migrations applied"
+}
+
+# The production recipe with an administrator: the provision Job makes the roles and the
+# database; the production pods, which hold no admin secret, migrate as "app".
+test_deploy_k8s_provision_job_then_production_pods_without_the_admin_secret() {
+	pg_init
+	pg_enable_tls --hostssl-only app
+	pg_start_server
+	_render k8s/overlays/provision
+	assert_eq '["ConfigMap/pgboot-config","ConfigMap/pgboot-env","ConfigMap/pgboot-migrations","ConfigMap/pgboot-provision-env","Job/pgboot-provision"]' \
+		"$(_q 'objects()')" "objects of k8s/overlays/provision"
+	assert_eq '["provision"]' "$(_q "ctr('Job', 'pgboot')['args']")" "args of the Job"
+	_assert_secure Job
+	_secret app-db password app-pw
+	_secret db-admin password "$PGB_SUPERPASS"
+	_secret app-db-readonly password ro-pw
+	_secret db-ca ca.crt "$(cat "$PGB_CA")"
+	_pod_env Job pgboot
+	export PGBOOT_DATABASE_HOST=localhost PGBOOT_DATABASE_PORT=$PGB_PORT
+	pgb_run provision
+	assert_exit 0
+	assert_contains "$PGB_ERR" 'provisioned database \"pgboot_demo\": created role \"app\", created role \"app_readonly\"'
+
+	_render k8s/overlays/production
+	assert_eq '[]' "$(_q "sorted(k for c in ('pgboot', 'app') for k in env('Deployment', c) if k.startswith(('PGBOOT_ADMIN', 'PGBOOT_PROVISION')))")" \
+		"admin settings in the production pods' environment"
+	assert_eq '["app-db","db-ca"]' "$(_q "sorted(v['secret']['secretName'] for v in pod('Deployment')['volumes'] if 'secret' in v)")" \
+		"Secrets the production pods mount"
+	_pod_env Deployment pgboot
+	export PGBOOT_DATABASE_HOST=localhost PGBOOT_DATABASE_PORT=$PGB_PORT
+	pgb_run migrate
+	assert_exit 0
+	assert_eq 3 "$(q pgboot_demo 'SELECT count(*) FROM pgboot.migrations')" "migrations applied"
+	assert_eq app "$(q pgboot_demo "SELECT tableowner FROM pg_tables WHERE tablename = 'accounts'")" "owner of a table"
+	assert_eq 0 "$(PGPASSWORD=ro-pw "$PG_BIN/psql" -X -At -h localhost -p "$PGB_PORT" -U app_readonly \
+		-d pgboot_demo -c 'SELECT count(*) FROM accounts')" "rows the read-only role reads"
 }
 
 # ---------------------------------------------------------------------------------------------
