@@ -388,6 +388,17 @@ int db_exec(PGconn *conn, const char *sql, int nparams, const char *const *param
 	return ok ? 0 : -1;
 }
 
+int db_wait(PGconn *conn, bool cancellable, struct db_error *err)
+{
+	return wait_result(conn, cancellable, err);
+}
+
+void db_result_error(PGconn *conn, const PGresult *res, struct db_error *err)
+{
+	result_error(conn, res, err);
+	err->interrupted = err->interrupted || sig_caught();
+}
+
 char *db_quote_ident(PGconn *conn, const char *name)
 {
 	char *q = PQescapeIdentifier(conn, name, strlen(name));

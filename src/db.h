@@ -77,6 +77,14 @@ PGresult *db_copy_in(PGconn *conn, const char *sql, const char *data, size_t len
 int db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
 	    struct db_error *err);
 /*
+ * For a caller that sends queries itself (a pipeline): waits until a result can be read
+ * without blocking, cancelling the query when a termination signal comes (cancellable), as
+ * db_query does. Returns 0, or -1 with err filled (connection lost, cancel not obeyed).
+ */
+int db_wait(PGconn *conn, bool cancellable, struct db_error *err);
+/* Fills err (cleared by the caller) from res, a PGRES_FATAL_ERROR result. */
+void db_result_error(PGconn *conn, const PGresult *res, struct db_error *err);
+/*
  * Logs "could not WHAT: message (SQLSTATE x)" with detail and hint, and says what it means
  * for the exit: a signal, a permission, a lost connection, or an unexpected server error.
  */
