@@ -17,6 +17,7 @@ import sys
 
 NAMES = {
     "pgboot": "pgboot migrate",
+    "pgboot-before": "pgboot migrate, before pipelining",
     "dbmate": "dbmate up",
     "psql-file": "psql -f (BEGIN/COMMIT per file)",
 }
