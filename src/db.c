@@ -524,6 +524,42 @@ int64_t db_backoff_next(struct db_backoff *b)
 	return fixed + (int64_t)(random_next(&b->rng) % (uint64_t)(cap - fixed + 1));
 }
 
+/* Nothing listens: tried again this often (a refused connect costs the server nothing). */
+#define RETRY_REFUSED_MS 10
+/* 57P03 (starting up, shutting down, recovering): each attempt forks a backend. */
+#define RETRY_STARTING_FIRST_MS 10
+#define RETRY_STARTING_MAX_MS 100
+
+static int64_t smaller(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+void db_retry_init(struct db_retry *r, const struct config *cfg)
+{
+	db_backoff_init(&r->other, cfg->initial_delay_ms, cfg->max_delay_ms, false);
+	db_backoff_init(&r->starting, smaller(RETRY_STARTING_FIRST_MS, cfg->max_delay_ms),
+			smaller(RETRY_STARTING_MAX_MS, cfg->max_delay_ms), true);
+	r->refused_ms = smaller(RETRY_REFUSED_MS, cfg->max_delay_ms);
+}
+
+/* Connection refused over TCP, or no socket file: no server process took the attempt. */
+static bool refused(const struct db_error *err)
+{
+	return !err->sqlstate[0] && !err->timed_out &&
+	       (strstr(err->message, "Connection refused") ||
+		strstr(err->message, "No such file or directory"));
+}
+
+int64_t db_retry_next(struct db_retry *r, const struct db_error *err)
+{
+	if (refused(err))
+		return r->refused_ms;
+	if (db_is(err, SQLSTATE_CANNOT_CONNECT_NOW))
+		return db_backoff_next(&r->starting);
+	return db_backoff_next(&r->other);
+}
+
 int db_sleep(int64_t ms)
 {
 	int64_t until = clock_ms() + ms;
@@ -542,9 +578,9 @@ int db_sleep(int64_t ms)
 PGconn *db_connect_retry(const struct config *cfg, const char *dbname, int64_t deadline,
 			 struct db_error *err)
 {
-	struct db_backoff backoff;
+	struct db_retry retry;
 
-	db_backoff_init(&backoff, cfg->initial_delay_ms, cfg->max_delay_ms, false);
+	db_retry_init(&retry, cfg);
 	for (int attempt = 1;; attempt++) {
 		int64_t left = deadline - clock_ms(), limit = left;
 		PGconn *conn;
@@ -557,7 +593,7 @@ PGconn *db_connect_retry(const struct config *cfg, const char *dbname, int64_t d
 			return conn;
 		if (attempt == 1)
 			log_info("retrying a connection: %s", err->message);
-		if (db_sleep(db_backoff_next(&backoff)) < 0) {
+		if (db_sleep(db_retry_next(&retry, err)) < 0) {
 			err->interrupted = true;
 			return NULL;
 		}

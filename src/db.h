@@ -132,6 +132,20 @@ struct db_backoff {
 void db_backoff_init(struct db_backoff *b, int64_t initial_ms, int64_t max_ms, bool half_fixed);
 /* The next delay in milliseconds. */
 int64_t db_backoff_next(struct db_backoff *b);
+/*
+ * The pause before the next connection attempt, by what the last one met: nothing
+ * listening (connection refused, no socket file) costs the server nothing and is tried
+ * again every 10 ms; a server that answers 57P03 (starting up, shutting down) forks a
+ * backend for each attempt and gets a backoff of its own, 10-20 ms at first, growing to
+ * 50-100 ms; anything else the wait.initial_delay/wait.max_delay backoff. None is longer
+ * than wait.max_delay.
+ */
+struct db_retry {
+	struct db_backoff other, starting;
+	int64_t refused_ms;
+};
+void db_retry_init(struct db_retry *r, const struct config *cfg);
+int64_t db_retry_next(struct db_retry *r, const struct db_error *err);
 /* Sleeps ms with signals deliverable. Returns -1 when a termination signal came. */
 int db_sleep(int64_t ms);
 

@@ -97,7 +97,7 @@ static int64_t min_delay(int64_t a, int64_t b)
 
 enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_result *out)
 {
-	struct db_backoff backoff;
+	struct db_retry retry;
 	struct db_error err;
 	struct db_error cause = { 0 };
 	char last_kind[64] = "";
@@ -111,7 +111,7 @@ enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_re
 	}
 	out->conn = NULL;
 	out->missing = false;
-	db_backoff_init(&backoff, cfg->initial_delay_ms, cfg->max_delay_ms, false);
+	db_retry_init(&retry, cfg);
 	for (;;) {
 		int attempt = ++out->attempts;
 		int64_t left = out->deadline - clock_ms(), limit = left;
@@ -147,7 +147,7 @@ enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_re
 		left = out->deadline - clock_ms();
 		if (left <= 0)
 			return give_up(err.dbname, &cause, attempt, clock_ms() - out->start);
-		if (db_sleep(min_delay(db_backoff_next(&backoff), left)) < 0)
+		if (db_sleep(min_delay(db_retry_next(&retry, &err), left)) < 0)
 			return ST_SIGNAL;
 	}
 }
