@@ -126,7 +126,8 @@ static void note_names(PGconn *conn, struct db_error *err)
 }
 
 /* Drives PQconnectPoll until done, the deadline or a signal. Returns 0 when connected. */
-static int poll_connection(PGconn *conn, int64_t deadline, struct db_error *err)
+static int poll_connection(PGconn *conn, int64_t deadline, struct db_idle *idle,
+			   struct db_error *err)
 {
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 
@@ -150,6 +151,11 @@ static int poll_connection(PGconn *conn, int64_t deadline, struct db_error *err)
 			set_message(err, "interrupted by a signal");
 			return -1;
 		}
+		/* While the server has nothing for us: the caller's work, a step at a time. */
+		while (idle && idle->step && !sig_caught() &&
+		       sig_wait(PQsocket(conn), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0) == 0)
+			if (!idle->step(idle->arg))
+				idle->step = NULL;
 		rc = sig_wait(PQsocket(conn), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, left);
 		if (rc < 0) {
 			set_message(err, "could not wait for the server");
@@ -162,6 +168,12 @@ static int poll_connection(PGconn *conn, int64_t deadline, struct db_error *err)
 
 PGconn *db_connect(const struct config *cfg, const char *dbname, int64_t timeout_ms,
 		   struct db_error *err)
+{
+	return db_connect_idle(cfg, dbname, timeout_ms, NULL, err);
+}
+
+PGconn *db_connect_idle(const struct config *cfg, const char *dbname, int64_t timeout_ms,
+			struct db_idle *idle, struct db_error *err)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : clock_ms() + timeout_ms;
 	struct params p;
@@ -189,7 +201,7 @@ PGconn *db_connect(const struct config *cfg, const char *dbname, int64_t timeout
 		goto fail;
 	}
 	PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);
-	if (poll_connection(conn, deadline, err) < 0)
+	if (poll_connection(conn, deadline, idle, err) < 0)
 		goto fail;
 	PQsetErrorVerbosity(conn, PQERRORS_DEFAULT);
 	PQsetNoticeReceiver(conn, receive_notice, NULL);

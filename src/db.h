@@ -55,6 +55,17 @@ struct db_error {
 PGconn *db_connect(const struct config *cfg, const char *dbname, int64_t timeout_ms,
 		   struct db_error *err);
 /*
+ * Work to do while a connection waits on the server: step does a little of it and returns
+ * false once nothing is left (db_connect_idle then clears step).
+ */
+struct db_idle {
+	bool (*step)(void *arg);
+	void *arg;
+};
+/* db_connect, running idle's steps whenever the connection waits on the server. */
+PGconn *db_connect_idle(const struct config *cfg, const char *dbname, int64_t timeout_ms,
+			struct db_idle *idle, struct db_error *err);
+/*
  * True when the connection parameters can never work (libpq would not even try). Costs a
  * connection attempt bounded by timeout_ms: call it only after a failure without SQLSTATE.
  */

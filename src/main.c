@@ -16,6 +16,7 @@
 #include "log.h"
 #include "migfile.h"
 #include "migrate.h"
+#include "prehash.h"
 #include "sig.h"
 #include "wait.h"
 
@@ -671,11 +672,15 @@ static enum status run_phases(const struct config *cfg, const struct cli *cli)
 {
 	struct mig_list list;
 	struct wait_result w = { 0 };
+	struct prehash ahead;
 	enum status st = ST_OK;
 
 	mig_list_init(&list);
 	if (command_has(cli, CMD_MIGRATIONS))
 		st = mig_scan(cfg_get(cfg, CFG_MIGRATE_DIR), &list);
+	/* The files are hashed while the connection waits on the server. */
+	prehash_init(&ahead, &list);
+	w.idle = (struct db_idle){ prehash_step, &ahead };
 	if (st == ST_OK)
 		st = connect_target(cfg, cli, &w);
 	if (st == ST_OK)
@@ -685,6 +690,7 @@ static enum status run_phases(const struct config *cfg, const struct cli *cli)
 	if (st == ST_OK && cli->cmd->work)
 		st = cli->cmd->work(cfg, cli, &w, &list);
 	PQfinish(w.conn);
+	prehash_release(&ahead);
 	mig_list_release(&list);
 	return st;
 }

@@ -104,7 +104,10 @@ enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_re
 	bool checked_params = false;
 
 	if (!out->started) {
+		struct db_idle idle = out->idle;
+
 		memset(out, 0, sizeof(*out));
+		out->idle = idle;
 		out->started = true;
 		out->start = clock_ms();
 		out->deadline = out->start + cfg->wait_timeout_ms;
@@ -120,7 +123,7 @@ enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_re
 
 		if (cfg->connect_timeout_ms > 0 && cfg->connect_timeout_ms < limit)
 			limit = cfg->connect_timeout_ms;
-		out->conn = db_connect(cfg, NULL, limit > 0 ? limit : 1, &err);
+		out->conn = db_connect_idle(cfg, NULL, limit > 0 ? limit : 1, &out->idle, &err);
 		snprintf(out->dbname, sizeof(out->dbname), "%s", err.dbname);
 		snprintf(out->user, sizeof(out->user), "%s", err.user);
 		if (out->conn) {
