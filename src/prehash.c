@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util.h"
 
@@ -20,9 +21,11 @@ static int hash_whole(const struct migration *m, struct buf *sql, char out[65])
 {
 	static const char bom[] = "\xef\xbb\xbf";
 	struct mig_marker mk;
+	struct stat sb;
 	size_t skip;
 
-	if (read_file(m->path, sql) < 0 || sql->len > PREHASH_MAX_BYTES ||
+	if (stat(m->path, &sb) < 0 || sb.st_size > PREHASH_MAX_BYTES ||
+	    read_file(m->path, sql) < 0 || sql->len > PREHASH_MAX_BYTES ||
 	    memchr(sql->data, '\0', sql->len))
 		return -1;
 	skip = sql->len >= 3 && memcmp(sql->data, bom, 3) == 0 ? 3 : 0;
