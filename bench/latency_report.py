@@ -137,6 +137,19 @@ def page(s, delays, tools, meta, png):
         lines.append("")
     top = delays[-1]
     p = s[(top, "pgboot")]
+    b = s.get((top, "pgboot-before"))
+    text = ("- pgboot sends each transactional file in one pipeline (libpq's pipeline mode): "
+            "BEGIN and the timeouts, the statements, the history row, the lock check and "
+            "COMMIT go together, and the results are read in order: %.2f round trips per file"
+            % (p["rt_per_file"] or 0))
+    if b:
+        text += (", against %.2f before, when it waited for each statement (%s ms against %s "
+                 "ms at %d ms each way, run by run %.2fx)" % (
+                     b["rt_per_file"] or 0, fmt(p["median"]), fmt(b["median"]), top,
+                     b["run_by_run"] or 0))
+    lines.append(text + ". What is left per file is the server's work, the WAL flush of "
+                 "each COMMIT (fsync on) and one round trip.")
+
     for t in tools:
         if t == "pgboot":
             continue
