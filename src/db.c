@@ -133,6 +133,7 @@ static int poll_connection(PGconn *conn, int64_t deadline, struct db_idle *idle,
 
 	for (;;) {
 		int64_t left = deadline < 0 ? -1 : deadline - clock_ms();
+		short events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
 		int rc;
 
 		if (st == PGRES_POLLING_OK)
@@ -152,11 +153,10 @@ static int poll_connection(PGconn *conn, int64_t deadline, struct db_idle *idle,
 			return -1;
 		}
 		/* While the server has nothing for us: the caller's work, a step at a time. */
-		while (idle && idle->step && !sig_caught() &&
-		       sig_wait(PQsocket(conn), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0) == 0)
+		while (idle && idle->step && !sig_caught() && sig_wait(PQsocket(conn), events, 0) == 0)
 			if (!idle->step(idle->arg))
 				idle->step = NULL;
-		rc = sig_wait(PQsocket(conn), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, left);
+		rc = sig_wait(PQsocket(conn), events, left);
 		if (rc < 0) {
 			set_message(err, "could not wait for the server");
 			return -1;
