@@ -151,7 +151,7 @@ def page(s, delays, tools, meta, png):
                  "each COMMIT (fsync on) and one round trip.")
 
     for t in tools:
-        if t == "pgboot":
+        if t.startswith("pgboot"):
             continue
         x = s[(top, t)]
         if p["median"] and x["median"]:

@@ -737,7 +737,7 @@ def findings(F, P, meta, G, rows):
         lines = ["**Readiness delay: the pause between attempts.** While nothing listens, pgboot "
                  "tries again every 10 ms (a refused connection costs the server nothing); while "
                  "the server answers that it is starting up (57P03, a backend forked per "
-                 "attempt), every 10-20 ms at first, growing to 50-100 ms. The server becomes "
+                 "attempt), every 10-20 ms for a second, then every 50-100 ms. The server becomes "
                  "ready during such a pause, so what remains is part of one pause plus one "
                  "connection (SCRAM included). Measured: median %s ms, p95 %s ms, %s attempts "
                  "(median)." % (ms(d.get("median")), ms(d.get("p95")),

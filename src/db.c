@@ -538,9 +538,14 @@ int64_t db_backoff_next(struct db_backoff *b)
 
 /* Nothing listens: tried again this often (a refused connect costs the server nothing). */
 #define RETRY_REFUSED_MS 10
-/* 57P03 (starting up, shutting down, recovering): each attempt forks a backend. */
-#define RETRY_STARTING_FIRST_MS 10
-#define RETRY_STARTING_MAX_MS 100
+/*
+ * 57P03 (starting up, shutting down, recovering): each attempt forks a backend. A start
+ * takes well under a second: pauses of 10-20 ms for its first second, then of 50-100 ms
+ * for a long recovery.
+ */
+#define RETRY_STARTING_FAST_MS 10
+#define RETRY_STARTING_FOR_MS 1000
+#define RETRY_STARTING_SLOW_MS 50
 
 static int64_t smaller(int64_t a, int64_t b)
 {
@@ -550,9 +555,12 @@ static int64_t smaller(int64_t a, int64_t b)
 void db_retry_init(struct db_retry *r, const struct config *cfg)
 {
 	db_backoff_init(&r->other, cfg->initial_delay_ms, cfg->max_delay_ms, false);
-	db_backoff_init(&r->starting, smaller(RETRY_STARTING_FIRST_MS, cfg->max_delay_ms),
-			smaller(RETRY_STARTING_MAX_MS, cfg->max_delay_ms), true);
+	db_backoff_init(&r->fast, smaller(RETRY_STARTING_FAST_MS, cfg->max_delay_ms),
+			smaller(RETRY_STARTING_FAST_MS * 2, cfg->max_delay_ms), true);
+	db_backoff_init(&r->slow, smaller(RETRY_STARTING_SLOW_MS, cfg->max_delay_ms),
+			smaller(RETRY_STARTING_SLOW_MS * 2, cfg->max_delay_ms), true);
 	r->refused_ms = smaller(RETRY_REFUSED_MS, cfg->max_delay_ms);
+	r->starting_since = -1;
 }
 
 /* Connection refused over TCP, or no socket file: no server process took the attempt. */
@@ -567,9 +575,13 @@ int64_t db_retry_next(struct db_retry *r, const struct db_error *err)
 {
 	if (refused(err))
 		return r->refused_ms;
-	if (db_is(err, SQLSTATE_CANNOT_CONNECT_NOW))
-		return db_backoff_next(&r->starting);
-	return db_backoff_next(&r->other);
+	if (!db_is(err, SQLSTATE_CANNOT_CONNECT_NOW))
+		return db_backoff_next(&r->other);
+	if (r->starting_since < 0)
+		r->starting_since = clock_ms();
+	if (clock_ms() - r->starting_since < RETRY_STARTING_FOR_MS)
+		return db_backoff_next(&r->fast);
+	return db_backoff_next(&r->slow);
 }
 
 int db_sleep(int64_t ms)

@@ -147,13 +147,14 @@ int64_t db_backoff_next(struct db_backoff *b);
  * The pause before the next connection attempt, by what the last one met: nothing
  * listening (connection refused, no socket file) costs the server nothing and is tried
  * again every 10 ms; a server that answers 57P03 (starting up, shutting down) forks a
- * backend for each attempt and gets a backoff of its own, 10-20 ms at first, growing to
- * 50-100 ms; anything else the wait.initial_delay/wait.max_delay backoff. None is longer
- * than wait.max_delay.
+ * backend for each attempt, and is tried again after 10-20 ms for the first second it
+ * answers so, then after 50-100 ms; anything else gets the wait.initial_delay and
+ * wait.max_delay backoff. No pause is longer than wait.max_delay.
  */
 struct db_retry {
-	struct db_backoff other, starting;
+	struct db_backoff other, fast, slow;
 	int64_t refused_ms;
+	int64_t starting_since; /* clock_ms() of the first 57P03, or -1 */
 };
 void db_retry_init(struct db_retry *r, const struct config *cfg);
 int64_t db_retry_next(struct db_retry *r, const struct db_error *err);
