@@ -9,6 +9,7 @@
 #include "db.h"
 #include "log.h"
 #include "orphan.h"
+#include "pipeline.h"
 #include "preflight.h"
 #include "sig.h"
 #include "split.h"
@@ -596,12 +597,45 @@ static enum status with_retries(PGconn *conn, const struct config *cfg,
 	}
 }
 
+/* Statement index of the file failed in a pipeline: logged as run_statements logs it. */
+static enum status pipeline_failure(struct run *r, size_t index, const struct db_error *err)
+{
+	struct splitter sp;
+	struct stmt st;
+	size_t i = 0;
+
+	split_init(&sp, r->sql.data, r->sql.len);
+	while (split_next(&sp, &st) == 1 && i++ < index)
+		;
+	return statement_failure(r, &sp, &st, index, err);
+}
+
+/* A transactional file in one round trip (pipeline.c); false: apply it the usual way. */
+static bool pipelined(struct run *r, enum status *st)
+{
+	struct pipeline_file f = { r->conn, r->cfg, r->h, r->lock, r->m, &r->sql, r->checksum };
+	struct pipeline_result res;
+
+	if (r->plan.no_transaction || r->plan.wrapped || r->down || r->outer ||
+	    !pipeline_fits(r->conn, r->lock, &r->sql))
+		return false;
+	r->start = clock_ms();
+	pipeline_apply(&f, &res);
+	r->lock_timed_out = res.st == ST_MIGRATION && db_is(&res.err, SQLSTATE_LOCK_NOT_AVAILABLE);
+	*st = res.in_statement ? pipeline_failure(r, res.failed, &res.err) : res.st;
+	return !res.again;
+}
+
 static enum status attempt_file(void *arg, bool *lock_timed_out)
 {
 	struct run *r = arg;
 	char what[300];
 	enum status st;
 
+	if (pipelined(r, &st)) {
+		*lock_timed_out = r->lock_timed_out;
+		return st;
+	}
 	/* At each file: the lock's connection is asked whether it still holds it. */
 	snprintf(what, sizeof(what), "\"%s\"", r->m->file);
 	if ((st = lock_check(r->lock, true, what)) != ST_OK)

@@ -126,12 +126,14 @@ static void note_names(PGconn *conn, struct db_error *err)
 }
 
 /* Drives PQconnectPoll until done, the deadline or a signal. Returns 0 when connected. */
-static int poll_connection(PGconn *conn, int64_t deadline, struct db_error *err)
+static int poll_connection(PGconn *conn, int64_t deadline, struct db_idle *idle,
+			   struct db_error *err)
 {
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 
 	for (;;) {
 		int64_t left = deadline < 0 ? -1 : deadline - clock_ms();
+		short events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
 		int rc;
 
 		if (st == PGRES_POLLING_OK)
@@ -150,7 +152,11 @@ static int poll_connection(PGconn *conn, int64_t deadline, struct db_error *err)
 			set_message(err, "interrupted by a signal");
 			return -1;
 		}
-		rc = sig_wait(PQsocket(conn), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, left);
+		/* While the server has nothing for us: the caller's work, a step at a time. */
+		while (idle && idle->step && !sig_caught() && sig_wait(PQsocket(conn), events, 0) == 0)
+			if (!idle->step(idle->arg))
+				idle->step = NULL;
+		rc = sig_wait(PQsocket(conn), events, left);
 		if (rc < 0) {
 			set_message(err, "could not wait for the server");
 			return -1;
@@ -161,7 +167,7 @@ static int poll_connection(PGconn *conn, int64_t deadline, struct db_error *err)
 }
 
 static PGconn *connect_as(const struct conn_params *as, const char *dbname, int64_t timeout_ms,
-			  struct db_error *err)
+			  struct db_idle *idle, struct db_error *err)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : clock_ms() + timeout_ms;
 	struct params p;
@@ -189,7 +195,7 @@ static PGconn *connect_as(const struct conn_params *as, const char *dbname, int6
 		goto fail;
 	}
 	PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);
-	if (poll_connection(conn, deadline, err) < 0)
+	if (poll_connection(conn, deadline, idle, err) < 0)
 		goto fail;
 	PQsetErrorVerbosity(conn, PQERRORS_DEFAULT);
 	PQsetNoticeReceiver(conn, receive_notice, NULL);
@@ -202,7 +208,13 @@ fail:
 PGconn *db_connect(const struct config *cfg, const char *dbname, int64_t timeout_ms,
 		   struct db_error *err)
 {
-	return connect_as(&cfg->conn, dbname, timeout_ms, err);
+	return connect_as(&cfg->conn, dbname, timeout_ms, NULL, err);
+}
+
+PGconn *db_connect_idle(const struct config *cfg, const char *dbname, int64_t timeout_ms,
+			struct db_idle *idle, struct db_error *err)
+{
+	return connect_as(&cfg->conn, dbname, timeout_ms, idle, err);
 }
 
 bool db_params_invalid(const struct config *cfg, int64_t timeout_ms)
@@ -394,6 +406,17 @@ int db_exec(PGconn *conn, const char *sql, int nparams, const char *const *param
 	return ok ? 0 : -1;
 }
 
+int db_wait(PGconn *conn, bool cancellable, struct db_error *err)
+{
+	return wait_result(conn, cancellable, err);
+}
+
+void db_result_error(PGconn *conn, const PGresult *res, struct db_error *err)
+{
+	result_error(conn, res, err);
+	err->interrupted = err->interrupted || sig_caught();
+}
+
 char *db_quote_ident(PGconn *conn, const char *name)
 {
 	char *q = PQescapeIdentifier(conn, name, strlen(name));
@@ -519,6 +542,54 @@ int64_t db_backoff_next(struct db_backoff *b)
 	return fixed + (int64_t)(random_next(&b->rng) % (uint64_t)(cap - fixed + 1));
 }
 
+/* Nothing listens: tried again this often (a refused connect costs the server nothing). */
+#define RETRY_REFUSED_MS 10
+/*
+ * 57P03 (starting up, shutting down, recovering): each attempt forks a backend. A start
+ * takes well under a second: pauses of 10-20 ms for its first second, then of 50-100 ms
+ * for a long recovery.
+ */
+#define RETRY_STARTING_FAST_MS 10
+#define RETRY_STARTING_FOR_MS 1000
+#define RETRY_STARTING_SLOW_MS 50
+
+static int64_t smaller(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+void db_retry_init(struct db_retry *r, const struct config *cfg)
+{
+	db_backoff_init(&r->other, cfg->initial_delay_ms, cfg->max_delay_ms, false);
+	db_backoff_init(&r->fast, smaller(RETRY_STARTING_FAST_MS, cfg->max_delay_ms),
+			smaller(RETRY_STARTING_FAST_MS * 2, cfg->max_delay_ms), true);
+	db_backoff_init(&r->slow, smaller(RETRY_STARTING_SLOW_MS, cfg->max_delay_ms),
+			smaller(RETRY_STARTING_SLOW_MS * 2, cfg->max_delay_ms), true);
+	r->refused_ms = smaller(RETRY_REFUSED_MS, cfg->max_delay_ms);
+	r->starting_since = -1;
+}
+
+/* Connection refused over TCP, or no socket file: no server process took the attempt. */
+static bool refused(const struct db_error *err)
+{
+	return !err->sqlstate[0] && !err->timed_out &&
+	       (strstr(err->message, "Connection refused") ||
+		strstr(err->message, "No such file or directory"));
+}
+
+int64_t db_retry_next(struct db_retry *r, const struct db_error *err)
+{
+	if (refused(err))
+		return r->refused_ms;
+	if (!db_is(err, SQLSTATE_CANNOT_CONNECT_NOW))
+		return db_backoff_next(&r->other);
+	if (r->starting_since < 0)
+		r->starting_since = clock_ms();
+	if (clock_ms() - r->starting_since < RETRY_STARTING_FOR_MS)
+		return db_backoff_next(&r->fast);
+	return db_backoff_next(&r->slow);
+}
+
 int db_sleep(int64_t ms)
 {
 	int64_t until = clock_ms() + ms;
@@ -543,22 +614,22 @@ PGconn *db_connect_retry(const struct config *cfg, const char *dbname, int64_t d
 PGconn *db_connect_retry_as(const struct config *cfg, const struct conn_params *as,
 			    const char *dbname, int64_t deadline, struct db_error *err)
 {
-	struct db_backoff backoff;
+	struct db_retry retry;
 
-	db_backoff_init(&backoff, cfg->initial_delay_ms, cfg->max_delay_ms, false);
+	db_retry_init(&retry, cfg);
 	for (int attempt = 1;; attempt++) {
 		int64_t left = deadline - clock_ms(), limit = left;
 		PGconn *conn;
 
 		if (cfg->connect_timeout_ms > 0 && cfg->connect_timeout_ms < limit)
 			limit = cfg->connect_timeout_ms;
-		conn = connect_as(as, dbname, limit > 1000 ? limit : 1000, err);
+		conn = connect_as(as, dbname, limit > 1000 ? limit : 1000, NULL, err);
 		if (conn || err->interrupted || err->no_attempt || !db_transient(err) ||
 		    clock_ms() >= deadline)
 			return conn;
 		if (attempt == 1)
 			log_info("retrying a connection: %s", err->message);
-		if (db_sleep(db_backoff_next(&backoff)) < 0) {
+		if (db_sleep(db_retry_next(&retry, err)) < 0) {
 			err->interrupted = true;
 			return NULL;
 		}

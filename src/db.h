@@ -57,6 +57,17 @@ struct db_error {
 PGconn *db_connect(const struct config *cfg, const char *dbname, int64_t timeout_ms,
 		   struct db_error *err);
 /*
+ * Work to do while a connection waits on the server: step does a little of it and returns
+ * false once nothing is left (db_connect_idle then clears step).
+ */
+struct db_idle {
+	bool (*step)(void *arg);
+	void *arg;
+};
+/* db_connect, running idle's steps whenever the connection waits on the server. */
+PGconn *db_connect_idle(const struct config *cfg, const char *dbname, int64_t timeout_ms,
+			struct db_idle *idle, struct db_error *err);
+/*
  * True when the connection parameters can never work (libpq would not even try). Costs a
  * connection attempt bounded by timeout_ms: call it only after a failure without SQLSTATE.
  */
@@ -78,6 +89,14 @@ PGresult *db_copy_in(PGconn *conn, const char *sql, const char *data, size_t len
 /* db_query for statements whose rows do not matter. Returns 0, or -1 with err filled. */
 int db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
 	    struct db_error *err);
+/*
+ * For a caller that sends queries itself (a pipeline): waits until a result can be read
+ * without blocking, cancelling the query when a termination signal comes (cancellable), as
+ * db_query does. Returns 0, or -1 with err filled (connection lost, cancel not obeyed).
+ */
+int db_wait(PGconn *conn, bool cancellable, struct db_error *err);
+/* Fills err (cleared by the caller) from res, a PGRES_FATAL_ERROR result. */
+void db_result_error(PGconn *conn, const PGresult *res, struct db_error *err);
 /*
  * Logs "could not WHAT: message (SQLSTATE x)" with detail and hint, and says what it means
  * for the exit: a signal, a permission, a lost connection, or an unexpected server error.
@@ -131,6 +150,21 @@ struct db_backoff {
 void db_backoff_init(struct db_backoff *b, int64_t initial_ms, int64_t max_ms, bool half_fixed);
 /* The next delay in milliseconds. */
 int64_t db_backoff_next(struct db_backoff *b);
+/*
+ * The pause before the next connection attempt, by what the last one met: nothing
+ * listening (connection refused, no socket file) costs the server nothing and is tried
+ * again every 10 ms; a server that answers 57P03 (starting up, shutting down) forks a
+ * backend for each attempt, and is tried again after 10-20 ms for the first second it
+ * answers so, then after 50-100 ms; anything else gets the wait.initial_delay and
+ * wait.max_delay backoff. No pause is longer than wait.max_delay.
+ */
+struct db_retry {
+	struct db_backoff other, fast, slow;
+	int64_t refused_ms;
+	int64_t starting_since; /* clock_ms() of the first 57P03, or -1 */
+};
+void db_retry_init(struct db_retry *r, const struct config *cfg);
+int64_t db_retry_next(struct db_retry *r, const struct db_error *err);
 /* Sleeps ms with signals deliverable. Returns -1 when a termination signal came. */
 int db_sleep(int64_t ms);
 

@@ -132,6 +132,10 @@ static int file_checksum(const struct migration *m, char out[65])
 	struct buf sql;
 	int rc;
 
+	if (m->sum_ahead) {
+		memcpy(out, m->sum_ahead, 65);
+		return 0;
+	}
 	buf_init(&sql);
 	rc = mig_read(m, &sql);
 	if (rc == 0)
@@ -233,25 +237,48 @@ enum status history_has(const struct history *h, PGconn *conn, int64_t version, 
 	return st;
 }
 
+void history_insert_init(struct history_insert *ins, const struct history *h,
+			 const struct migration *m, const char *checksum, int64_t duration_ms)
+{
+	/* Without a duration, the server's: the time since the transaction began. */
+	ins->sql = xasprintf("INSERT INTO %s (version, name, checksum, duration_ms, applied_by) "
+			     "VALUES ($1, $2, $3, coalesce($4::bigint, (extract(epoch FROM "
+			     "clock_timestamp() - now()) * 1000)::bigint), session_user || "
+			     "coalesce('@' || nullif($5, ''), ''))", h->table);
+	snprintf(ins->version, sizeof(ins->version), "%" PRId64, m->version);
+	snprintf(ins->duration, sizeof(ins->duration), "%" PRId64, duration_ms);
+	/* A truncated name may lack its NUL; a failure leaves the buffer empty. */
+	memset(ins->host, 0, sizeof(ins->host));
+	if (gethostname(ins->host, sizeof(ins->host) - 1) < 0)
+		memset(ins->host, 0, sizeof(ins->host));
+	ins->params[0] = ins->version;
+	ins->params[1] = m->file;
+	ins->params[2] = checksum;
+	ins->params[3] = duration_ms < 0 ? NULL : ins->duration;
+	ins->params[4] = ins->host;
+}
+
+void history_insert_release(struct history_insert *ins)
+{
+	free(ins->sql);
+	ins->sql = NULL;
+}
+
+char *history_absent_guard(const struct history *h)
+{
+	return xasprintf("SELECT 1 / (count(*) = 0)::int FROM %s WHERE version = $1", h->table);
+}
+
 enum status history_record(const struct history *h, PGconn *conn, const struct migration *m,
 			   const char *checksum, int64_t duration_ms)
 {
-	char version[24], duration[24], host[256];
-	const char *params[] = { version, m->file, checksum, duration, host };
-	char *sql = xasprintf("INSERT INTO %s (version, name, checksum, duration_ms, applied_by) "
-			      "VALUES ($1, $2, $3, $4, session_user || "
-			      "coalesce('@' || nullif($5, ''), ''))", h->table);
+	struct history_insert ins;
 	struct db_error err;
 	int rc;
 
-	snprintf(version, sizeof(version), "%" PRId64, m->version);
-	snprintf(duration, sizeof(duration), "%" PRId64, duration_ms);
-	/* A truncated name may lack its NUL; a failure leaves the buffer empty. */
-	memset(host, 0, sizeof(host));
-	if (gethostname(host, sizeof(host) - 1) < 0)
-		memset(host, 0, sizeof(host));
-	rc = db_exec(conn, sql, 5, params, &err);
-	free(sql);
+	history_insert_init(&ins, h, m, checksum, duration_ms);
+	rc = db_exec(conn, ins.sql, 5, ins.params, &err);
+	history_insert_release(&ins);
 	return rc < 0 ? db_report(&err, "record the migration in the history") : ST_OK;
 }
 

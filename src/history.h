@@ -67,6 +67,22 @@ enum status history_has(const struct history *h, PGconn *conn, int64_t version, 
 /* Adds m's row: applied now with checksum, in duration_ms, by session_user@this host. */
 enum status history_record(const struct history *h, PGconn *conn, const struct migration *m,
 			   const char *checksum, int64_t duration_ms);
+/*
+ * history_record's INSERT and its parameters, for a caller that sends it itself (a
+ * pipeline); duration_ms < 0 records the server's time since the transaction began.
+ * history_insert_release frees it.
+ */
+struct history_insert {
+	char *sql;
+	char version[24], duration[24], host[256];
+	const char *params[5];
+};
+void history_insert_init(struct history_insert *ins, const struct history *h,
+			 const struct migration *m, const char *checksum, int64_t duration_ms);
+void history_insert_release(struct history_insert *ins);
+/* A query, with the version as $1, that fails (division by zero) when the version has a row:
+ * a pipeline's guard. The caller frees it. */
+char *history_absent_guard(const struct history *h);
 /* Removes version's row (a rollback). */
 enum status history_remove(const struct history *h, PGconn *conn, int64_t version);
 /* Adds m's row without running it (baseline), with the file's checksum. */

@@ -151,6 +151,19 @@ enum status lock_in_transaction(const struct mig_lock *l, PGconn *conn,
 	return poll_lock(conn, cfg, l->key, false);
 }
 
+/* The server process of conn, which a pooler's BackendKeyData does not tell; 0 if unknown. */
+static int backend_pid(PGconn *conn)
+{
+	struct db_error err;
+	PGresult *res = db_query(conn, "SELECT pg_catalog.pg_backend_pid()", 0, NULL, &err);
+	int pid = 0;
+
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		pid = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return pid;
+}
+
 /*
  * The session mode holds a transaction-level lock in a transaction left open on a
  * connection of its own: a pooler in transaction mode cannot give that server connection
@@ -180,6 +193,8 @@ static enum status hold(struct mig_lock *l, const struct config *cfg, bool *no_s
 		return err.interrupted ? ST_SIGNAL : ST_UNAVAILABLE;
 	}
 	st = poll_lock(l->conn, cfg, l->key, true);
+	if (st == ST_OK)
+		l->backend_pid = backend_pid(l->conn);
 	if (st != ST_OK) {
 		PQfinish(l->conn);
 		l->conn = NULL;
@@ -256,4 +271,5 @@ void lock_release(struct mig_lock *l)
 		log_debug("could not wake the runners waiting for the lock: %s", err.message);
 	PQfinish(l->conn);
 	l->conn = NULL;
+	l->backend_pid = 0;
 }

@@ -23,6 +23,7 @@ struct mig_lock {
 	char key[24];        /* the advisory lock's key, a bigint in decimal */
 	enum lock_mode mode; /* the mode in effect: set by lock_take */
 	PGconn *conn;        /* with LOCK_SESSION once taken: the connection holding it */
+	int backend_pid;     /* and its server process (through a pooler too), or 0 */
 };
 
 /* The mode migrate.lock asks for (lock_take may fall back from it). */

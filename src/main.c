@@ -16,6 +16,7 @@
 #include "log.h"
 #include "migfile.h"
 #include "migrate.h"
+#include "prehash.h"
 #include "provision.h"
 #include "sig.h"
 #include "wait.h"
@@ -705,12 +706,16 @@ static enum status run_phases(const struct config *cfg, const struct cli *cli)
 {
 	struct mig_list list;
 	struct wait_result w = { 0 };
+	struct prehash ahead;
 	enum status st = ST_OK;
 	bool done = false;
 
 	mig_list_init(&list);
 	if (command_has(cli, CMD_MIGRATIONS))
 		st = mig_scan(cfg_get(cfg, CFG_MIGRATE_DIR), &list);
+	/* The files are hashed while the connection waits on the server. */
+	prehash_init(&ahead, &list);
+	w.idle = (struct db_idle){ prehash_step, &ahead };
 	if (st == ST_OK && command_has(cli, CMD_PROVISIONS))
 		st = provision_phase(cfg, cli, &done);
 	if (st != ST_OK || done)
@@ -724,6 +729,7 @@ static enum status run_phases(const struct config *cfg, const struct cli *cli)
 		st = cli->cmd->work(cfg, cli, &w, &list);
 out:
 	PQfinish(w.conn);
+	prehash_release(&ahead);
 	mig_list_release(&list);
 	return st;
 }

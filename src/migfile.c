@@ -261,7 +261,7 @@ enum status mig_scan(const char *dir, struct mig_list *out)
 			cap = cap ? cap * 2 : 32;
 			out->items = xrealloc(out->items, cap * sizeof(*out->items));
 		}
-		out->items[out->n++] = (struct migration){ version, xstrdup(de->d_name), path, 0 };
+		out->items[out->n++] = (struct migration){ version, xstrdup(de->d_name), path, 0, NULL };
 	}
 	if (errno) {
 		log_error("could not read migrations directory \"%s\": %s", dir, strerror(errno));

@@ -13,6 +13,7 @@ struct migration {
 	char *file;      /* "0001_init.sql" */
 	char *path;      /* the directory joined with file, as shown in messages */
 	int line_offset; /* lines of the file before the SQL at hand: nonzero for a down section */
+	const char *sum_ahead; /* its checksum when prehash.c computed it already, or NULL */
 };
 
 struct mig_list {

@@ -414,7 +414,7 @@ static enum status prepare_down(const struct state *s, const struct mig_list *li
 	int rc;
 
 	buf_init(&d->sql);
-	d->view = (struct migration){ a->version, a->name, NULL, 0 };
+	d->view = (struct migration){ a->version, a->name, NULL, 0, NULL };
 	if (!m) {
 		log_error("applied migration \"%s\" has no file: nothing was rolled back", a->name);
 		return ST_MIGRATION;
@@ -644,7 +644,7 @@ static int lint_named(struct lint *l, char *const *files, int nfiles)
 {
 	for (int i = 0; i < nfiles; i++) {
 		const char *slash = strrchr(files[i], '/');
-		struct migration m = { 0, (char *)(slash ? slash + 1 : files[i]), files[i], 0 };
+		struct migration m = { 0, (char *)(slash ? slash + 1 : files[i]), files[i], 0, NULL };
 
 		if (lint_migration(l, &m) < 0)
 			return -1;

@@ -97,21 +97,24 @@ static int64_t min_delay(int64_t a, int64_t b)
 
 enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_result *out)
 {
-	struct db_backoff backoff;
+	struct db_retry retry;
 	struct db_error err;
 	struct db_error cause = { 0 };
 	char last_kind[64] = "";
 	bool checked_params = false;
 
 	if (!out->started) {
+		struct db_idle idle = out->idle;
+
 		memset(out, 0, sizeof(*out));
+		out->idle = idle;
 		out->started = true;
 		out->start = clock_ms();
 		out->deadline = out->start + cfg->wait_timeout_ms;
 	}
 	out->conn = NULL;
 	out->missing = false;
-	db_backoff_init(&backoff, cfg->initial_delay_ms, cfg->max_delay_ms, false);
+	db_retry_init(&retry, cfg);
 	for (;;) {
 		int attempt = ++out->attempts;
 		int64_t left = out->deadline - clock_ms(), limit = left;
@@ -120,7 +123,7 @@ enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_re
 
 		if (cfg->connect_timeout_ms > 0 && cfg->connect_timeout_ms < limit)
 			limit = cfg->connect_timeout_ms;
-		out->conn = db_connect(cfg, NULL, limit > 0 ? limit : 1, &err);
+		out->conn = db_connect_idle(cfg, NULL, limit > 0 ? limit : 1, &out->idle, &err);
 		snprintf(out->dbname, sizeof(out->dbname), "%s", err.dbname);
 		snprintf(out->user, sizeof(out->user), "%s", err.user);
 		if (out->conn) {
@@ -147,7 +150,7 @@ enum status wait_ready(const struct config *cfg, bool missing_ok, struct wait_re
 		left = out->deadline - clock_ms();
 		if (left <= 0)
 			return give_up(err.dbname, &cause, attempt, clock_ms() - out->start);
-		if (db_sleep(min_delay(db_backoff_next(&backoff), left)) < 0)
+		if (db_sleep(min_delay(db_retry_next(&retry, &err), left)) < 0)
 			return ST_SIGNAL;
 	}
 }

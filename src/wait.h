@@ -19,6 +19,7 @@ struct wait_result {
 	int64_t start;       /* clock_ms() when the first wait began */
 	int attempts;        /* connection attempts so far, over every call */
 	bool started;        /* wait_ready ran: a later call continues this wait */
+	struct db_idle idle; /* work for the time connections wait on the server, or none */
 };
 
 /*

@@ -105,3 +105,38 @@ test_pgbouncer_no_lock_left_behind_by_a_killed_runner() {
 	assert_exit 0
 	assert_eq t "$(table_exists "$PGB_DB" pk)" "table"
 }
+
+# A transactional file goes in one pipeline (src/pipeline.c) through transaction pooling too:
+# the server log shows its statements executed as a pipeline's ("execute <unnamed>"), and a
+# failing statement still names its line and rolls back the file, in both lock modes.
+_pipelined_through_bouncer() {
+	local lock=$1 from
+	app_role
+	pgb_run create
+	assert_exit 0
+	psql_super -v d="$PGB_DB" <<<'ALTER DATABASE :"d" SET log_statement = '\''all'\'';' >/dev/null
+	from=$(wc -l <"$PGB_LOG")
+	_bouncer_start transaction 2
+	migdir migrations \
+		0001_a.sql $'CREATE TABLE pbp_a (id int);\nINSERT INTO pbp_a VALUES (1);' \
+		0002_b.sql $'INSERT INTO pbp_a VALUES (2);\nINSERT INTO pbp_missing VALUES (1);\nINSERT INTO pbp_a VALUES (3);'
+	pgb_run migrate --database-port "$PGB_BOUNCER_PORT" --migrate-lock "$lock" --wait-timeout 20s
+	assert_exit 65
+	assert_contains "$PGB_ERR" 'migrations/0002_b.sql:2:13: ERROR: relation "pbp_missing" does not exist'
+	tail -n +"$((from + 1))" "$PGB_LOG" >"$PGB_WORK/server.log"
+	assert_contains "$PGB_WORK/server.log" 'execute <unnamed>: INSERT INTO pbp_a VALUES (1);'
+	assert_contains "$PGB_WORK/server.log" 'execute <unnamed>: INSERT INTO pbp_a VALUES (2);'
+	assert_not_contains "$PGB_WORK/server.log" 'INSERT INTO pbp_a VALUES (3);'
+	assert_eq 1 "$(q "$PGB_DB" 'SELECT count(*) FROM pbp_a')" "rows of pbp_a"
+	assert_eq 1 "$(q "$PGB_DB" "SELECT string_agg(version::text, ',') FROM pgboot.migrations")" "history"
+	assert_eq 0 "$(q "$PGB_DB" "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" "advisory locks left"
+	assert_match "$PGB_BOUNCER_DIR/pgbouncer.log" "login attempt: db=$PGB_DB user=$PGB_ROLE"
+}
+
+test_pgbouncer_transaction_pooling_pipelined_file_session_lock() {
+	_pipelined_through_bouncer session
+}
+
+test_pgbouncer_transaction_pooling_pipelined_file_transaction_lock() {
+	_pipelined_through_bouncer transaction
+}

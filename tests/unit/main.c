@@ -14,6 +14,8 @@ int main(void)
 		{ "configuration files, environment and flags", test_config },
 		{ "redaction of connection strings", test_redact },
 		{ "backoff bounds", test_backoff },
+		{ "retry pause by failure", test_retry },
+		{ "migration checksums ahead of the connection", test_prehash },
 		{ "statement splitting", test_split },
 		{ "variable expansion and identifiers", test_expand },
 		{ "pre-flight checks of migration files", test_preflight },

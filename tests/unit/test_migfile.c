@@ -25,7 +25,7 @@ static void check_position(const char *sql, int pos, int want_line, int want_col
 static int read_migration(const char *data, size_t len, struct buf *sql)
 {
 	char path[] = "/tmp/pgboot-unit-XXXXXX";
-	struct migration m = { 1, path, path, 0 };
+	struct migration m = { 1, path, path, 0, NULL };
 	int fd = mkstemp(path), rc = -1;
 
 	CHECK(fd >= 0);

@@ -11,7 +11,7 @@
 static int check(const char *text, const struct config *cfg, enum lock_mode mode, bool down,
 		 struct preflight *out, char *err, size_t size)
 {
-	struct migration m = { 1, "0001_x.sql", "m/0001_x.sql", down ? 2 : 0 };
+	struct migration m = { 1, "0001_x.sql", "m/0001_x.sql", down ? 2 : 0, NULL };
 	struct buf sql;
 	int rc;
 

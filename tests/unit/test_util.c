@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -120,6 +121,50 @@ void test_backoff(void)
 			CHECK(d >= cap / 2 && d <= cap);
 		}
 	}
+}
+
+static bool between(int64_t d, int64_t lo, int64_t hi)
+{
+	return d >= lo && d <= hi;
+}
+
+/* The pause after a failed connection attempt depends on what it met (db_retry_next). */
+void test_retry(void)
+{
+	struct config cfg;
+	struct db_retry r;
+	struct db_error refused, starting, auth;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.initial_delay_ms = 50;
+	cfg.max_delay_ms = 250;
+	memset(&refused, 0, sizeof(refused));
+	snprintf(refused.message, sizeof(refused.message), "connection to server at \"127.0.0.1\", "
+		 "port 5432 failed: Connection refused");
+	memset(&starting, 0, sizeof(starting));
+	snprintf(starting.sqlstate, sizeof(starting.sqlstate), "57P03");
+	snprintf(starting.message, sizeof(starting.message), "the database system is starting up");
+	memset(&auth, 0, sizeof(auth));
+	snprintf(auth.sqlstate, sizeof(auth.sqlstate), "28P01");
+	db_retry_init(&r, &cfg);
+	/* nothing listens: every 10 ms, however long it lasts */
+	for (int i = 0; i < 100; i++)
+		CHECK(db_retry_next(&r, &refused) == 10);
+	/* starting up: 10-20 ms for the first second it says so, then 50-100 ms */
+	for (int i = 0; i < 50; i++)
+		CHECK(between(db_retry_next(&r, &starting), 10, 20));
+	r.starting_since -= 1000;
+	for (int i = 0; i < 50; i++)
+		CHECK(between(db_retry_next(&r, &starting), 50, 100));
+	/* anything else: the configured backoff, whose first cap is 2 x 50 ms */
+	CHECK(between(db_retry_next(&r, &auth), 0, 100));
+	/* wait.max_delay bounds them all */
+	cfg.max_delay_ms = 5;
+	db_retry_init(&r, &cfg);
+	CHECK(db_retry_next(&r, &refused) == 5);
+	CHECK(between(db_retry_next(&r, &starting), 2, 5));
+	r.starting_since -= 1000;
+	CHECK(between(db_retry_next(&r, &starting), 2, 5));
 }
 
 static volatile sig_atomic_t alarms;

@@ -38,6 +38,8 @@ void test_migfile(void);
 void test_config(void);
 void test_redact(void);
 void test_backoff(void);
+void test_retry(void);
+void test_prehash(void);
 void test_split(void);
 void test_expand(void);
 void test_lint(void);

@@ -1,0 +1,72 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "migfile.h"
+#include "prehash.h"
+#include "unit.h"
+#include "util.h"
+
+/* One file's case: its bytes, and whether prehash takes it (else the usual path does). */
+struct prehash_case {
+	const char *data;
+	size_t len;
+	bool taken;
+};
+
+/*
+ * prehash gives a file the checksum mig_read and mig_checksum give its up part, or leaves
+ * it (NULL) when that needs more than the whole file: a NUL byte, a down part, another
+ * tool's markers, an unreadable file.
+ */
+void test_prehash(void)
+{
+	static const struct prehash_case cases[] = {
+		{ "CREATE TABLE t (id int);\n", 25, true },
+		{ "\xef\xbb\xbfSELECT 1;\r\nSELECT 2;\r\n", 25, true },
+		{ "", 0, true },
+		{ "SELECT 1;\n-- pgboot:down\nSELECT 2;\n", 35, false },
+		{ "-- migrate:up\nSELECT 1;\n", 24, false },
+		{ "SELECT\0 1;\n", 11, false },
+	};
+	size_t n = sizeof(cases) / sizeof(cases[0]);
+	struct mig_list list = { xcalloc(n + 1, sizeof(struct migration)), n + 1 };
+	struct prehash p;
+	size_t steps = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char *path = xstrdup("/tmp/pgboot-unit-XXXXXX");
+		int fd = mkstemp(path);
+
+		CHECK(fd >= 0 && write(fd, cases[i].data, cases[i].len) == (ssize_t)cases[i].len);
+		close(fd);
+		list.items[i] = (struct migration){ (int64_t)i + 1, path, path, 0, NULL };
+	}
+	list.items[n] = (struct migration){ (int64_t)n + 1, "gone", "/nonexistent/x.sql", 0, NULL };
+	prehash_init(&p, &list);
+	while (prehash_step(&p))
+		steps++;
+	CHECK(steps == n + 1);
+	for (size_t i = 0; i < n; i++) {
+		const struct migration *m = &list.items[i];
+		struct buf sql;
+		char want[65];
+
+		CHECK((m->sum_ahead != NULL) == cases[i].taken);
+		buf_init(&sql);
+		if (m->sum_ahead && mig_read(m, &sql) == 0) {
+			mig_checksum(sql.data, sql.len, want);
+			CHECK_STR(m->sum_ahead, want);
+		}
+		buf_release(&sql);
+	}
+	CHECK(list.items[n].sum_ahead == NULL);
+	prehash_release(&p);
+	for (size_t i = 0; i < n; i++) {
+		CHECK(list.items[i].sum_ahead == NULL);
+		unlink(list.items[i].path);
+		free(list.items[i].path);
+	}
+	free(list.items);
+}
