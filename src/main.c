@@ -83,8 +83,7 @@ struct cli {
 	bool dry_run;    /* migrate/run --dry-run */
 	const char *arg; /* new NAME, baseline VERSION */
 	int64_t steps;   /* rollback --steps N */
-	int64_t to;      /* rollback --to VERSION, or -1 */
-	int64_t version; /* baseline VERSION */
+	const char *to;  /* rollback --to VERSION (mig_version_canon accepts it), or NULL */
 	bool force;      /* drop/reset: end other sessions; protected environments: go ahead */
 	const char *confirm; /* --confirm DBNAME, for protected environments */
 };
@@ -337,6 +336,15 @@ static int take_setting(int c, struct config *cfg)
 	return 1;
 }
 
+/* Whether text is a migration version: 12, 0003, 1.2 (mig_version_canon). */
+static bool is_version(const char *text)
+{
+	char *canon = mig_version_canon(text, strlen(text));
+
+	free(canon);
+	return canon != NULL;
+}
+
 /* One option: 1 to go on, 0 when --help or --version has been answered, or an error. */
 static int take_option(int c, char **argv, struct config *cfg, struct cli *cli)
 {
@@ -371,12 +379,14 @@ static int take_option(int c, char **argv, struct config *cfg, struct cli *cli)
 		cli->given |= c == 'j' ? OPT_JSON : c == 'k' ? OPT_CHECK : OPT_DRY_RUN;
 		return 1;
 	case 's':
-	case 't':
-		cli->given |= c == 's' ? OPT_STEPS : OPT_TO;
-		if (parse_int64(optarg, c == 's' ? 1 : 0, INT64_MAX, c == 's' ? &cli->steps : &cli->to) < 0)
-			return usage_error(c == 's' ? "--steps takes a whole number from 1, not"
-						    : "--to takes a version, not", optarg);
+		cli->given |= OPT_STEPS;
+		if (parse_int64(optarg, 1, INT64_MAX, &cli->steps) < 0)
+			return usage_error("--steps takes a whole number from 1, not", optarg);
 		return 1;
+	case 't':
+		cli->given |= OPT_TO;
+		cli->to = optarg;
+		return is_version(optarg) ? 1 : usage_error("--to takes a version, not", optarg);
 	case ':':
 		return usage_error("missing value for option", argv[optind - 1]);
 	case '?':
@@ -443,7 +453,7 @@ static int check_options(const struct cli *cli)
 		free(what);
 		return -1;
 	}
-	if (cli->steps && cli->to >= 0)
+	if (cli->steps && cli->to)
 		return usage_error("rollback takes --steps or --to, not both:", "--to");
 	if (cli->all && cli->nfiles)
 		return usage_error("lint takes --all or files, not both:", "--all");
@@ -464,8 +474,7 @@ static int take_argument(int i, int argc, char **argv, struct cli *cli)
 		return usage_error(i == argc ? "missing the argument of" : "too many arguments for",
 				   cli->cmd->name);
 	cli->arg = argv[i];
-	if (command_has(cli, CMD_TAKES_VERSION) &&
-	    parse_int64(cli->arg, 0, INT64_MAX, &cli->version) < 0)
+	if (command_has(cli, CMD_TAKES_VERSION) && !is_version(cli->arg))
 		return usage_error("baseline takes a version, not", cli->arg);
 	return i + 1;
 }
@@ -612,7 +621,7 @@ static enum status cmd_rollback(const struct config *cfg, const struct cli *cli,
 static enum status cmd_baseline(const struct config *cfg, const struct cli *cli,
 				struct wait_result *w, const struct mig_list *list)
 {
-	return mig_baseline(cfg, w->conn, list, cli->version);
+	return mig_baseline(cfg, w->conn, list, cli->arg);
 }
 
 static enum status cmd_repair(const struct config *cfg, const struct cli *cli,
@@ -731,7 +740,7 @@ static void log_warnings(struct config *cfg)
 
 int main(int argc, char **argv)
 {
-	struct cli cli = { .to = -1 };
+	struct cli cli = { 0 };
 	struct exec_init init;
 	struct config cfg;
 	char err[4096];

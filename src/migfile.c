@@ -23,6 +23,7 @@ void mig_list_init(struct mig_list *list)
 void mig_list_release(struct mig_list *list)
 {
 	for (size_t i = 0; i < list->n; i++) {
+		free(list->items[i].version);
 		free(list->items[i].file);
 		free(list->items[i].path);
 	}
@@ -37,33 +38,103 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-int mig_parse_name(const char *file, int64_t *version)
+static bool is_digit(char c)
 {
-	const char *p = file;
-	int64_t v = 0;
+	return c >= '0' && c <= '9';
+}
 
-	if (*p < '0' || *p > '9')
-		return 0;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (INT64_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (*p - '0');
+char *mig_version_canon(const char *text, size_t len)
+{
+	struct buf b;
+	size_t i = 0, keep = 0;
+
+	if (len == 0)
+		return NULL;
+	buf_init(&b);
+	while (i < len) {
+		size_t start = i;
+
+		while (i < len && is_digit(text[i]))
+			i++;
+		if (i == start || (i < len && (text[i] != '.' && text[i] != '_')) ||
+		    (i < len && i + 1 == len)) {
+			buf_release(&b);
+			return NULL; /* an empty segment, another character, or a trailing separator */
+		}
+		while (start + 1 < i && text[start] == '0')
+			start++;
+		if (b.len)
+			buf_append(&b, ".", 1);
+		buf_append(&b, text + start, i - start);
+		if (keep == 0 || !(i - start == 1 && text[start] == '0'))
+			keep = b.len; /* the end of the last segment that is not zero (or the first) */
+		i += i < len;
 	}
+	b.data[b.len = keep] = '\0';
+	return buf_detach(&b);
+}
+
+/* The next segment of version *p: its digits without leading zeros, as [*s, *s + *n). */
+static void next_segment(const char **p, const char **s, size_t *n)
+{
+	const char *q = *p;
+
+	while (*q == '0' && is_digit(q[1]))
+		q++;
+	*s = q;
+	while (is_digit(*q))
+		q++;
+	*n = (size_t)(q - *s);
+	if (*s + 1 == q && **s == '0')
+		*n = 0; /* zero: the same as a missing segment */
+	*p = *q ? q + 1 : q; /* past the '.' (or whatever a key not canonical holds there) */
+}
+
+int mig_version_cmp(const char *a, const char *b)
+{
+	if (!a || !b)
+		return (a == NULL) - (b == NULL);
+	if (!is_digit(*a) || !is_digit(*b))
+		return is_digit(*a) ? -1 : is_digit(*b) ? 1 : strcmp(a, b);
+	while (*a || *b) {
+		const char *x, *y;
+		size_t nx, ny;
+		int c;
+
+		next_segment(&a, &x, &nx);
+		next_segment(&b, &y, &ny);
+		if (nx != ny)
+			return nx < ny ? -1 : 1;
+		if ((c = memcmp(x, y, nx)) != 0)
+			return c;
+	}
+	return 0;
+}
+
+const char *mig_history_key(const struct migration *m)
+{
+	return m->version ? m->version : m->file;
+}
+
+int mig_parse_name(const char *file, char **version)
+{
+	size_t digits = strspn(file, "0123456789");
+	const char *p = file + digits;
+
 	/* A name after the underscore, a .sql ending, and not a down migration. */
-	if (*p != '_' || p[1] == '\0' || !ends_with(p + 1, ".sql") || strlen(p + 1) <= 4 ||
-	    ends_with(p + 1, ".down.sql"))
+	if (digits == 0 || *p != '_' || p[1] == '\0' || !ends_with(p + 1, ".sql") ||
+	    strlen(p + 1) <= 4 || ends_with(p + 1, ".down.sql"))
 		return 0;
-	*version = v;
+	*version = mig_version_canon(file, digits);
 	return 1;
 }
 
 static int by_version(const void *a, const void *b)
 {
 	const struct migration *x = a, *y = b;
+	int c = mig_version_cmp(x->version, y->version);
 
-	if (x->version != y->version)
-		return x->version < y->version ? -1 : 1;
-	return strcmp(x->file, y->file);
+	return c ? c : strcmp(x->file, y->file);
 }
 
 static bool is_regular(const char *path)
@@ -76,10 +147,11 @@ static bool is_regular(const char *path)
 static enum status check_duplicates(const struct mig_list *list)
 {
 	for (size_t i = 1; i < list->n; i++) {
-		if (list->items[i].version == list->items[i - 1].version) {
-			log_error("migrations \"%s\" and \"%s\" have the same version %lld",
-				  list->items[i - 1].path, list->items[i].path,
-				  (long long)list->items[i].version);
+		const char *v = list->items[i].version;
+
+		if (v && mig_version_cmp(v, list->items[i - 1].version) == 0) {
+			log_error("migrations \"%s\" and \"%s\" have the same version %s",
+				  list->items[i - 1].path, list->items[i].path, v);
 			return ST_MIGRATION;
 		}
 	}
@@ -110,14 +182,15 @@ static bool flyway_name(const char *file)
 
 const char *mig_layout_of_name(const char *file)
 {
-	int64_t version;
+	char *version = NULL;
+	bool golang;
 
 	if (flyway_name(file))
 		return "Flyway";
 	/* golang-migrate: <version>_<name>.up.sql beside <version>_<name>.down.sql */
-	if (ends_with(file, ".up.sql") && mig_parse_name(file, &version) == 1)
-		return "golang-migrate";
-	return NULL;
+	golang = ends_with(file, ".up.sql") && mig_parse_name(file, &version) == 1;
+	free(version);
+	return golang ? "golang-migrate" : NULL;
 }
 
 /* What a directory showed besides pgboot's migrations. */
@@ -237,15 +310,12 @@ enum status mig_scan(const char *dir, struct mig_list *out)
 		return ST_CONFIG;
 	}
 	while ((errno = 0, de = readdir(d))) {
-		int64_t version;
+		char *version = NULL;
 		char *path;
 		int rc = mig_parse_name(de->d_name, &version);
 
-		if (rc < 0) {
-			log_error("migration \"%s/%s\": version does not fit in 63 bits", dir, de->d_name);
-			goto out;
-		}
 		if (rc == 0 || mig_layout_of_name(de->d_name)) {
+			free(version);
 			note_other(dir, de, &seen);
 			continue;
 		}
@@ -255,13 +325,15 @@ enum status mig_scan(const char *dir, struct mig_list *out)
 			log_error("migration \"%s\" is not a regular file (a dangling link, a directory "
 				  "or a pipe)", path);
 			free(path);
+			free(version);
 			goto out;
 		}
 		if (out->n == cap) {
 			cap = cap ? cap * 2 : 32;
 			out->items = xrealloc(out->items, cap * sizeof(*out->items));
 		}
-		out->items[out->n++] = (struct migration){ version, xstrdup(de->d_name), path, 0 };
+		out->items[out->n++] = (struct migration){ .version = version,
+							   .file = xstrdup(de->d_name), .path = path };
 	}
 	if (errno) {
 		log_error("could not read migrations directory \"%s\": %s", dir, strerror(errno));
@@ -615,6 +687,42 @@ void mig_checksum(const char *data, size_t len, char out[65])
 	hex_encode(md, 32, out);
 }
 
+int mig_file_checksum(const struct migration *m, char out[65])
+{
+	struct buf sql;
+	int rc;
+
+	buf_init(&sql);
+	rc = mig_read(m, &sql);
+	if (rc == 0)
+		mig_checksum(sql.data, sql.len, out);
+	buf_release(&sql);
+	return rc;
+}
+
+int mig_raw_checksum(const char *path, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 32;
+	struct buf raw;
+	int rc = -1;
+
+	buf_init(&raw);
+	if (read_file(path, &raw) < 0) {
+		log_error("could not read migration \"%s\": %s", path, strerror(errno));
+		goto out;
+	}
+	if (!EVP_Digest(raw.data, raw.len, md, &mdlen, EVP_sha256(), NULL)) {
+		log_error("could not compute a SHA-256 digest");
+		exit(70);
+	}
+	hex_encode(md, 32, out);
+	rc = 0;
+out:
+	buf_release(&raw);
+	return rc;
+}
+
 void mig_position(const char *sql, size_t len, int position, int *line, int *column)
 {
 	int chars = 0, last_line = 1, last_column = 1;
@@ -661,30 +769,60 @@ static char *slug(const char *name)
 	return buf_detach(&b);
 }
 
-/* The next version: a timestamp when the directory uses them, else the newest plus one. */
-static void next_version(const struct mig_list *list, char *out, size_t size)
+/* digits + 1, malloc'd: "0099" -> "0100", "99" -> "100". */
+static char *increment(const char *digits)
 {
-	const struct migration *newest = list->n ? &list->items[list->n - 1] : NULL;
-	int width = newest ? (int)strspn(newest->file, "0123456789") : 4;
+	size_t n = strlen(digits);
+	char *out = xmalloc(n + 2);
+	size_t i = n;
 
-	if (newest && newest->version >= 10000000000000LL) {
+	memcpy(out + 1, digits, n + 1);
+	out[0] = '0';
+	while (i > 0 && out[i] == '9')
+		out[i--] = '0';
+	out[i]++;
+	if (out[0] == '0')
+		memmove(out, out + 1, n + 1);
+	return out;
+}
+
+/*
+ * The next version, malloc'd: a UTC timestamp when the directory uses them (14 digits or
+ * more), else the newest plus one, as wide as its file's digits.
+ */
+static char *next_version(const struct mig_list *list)
+{
+	const struct migration *newest = NULL;
+	char stamp[32], *v;
+	int width = 4;
+
+	for (size_t i = list->n; i > 0 && !newest; i--)
+		if (list->items[i - 1].version)
+			newest = &list->items[i - 1];
+	if (newest && strlen(newest->version) >= 14 && !strchr(newest->version, '.')) {
 		time_t now = time(NULL);
 		struct tm tm;
-		int64_t v;
 
 		gmtime_r(&now, &tm);
-		strftime(out, size, "%Y%m%d%H%M%S", &tm);
-		v = strtoll(out, NULL, 10);
-		if (v <= newest->version)
-			snprintf(out, size, "%" PRId64, newest->version + 1);
-		return;
+		strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
+		return mig_version_cmp(stamp, newest->version) > 0 ? xstrdup(stamp)
+								   : increment(newest->version);
 	}
-	snprintf(out, size, "%0*" PRId64, width, (newest ? newest->version : 0) + 1);
+	if (newest)
+		width = (int)strspn(newest->file, "0123456789");
+	v = increment(newest && !strchr(newest->version, '.') ? newest->version : "0");
+	if ((int)strlen(v) < width) {
+		char *padded = xasprintf("%0*d%s", width - (int)strlen(v), 0, v);
+
+		free(v);
+		v = padded;
+	}
+	return v;
 }
 
 enum status mig_new(const char *dir, const char *name)
 {
-	char *base = slug(name), *path = NULL, version[32];
+	char *base = slug(name), *path = NULL, *version = NULL;
 	struct mig_list list;
 	enum status st = ST_CONFIG;
 	int fd;
@@ -701,7 +839,7 @@ enum status mig_new(const char *dir, const char *name)
 	if ((st = mig_scan(dir, &list)) != ST_OK)
 		goto out;
 	st = ST_CONFIG;
-	next_version(&list, version, sizeof(version));
+	version = next_version(&list);
 	path = xasprintf("%s/%s_%s.sql", dir, version, base);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 	if (fd < 0) {
@@ -727,5 +865,6 @@ out:
 	mig_list_release(&list);
 	free(base);
 	free(path);
+	free(version);
 	return st;
 }

@@ -8,11 +8,17 @@
 #include "status.h"
 #include "util.h"
 
+/*
+ * A migration file. Versions are text in canonical form (mig_version_canon): "1" for
+ * 0001_x.sql, "1.2" for Flyway's V1_2__x.sql, "20250101120000" for a timestamp, with no
+ * length limit. Compare them with mig_version_cmp, never as numbers.
+ */
 struct migration {
-	int64_t version;
-	char *file;      /* "0001_init.sql" */
-	char *path;      /* the directory joined with file, as shown in messages */
-	int line_offset; /* lines of the file before the SQL at hand: nonzero for a down section */
+	char *version;      /* canonical; NULL for a repeatable file (Flyway's R__x.sql) */
+	char *file;         /* "0001_init.sql" */
+	char *path;         /* the directory joined with file, as shown in messages */
+	int line_offset;    /* lines of the file before the SQL at hand: nonzero for a down section */
+	int64_t created_ms; /* drizzle-kit's journal "when" (ms since 1970), 0 when none */
 };
 
 struct mig_list {
@@ -33,10 +39,32 @@ void mig_list_release(struct mig_list *list);
  */
 enum status mig_scan(const char *dir, struct mig_list *out);
 /*
- * Returns 1 and the version when file is a migration's name, 0 when it is not one, -1
- * when it looks like one but its version does not fit in 63 bits.
+ * Returns 1 and the version (canonical, malloc'd: the caller frees it) when file is a
+ * migration's name, <version>_<name>.sql, else 0.
  */
-int mig_parse_name(const char *file, int64_t *version);
+int mig_parse_name(const char *file, char **version);
+
+/*
+ * The canonical text of the version in text[0, len), malloc'd, or NULL when it is not a
+ * version: one or more runs of digits separated by single '.' or '_' (Flyway reads
+ * V1_2__x.sql as 1.2). Each run loses its leading zeros ("0" stays), and trailing zero
+ * segments go, as Flyway's MigrationVersion drops them (1.0 and 1 are one version):
+ * "0001" -> "1", "1_2" -> "1.2", "1.0.0" -> "1", "2024.01.15" -> "2024.1.15".
+ */
+char *mig_version_canon(const char *text, size_t len);
+/*
+ * Orders two versions as Flyway does: segment by segment, numerically (digit strings of
+ * any length: by length without leading zeros, then by bytes), a missing segment read as
+ * 0. For whole numbers this is numeric order. A key that does not start with a digit (a
+ * repeatable's history key, mig_history_key) comes after every version, in byte order;
+ * NULL after everything. Returns <0, 0 or >0.
+ */
+int mig_version_cmp(const char *a, const char *b);
+/*
+ * The key of m's row in pgboot's history (its version column): the version, or for a
+ * repeatable file its file name ("R__views.sql"), which never starts with a digit.
+ */
+const char *mig_history_key(const struct migration *m);
 /*
  * The name of the tool whose layout file (a name in a migrations directory) follows, or
  * NULL: "Flyway" for V<version>__<x>.sql, U<version>__, B<version>__ and R__<x>.sql;
@@ -75,6 +103,16 @@ int mig_read(const struct migration *m, struct buf *sql);
 int mig_read_down(const struct migration *m, struct buf *sql, char **where, int *line_offset);
 /* Lowercase hex SHA-256 of data with every CRLF read as LF. */
 void mig_checksum(const char *data, size_t len, char out[65]);
+/*
+ * pgboot's checksum of m, as its history records it: mig_checksum of the part that runs
+ * (mig_read). Returns 0, or -1 when the file cannot be read or is refused (logged).
+ */
+int mig_file_checksum(const struct migration *m, char out[65]);
+/*
+ * Lowercase hex SHA-256 of the file at path exactly as stored (no BOM removed, CRLF
+ * kept): what drizzle's migrator records as a migration's hash. Returns 0, or -1 (logged).
+ */
+int mig_raw_checksum(const char *path, char out[65]);
 /*
  * Converts the server's error position (1-based, in characters) within sql into a 1-based
  * line and column (in characters). Positions past the end map to the last character.
