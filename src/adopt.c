@@ -50,33 +50,34 @@ struct tool_spec {
 	const char *schema;  /* its default schema; NULL: the first of the search path */
 	const char *table;   /* its default table */
 	const char *columns; /* its table's columns, sorted, comma-separated */
-	/* What it applied, as rows of (key, applied_at, flag, kind, script, checksum); %s is
-	 * the quoted table. applied_at is text that reads back as a timestamptz. */
-	const char *read;
+	/* What it applied, as rows of (key, applied_at, flag, kind, script, checksum): the
+	 * query is read, the quoted table, then read_tail. applied_at reads as a timestamptz. */
+	const char *read, *read_tail;
 };
 
 static const struct tool_spec tools[TOOL_COUNT] = {
 	[TOOL_DBMATE] = { "dbmate", NULL, "schema_migrations", "version",
-			  "SELECT version, NULL, NULL, NULL, NULL, NULL FROM %s" },
+			  "SELECT version, NULL, NULL, NULL, NULL, NULL FROM ", "" },
 	[TOOL_GOLANG_MIGRATE] = { "golang-migrate", NULL, "schema_migrations", "dirty,version",
-				  "SELECT version::text, NULL, dirty::text, NULL, NULL, NULL FROM %s" },
+				  "SELECT version::text, NULL, dirty::text, NULL, NULL, NULL FROM ", "" },
 	[TOOL_GOOSE] = { "goose", NULL, "goose_db_version", "id,is_applied,tstamp,version_id",
 			 "SELECT version_id::text, tstamp::timestamptz::text, NULL, NULL, NULL, NULL "
-			 "FROM (SELECT DISTINCT ON (version_id) * FROM %s ORDER BY version_id, id DESC) t "
-			 "WHERE is_applied AND version_id <> 0" },
+			 "FROM (SELECT DISTINCT ON (version_id) * FROM ",
+			 " ORDER BY version_id, id DESC) t WHERE is_applied AND version_id <> 0" },
 	[TOOL_FLYWAY] = { "flyway", NULL, "flyway_schema_history",
 			  "checksum,description,execution_time,installed_by,installed_on,"
 			  "installed_rank,script,success,type,version",
 			  "SELECT version, installed_on::timestamptz::text, success::text, type, script, "
-			  "checksum::text FROM %s ORDER BY installed_rank" },
+			  "checksum::text FROM ", " ORDER BY installed_rank" },
 	[TOOL_NODE_PG_MIGRATE] = { "node-pg-migrate", NULL, "pgmigrations", "id,name,run_on",
 				   "SELECT name, run_on::timestamptz::text, NULL, NULL, NULL, NULL "
-				   "FROM %s ORDER BY id" },
+				   "FROM ", " ORDER BY id" },
 	[TOOL_DRIZZLE] = { "drizzle", "drizzle", "__drizzle_migrations", "created_at,hash,id",
 			   "SELECT created_at::text, to_timestamp(created_at / 1000.0)::text, NULL, "
-			   "NULL, NULL, hash FROM %s WHERE created_at IS NOT NULL ORDER BY id" },
+			   "NULL, NULL, hash FROM ",
+			   " WHERE created_at IS NOT NULL ORDER BY id" },
 	[TOOL_ALEMBIC] = { "alembic", NULL, "alembic_version", "version_num",
-			   "SELECT version_num, NULL, NULL, NULL, NULL, NULL FROM %s" },
+			   "SELECT version_num, NULL, NULL, NULL, NULL, NULL FROM ", "" },
 };
 
 enum { COL_KEY, COL_APPLIED_AT, COL_FLAG, COL_KIND, COL_SCRIPT, COL_CHECKSUM, NCOLS };
@@ -555,7 +556,8 @@ static enum status two_found(const char *first, const char *second)
 static enum status source_find(const struct config *cfg, PGconn *conn, struct source *src)
 {
 	static const char sql[] =
-		"SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), "
+		"SELECT '\"' || replace(n.nspname, '\"', '\"\"') || '\".\"' || "
+		"replace(c.relname, '\"', '\"\"') || '\"', "
 		"string_agg(a.attname::text, ',' ORDER BY a.attname::text COLLATE \"C\") "
 		"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 		"JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
@@ -617,7 +619,7 @@ static void source_release(struct source *src)
 
 static enum status source_read(PGconn *conn, struct source *src)
 {
-	char *sql = xasprintf(tools[src->tool].read, src->name);
+	char *sql = xasprintf("%s%s%s", tools[src->tool].read, src->name, tools[src->tool].read_tail);
 	struct db_error err;
 	enum status st = ST_OK;
 

@@ -348,6 +348,24 @@ enum status history_baseline(const struct history *h, PGconn *conn, const struct
 	return ST_OK;
 }
 
+enum status history_adopt(const struct history *h, PGconn *conn, const struct migration *m,
+			  const char *checksum, const char *applied_at, const char *tool)
+{
+	const char *params[] = { mig_history_key(m), m->file, checksum, applied_at, tool };
+	char *sql;
+	struct db_error err;
+	int rc;
+
+	if (!history_fits(h, m))
+		return ST_MIGRATION;
+	sql = xasprintf("INSERT INTO %s (version, name, checksum, applied_at, duration_ms, applied_by) "
+			"VALUES ($1, $2, $3, coalesce($4::timestamptz, now()), 0, "
+			"$5 || ' (adopted by ' || session_user || ')')", h->table);
+	rc = db_exec(conn, sql, 5, params, &err);
+	free(sql);
+	return rc < 0 ? db_report(&err, "record an adopted migration") : ST_OK;
+}
+
 enum status history_repair(const struct history *h, PGconn *conn, const struct migration *m)
 {
 	const struct history_row *a = history_find(h, mig_history_key(m));

@@ -83,6 +83,12 @@ enum status history_record(const struct history *h, PGconn *conn, const struct m
 enum status history_remove(const struct history *h, PGconn *conn, const char *version);
 /* Adds m's row without running it (baseline), with the file's checksum. */
 enum status history_baseline(const struct history *h, PGconn *conn, const struct migration *m);
+/*
+ * Adds m's row as another tool applied it (adopt.c): with checksum, at applied_at (text,
+ * NULL: now), applied_by "<tool> (adopted by <session_user>)".
+ */
+enum status history_adopt(const struct history *h, PGconn *conn, const struct migration *m,
+			  const char *checksum, const char *applied_at, const char *tool);
 /* Re-records the checksum of m, an applied file edited since (repair), with a warning. */
 enum status history_repair(const struct history *h, PGconn *conn, const struct migration *m);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adopt.h"
 #include "config.h"
 #include "conn.h"
 #include "create.h"
@@ -110,6 +111,8 @@ static void usage(FILE *out)
 		"  pgboot baseline [OPTIONS] VERSION\n"
 		"                             record migrations up to VERSION as applied, unrun\n"
 		"  pgboot repair [OPTIONS]    re-record the checksums of edited applied files\n"
+		"  pgboot adopt [OPTIONS]     record what another migration tool applied (its\n"
+		"                             table is only read); run and migrate do it first\n"
 		"  pgboot drop [OPTIONS] [--force]    drop the database (--force: end its sessions)\n"
 		"  pgboot reset [OPTIONS] [--force]   drop, create and migrate it (local development)\n"
 		"  In a protected environment (pgboot.protect), rollback, drop and reset also need\n"
@@ -160,7 +163,7 @@ static void version(void)
 }
 
 static command_fn cmd_migrate, cmd_status, cmd_plan, cmd_rollback, cmd_baseline, cmd_repair,
-	cmd_new, cmd_config, cmd_lint;
+	cmd_new, cmd_config, cmd_lint, cmd_adopt;
 
 /*
  * Every command, one row each, in the order of the phases. The help text, the refusals of
@@ -177,6 +180,7 @@ static const struct command commands[] = {
 	  cmd_rollback },
 	{ "baseline", CMD_MIGRATIONS | CMD_TAKES_VERSION, 0, cmd_baseline },
 	{ "repair", CMD_MIGRATIONS, 0, cmd_repair },
+	{ "adopt", CMD_MIGRATIONS, 0, cmd_adopt },
 	{ "new", CMD_OFFLINE | CMD_TAKES_NAME, 0, cmd_new },
 	{ "drop", CMD_DESTRUCTIVE | CMD_DROPS, OPT_FORCE | OPT_CONFIRM, NULL },
 	{ "reset", CMD_DESTRUCTIVE | CMD_DROPS | CMD_MIGRATIONS, OPT_FORCE | OPT_CONFIRM, cmd_migrate },
@@ -629,6 +633,13 @@ static enum status cmd_repair(const struct config *cfg, const struct cli *cli,
 {
 	(void)cli;
 	return mig_repair(cfg, w->conn, list);
+}
+
+static enum status cmd_adopt(const struct config *cfg, const struct cli *cli,
+			     struct wait_result *w, const struct mig_list *list)
+{
+	(void)cli;
+	return adopt_command(cfg, w->conn, list);
 }
 
 static enum status cmd_new(const struct config *cfg, const struct cli *cli,

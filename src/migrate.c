@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "adopt.h"
 #include "apply.h"
 #include "history.h"
 #include "lock.h"
@@ -157,6 +158,9 @@ enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_l
 
 	state_init(&s, conn, cfg);
 	st = history_read(&s.h, conn);
+	/* No history yet: another tool's is adopted first, then read as pgboot's own. */
+	if (st == ST_OK && s.h.table_missing && (st = adopt_run(cfg, conn, list, &s.h, false)) == ST_OK)
+		st = history_read(&s.h, conn);
 	if (st == ST_OK)
 		st = history_check(&s.h, cfg, list, &pending, true);
 	if (st == ST_OK && pending)
