@@ -277,8 +277,9 @@ test_adopt_goose_table() {
 # Flyway (flyway/flyway, flyway-database/flyway-database-postgresql/.../PostgreSQLDatabase.java,
 # getRawCreateScript): the table below, primary key installed_rank and an index on success.
 # A versioned file adds a row of type SQL with its version; a repeatable one a row with a null
-# version and its checksum; `flyway baseline` a BASELINE row; a failed file (on databases
-# without transactional DDL, or with mixed statements) a row with success = false.
+# version; a failed file (mixed or non-transactional statements) a row with success = false.
+# checksum is flyway-core's ChecksumCalculator: CRC-32 of the UTF-8 bytes of every line
+# without its line break, a BOM removed, as a signed int (computed here with Python's zlib).
 _flyway_table() {
 	q "$PGB_DB" 'CREATE TABLE "public"."flyway_schema_history" (
 		"installed_rank" INT NOT NULL, "version" VARCHAR(50), "description" VARCHAR(200) NOT NULL,
@@ -287,37 +288,81 @@ _flyway_table() {
 		"execution_time" INTEGER NOT NULL, "success" BOOLEAN NOT NULL);
 		ALTER TABLE "public"."flyway_schema_history" ADD CONSTRAINT "flyway_schema_history_pk" PRIMARY KEY ("installed_rank");
 		CREATE INDEX "flyway_schema_history_s_idx" ON "public"."flyway_schema_history" ("success");
-		CREATE TABLE markers (file text NOT NULL)'
+		CREATE TABLE markers (file text NOT NULL); CREATE TABLE runs (file text NOT NULL)'
 	migdir migrations V1__one.sql "INSERT INTO markers VALUES ('V1__one');" \
-		V1_1__two.sql "INSERT INTO markers VALUES ('V1_1__two');" \
-		V2__three.sql "INSERT INTO markers VALUES ('V2__three');"
+		V1_1__two.sql $'INSERT INTO markers\r\nVALUES (\'V1_1__two\');' \
+		V2__three.sql "INSERT INTO markers VALUES ('V2__three');" \
+		R__views.sql $'CREATE OR REPLACE VIEW marker_files AS SELECT file FROM markers;\nINSERT INTO runs VALUES (\'R__views\');'
+}
+
+# _flyway_crc FILE: Flyway's checksum of FILE
+_flyway_crc() {
+	python3 -c 'import sys, zlib
+d = open(sys.argv[1], "rb").read()
+d = d[3:] if d.startswith(b"\xef\xbb\xbf") else d
+c = zlib.crc32(b"".join(d.splitlines()))
+print(c - (1 << 32) if c >= 1 << 31 else c)' "$1"
+}
+
+# _flyway_ran RANK VERSION SCRIPT [SUCCESS]: the row Flyway writes after running SCRIPT
+_flyway_ran() {
+	q "$PGB_DB" "INSERT INTO flyway_schema_history VALUES (:rank, NULLIF(:'v', ''), 'x', 'SQL', :'s',
+		:crc, 'alice', '2024-01-0' || :rank || ' 10:00:00', 5, :ok)" -v rank="$1" -v v="$2" -v s="$3" \
+		-v crc="$(_flyway_crc "migrations/$3")" -v ok="${4:-true}"
 }
 
 test_adopt_flyway_table() {
 	local before
 	_setup
 	_flyway_table
-	q "$PGB_DB" "INSERT INTO flyway_schema_history VALUES
-		(1, '1', 'one', 'SQL', 'V1__one.sql', 12345, 'alice', '2024-01-01 10:00:00', 5, true),
-		(2, '1.1', 'two', 'SQL', 'V1_1__two.sql', 23456, 'alice', '2024-01-02 10:00:00', 5, true);
-		INSERT INTO markers VALUES ('V1__one'), ('V1_1__two')"
+	_flyway_ran 1 1 V1__one.sql
+	_flyway_ran 2 1.1 V1_1__two.sql
+	_flyway_ran 3 "" R__views.sql
+	q "$PGB_DB" "INSERT INTO markers VALUES ('V1__one'), ('V1_1__two');
+		CREATE VIEW marker_files AS SELECT file FROM markers; INSERT INTO runs VALUES ('R__views')"
 	before=$(_dump flyway_schema_history)
 	pgb_run run -- true
-	assert_contains "$PGB_ERR" 'adopted 2 migrations from flyway ("public"."flyway_schema_history")'
+	assert_contains "$PGB_ERR" 'adopted 3 migrations from flyway ("public"."flyway_schema_history")'
 	_assert_adopted flyway_schema_history "$before" V1_1__two V1__one V2__three
+	assert_eq "R__views|1" "$(q "$PGB_DB" 'SELECT file, count(*) FROM runs GROUP BY file')" \
+		"runs of the repeatable file, unchanged since Flyway ran it"
 	assert_eq "2024-01-02 10:00:00+00|flyway (adopted by postgres)" \
 		"$(q "$PGB_DB" "SELECT applied_at, applied_by FROM pgboot.migrations WHERE name = 'V1_1__two.sql'")" \
 		"applied_at is Flyway's installed_on"
+}
+
+# Flyway's checksum shows what was edited since it ran: a versioned file is reported changed
+# (not run), a repeatable one runs again, as Flyway would do
+test_adopt_flyway_edited_files() {
+	_setup
+	_flyway_table
+	_flyway_ran 1 1 V1__one.sql
+	_flyway_ran 2 "" R__views.sql
+	q "$PGB_DB" "INSERT INTO markers VALUES ('V1__one');
+		CREATE VIEW marker_files AS SELECT file FROM markers; INSERT INTO runs VALUES ('R__views')"
+	rm migrations/V1_1__two.sql migrations/V2__three.sql
+	printf '\n-- a comment since\n' >>migrations/R__views.sql
+	pgb_run migrate
+	assert_exit 0
+	assert_eq "R__views|2" "$(q "$PGB_DB" 'SELECT file, count(*) FROM runs GROUP BY file')" \
+		"runs of the repeatable file edited since Flyway ran it"
+	# a versioned file edited before pgboot recorded it
+	q "$PGB_DB" 'DROP TABLE pgboot.migrations'
+	printf -- '-- edited\n' >>migrations/V1__one.sql
+	pgb_run migrate
+	assert_exit 65
+	assert_contains "$PGB_ERR" "V1__one.sql"
+	assert_contains "$PGB_ERR" "changed"
+	assert_eq "V1__one|1" "$(_markers)" "markers: the edited file did not run again"
 }
 
 test_adopt_flyway_failed_row_is_refused() {
 	local before
 	_setup
 	_flyway_table
-	q "$PGB_DB" "INSERT INTO flyway_schema_history VALUES
-		(1, '1', 'one', 'SQL', 'V1__one.sql', 12345, 'alice', '2024-01-01 10:00:00', 5, true),
-		(2, '1.1', 'two', 'SQL', 'V1_1__two.sql', 23456, 'alice', '2024-01-02 10:00:00', 5, false);
-		INSERT INTO markers VALUES ('V1__one')"
+	_flyway_ran 1 1 V1__one.sql
+	_flyway_ran 2 1.1 V1_1__two.sql false
+	q "$PGB_DB" "INSERT INTO markers VALUES ('V1__one')"
 	before=$(_dump flyway_schema_history)
 	pgb_run run -- touch "$PGB_WORK/started"
 	assert_exit 65
