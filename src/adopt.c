@@ -746,7 +746,10 @@ enum status adopt_run(const struct config *cfg, PGconn *conn, const struct mig_l
 	enum status st = source_find(cfg, conn, &src);
 
 	if (st != ST_OK || !src.name) {
-		if (st == ST_OK && print)
+		if (st == ST_OK && cfg_get(cfg, CFG_MIGRATE_ADOPT_TABLE))
+			log_warn("nothing to adopt: no table \"%s\" (migrate.adopt_table)",
+				 cfg_get(cfg, CFG_MIGRATE_ADOPT_TABLE));
+		else if (st == ST_OK && print)
 			log_info("nothing to adopt: found no other tool's history");
 		goto out;
 	}

@@ -382,7 +382,8 @@ test_adopt_ten_runners_adopt_once() {
 	_golang_migrate_table false
 	before=$(_dump schema_migrations)
 	pgb_runners 10 run -- true
-	PGB_RC=0 # every runner exited 0 (pgb_runners checks)
+	# shellcheck disable=SC2034 # read by _assert_adopted: pgb_runners checked every exit
+	PGB_RC=0
 	cat "$PGB_WORK"/err.* >"$PGB_WORK/all-err"
 	assert_eq 1 "$(count_matches "$PGB_WORK/all-err" 'adopted 2 migrations')" "runners that adopted"
 	assert_eq 1 "$(count_matches "$PGB_WORK/all-err" 'applying 3_three')" "runners that applied 3_three"
@@ -438,6 +439,10 @@ test_adopt_command_alone() {
 		INSERT INTO ops.versions VALUES ('20240101000001');
 		CREATE TABLE markers (file text NOT NULL); INSERT INTO markers VALUES ('20240101000001_one')"
 	cp "$_FIXTURES"/dbmate/*.sql migrations/
+	# a table that no tool would have made is not adopted
+	PGBOOT_MIGRATE_ADOPT_TABLE=public.markers pgb_run adopt
+	assert_exit 78
+	assert_contains "$PGB_ERR" '"public"."markers" (migrate.adopt_table) is not a history table of a tool pgboot reads: its columns are file'
 	PGBOOT_MIGRATE_ADOPT_TABLE=ops.versions pgb_run adopt
 	assert_exit 0
 	assert_contains "$PGB_ERR" 'adopted 1 migration from dbmate ("ops"."versions")'
