@@ -624,7 +624,18 @@ static enum status source_read(PGconn *conn, struct source *src)
 	enum status st = ST_OK;
 
 	src->rows = db_query(conn, sql, 0, NULL, &err);
-	if (!src->rows || PQresultStatus(src->rows) != PGRES_TUPLES_OK) {
+	if (src->rows && PQresultStatus(src->rows) == PGRES_TUPLES_OK) {
+		st = ST_OK;
+	} else if (db_is(&err, SQLSTATE_INSUFFICIENT_PRIVILEGE)) {
+		char *hint = xasprintf("grant SELECT on %s to the role pgboot runs as, or run "
+				       "\"pgboot adopt\" once as a role that may read it", src->name);
+		const struct log_field fields[] = { { "hint", hint }, { NULL, NULL } };
+
+		log_event(LOG_ERROR, fields, "could not read %s's history %s: %s",
+			  tools[src->tool].name, src->name, err.message);
+		free(hint);
+		st = ST_PERMISSION;
+	} else {
 		char *what = xasprintf("read %s's history %s", tools[src->tool].name, src->name);
 
 		st = db_report(&err, what);

@@ -455,3 +455,16 @@ test_adopt_command_alone() {
 	assert_exit 0
 	assert_eq "$(printf '%s|1\n' 20240101000001_one 20240101000002_two 20240101000003_three)" "$(_markers)" "markers"
 }
+
+# The role pgboot runs as may not read the tool's table: refused (77), never taken as "none"
+test_adopt_unreadable_table_is_refused() {
+	mkrole "$PGB_ROLE" app-pw
+	q postgres "CREATE DATABASE :\"d\" OWNER :\"r\"" -v d="$PGB_DB" -v r="$PGB_ROLE"
+	_golang_migrate_table false
+	use_conn "$PGB_ROLE" app-pw "$PGB_DB"
+	pgb_run migrate
+	assert_exit 77
+	assert_contains "$PGB_ERR" "could not read golang-migrate's history \"public\".\"schema_migrations\": permission denied"
+	assert_contains "$PGB_ERR" "pgboot: hint: grant SELECT on \"public\".\"schema_migrations\" to the role pgboot runs as"
+	assert_eq f "$(table_exists "$PGB_DB" pgboot.migrations)" "pgboot's history exists"
+}
