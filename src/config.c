@@ -85,6 +85,8 @@ static const struct cfg_spec specs[CFG_NKEYS] = {
 	[CFG_MIGRATE_TRANSACTION] = { "migrate", "transaction", T_ENUM, "file", "file|all", NULL,
 				      NULL },
 	[CFG_MIGRATE_LINT] = { "migrate", "lint", T_ENUM, "warn", "error|warn|off", NULL, NULL },
+	[CFG_MIGRATE_FORMAT] = { "migrate", "format", T_ENUM, "auto", "auto|pgboot|dbmate|golang-migrate|"
+				 "goose|flyway|node-pg-migrate|drizzle", NULL, NULL },
 	[CFG_EXEC_INIT] = { "exec", "init", T_ENUM, "auto", "auto|on|off", NULL, NULL },
 	[CFG_EXEC_INIT_GROUP] = { "exec", "init_group", T_ENUM, "false", "false|true", NULL, NULL },
 	[CFG_EXEC_INIT_SIGNAL_MAP] = { "exec", "init_signal_map", T_SIGMAP, NULL, NULL, NULL, NULL },
