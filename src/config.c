@@ -86,6 +86,8 @@ static const struct cfg_spec specs[CFG_NKEYS] = {
 	[CFG_MIGRATE_TRANSACTION] = { "migrate", "transaction", T_ENUM, "file", "file|all", NULL,
 				      NULL },
 	[CFG_MIGRATE_LINT] = { "migrate", "lint", T_ENUM, "warn", "error|warn|off", NULL, NULL },
+	[CFG_MIGRATE_FORMAT] = { "migrate", "format", T_ENUM, "auto", "auto|pgboot|dbmate|golang-migrate|"
+				 "goose|flyway|node-pg-migrate|drizzle", NULL, NULL },
 	[CFG_MIGRATE_ADOPT] = { "migrate", "adopt", T_ENUM, "auto", "auto|never", NULL, NULL },
 	[CFG_MIGRATE_ADOPT_TABLE] = { "migrate", "adopt_table", T_TABLE, NULL, NULL, NULL, NULL },
 	[CFG_MIGRATE_ADOPT_ALEMBIC] = { "migrate", "adopt_alembic", T_REVMAP, NULL, NULL, NULL, NULL },

@@ -125,6 +125,13 @@ const struct history_row *history_find(const struct history *h, const char *vers
 	return NULL;
 }
 
+const struct history_row *history_applied(const struct history *h, const struct migration *m)
+{
+	const struct history_row *a = history_find(h, mig_history_key(m));
+
+	return a && !(m->version == NULL && a->stale) ? a : NULL;
+}
+
 const struct history_row *history_newest(const struct history *h)
 {
 	for (size_t i = h->n; i > 0; i--)
@@ -229,7 +236,7 @@ static void log_changed(const struct migration *m, const struct history_row *a, 
 	free(hint);
 }
 
-enum status history_check(const struct history *h, const struct config *cfg,
+enum status history_check(struct history *h, const struct config *cfg,
 			  const struct mig_list *list, size_t *pending, bool warn)
 {
 	const struct history_row *newest = history_newest(h);
@@ -237,7 +244,7 @@ enum status history_check(const struct history *h, const struct config *cfg,
 	*pending = 0;
 	for (size_t i = 0; i < list->n; i++) {
 		const struct migration *m = &list->items[i];
-		const struct history_row *a = history_find(h, mig_history_key(m));
+		struct history_row *a = (struct history_row *)history_find(h, mig_history_key(m));
 		char sum[65];
 		int same;
 
@@ -254,7 +261,9 @@ enum status history_check(const struct history *h, const struct config *cfg,
 		}
 		if ((same = history_matches(a, m, sum)) < 0)
 			return ST_MIGRATION;
-		if (!same) {
+		a->stale = !same && !m->version;
+		*pending += a->stale;
+		if (!same && m->version) {
 			log_changed(m, a, sum);
 			return ST_MIGRATION;
 		}
@@ -292,7 +301,10 @@ enum status history_record(const struct history *h, PGconn *conn, const struct m
 	const char *params[] = { mig_history_key(m), m->file, checksum, duration, host };
 	char *sql = xasprintf("INSERT INTO %s (version, name, checksum, duration_ms, applied_by) "
 			      "VALUES ($1, $2, $3, $4, session_user || "
-			      "coalesce('@' || nullif($5, ''), ''))", h->table);
+			      "coalesce('@' || nullif($5, ''), ''))%s", h->table, m->version ? "" :
+			      " ON CONFLICT (version) DO UPDATE SET checksum = excluded.checksum, "
+			      "applied_at = now(), duration_ms = excluded.duration_ms, "
+			      "applied_by = excluded.applied_by");
 	struct db_error err;
 	int rc;
 

@@ -21,6 +21,7 @@ struct history_row {
 	char *checksum;
 	char *applied_at;
 	char *duration_ms;
+	bool stale; /* a repeatable file's row whose checksum no longer matches (history_check) */
 };
 
 /*
@@ -47,6 +48,11 @@ void history_release(struct history *h);
 enum status history_read(struct history *h, PGconn *conn);
 /* The row of version (a history key: mig_history_key), or NULL. */
 const struct history_row *history_find(const struct history *h, const char *version);
+/*
+ * m's row when m counts as applied: it has one and, for a repeatable file, its checksum
+ * matched when history_check last ran (a changed repeatable file is pending again).
+ */
+const struct history_row *history_applied(const struct history *h, const struct migration *m);
 /* The newest row of a versioned migration (not a repeatable), or NULL. */
 const struct history_row *history_newest(const struct history *h);
 /*
@@ -63,10 +69,11 @@ enum status history_create(const struct history *h, PGconn *conn);
 /*
  * Compares the files with the rows read: an applied file whose checksum changed, or a
  * pending one older than the newest applied one (unless migrate.out_of_order = allow),
- * stops everything (logged). Counts what is pending; with warn, warns about rows without
- * a file (once per run: the check is made again under the lock).
+ * stops everything (logged); a repeatable file whose checksum changed is pending again
+ * (its row marked stale). Counts what is pending; with warn, warns about rows without a
+ * file (once per run: the check is made again under the lock).
  */
-enum status history_check(const struct history *h, const struct config *cfg,
+enum status history_check(struct history *h, const struct config *cfg,
 			  const struct mig_list *list, size_t *pending, bool warn);
 /*
  * Hashes m's file into sum and compares it with row a: 1 when it matches, 0 when the
@@ -76,7 +83,10 @@ int history_matches(const struct history_row *a, const struct migration *m, char
 /* Whether version has a row now (read inside the caller's transaction). */
 enum status history_has(const struct history *h, PGconn *conn, const char *version, bool *found);
 
-/* Adds m's row: applied now with checksum, in duration_ms, by session_user@this host. */
+/*
+ * Adds m's row: applied now with checksum, in duration_ms, by session_user@this host; a
+ * repeatable file's row is replaced.
+ */
 enum status history_record(const struct history *h, PGconn *conn, const struct migration *m,
 			   const char *checksum, int64_t duration_ms);
 /* Removes version's row (a rollback). */

@@ -664,7 +664,7 @@ static enum status lint_offline(const struct config *cfg, const struct cli *cli)
 
 	mig_list_init(&list);
 	if (cli->all)
-		st = mig_scan(cfg_get(cfg, CFG_MIGRATE_DIR), &list);
+		st = mig_scan(cfg_get(cfg, CFG_MIGRATE_DIR), cfg_get(cfg, CFG_MIGRATE_FORMAT), &list);
 	if (st == ST_OK)
 		st = mig_lint(cfg, NULL, &list, cli->files, cli->nfiles, cli->json);
 	mig_list_release(&list);
@@ -695,7 +695,7 @@ static enum status run_phases(const struct config *cfg, const struct cli *cli)
 
 	mig_list_init(&list);
 	if (command_has(cli, CMD_MIGRATIONS))
-		st = mig_scan(cfg_get(cfg, CFG_MIGRATE_DIR), &list);
+		st = mig_scan(cfg_get(cfg, CFG_MIGRATE_DIR), cfg_get(cfg, CFG_MIGRATE_FORMAT), &list);
 	if (st == ST_OK)
 		st = connect_target(cfg, cli, &w);
 	if (st == ST_OK)

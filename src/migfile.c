@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "log.h"
 
 void mig_list_init(struct mig_list *list)
@@ -26,6 +27,7 @@ void mig_list_release(struct mig_list *list)
 		free(list->items[i].version);
 		free(list->items[i].file);
 		free(list->items[i].path);
+		free(list->items[i].down_path);
 	}
 	free(list->items);
 	mig_list_init(list);
@@ -269,14 +271,13 @@ static enum status check_layout(const char *dir, const struct mig_list *list,
 	char *hint;
 
 	if (seen->tool) {
-		hint = xasprintf("pgboot runs files named <version>_<name>.sql (a down part after a "
-				 "line \"-- pgboot:down\" or in <version>_<name>.down.sql): convert the "
-				 "files (\"pgboot baseline VERSION\" records what %s applied already), "
-				 "or keep using %s until pgboot reads its layout", seen->tool, seen->tool);
+		hint = xasprintf("set migrate.format to the tool's layout (or auto, which detects it), "
+				 "or convert the files to pgboot's: <version>_<name>.sql, a down part after "
+				 "a line \"-- pgboot:down\"");
 		const struct log_field fields[] = { { "hint", hint }, { NULL, NULL } };
 
 		log_event(LOG_ERROR, fields, "migrations directory \"%s\" looks like %s's layout "
-			  "(%s: \"%s\"), which pgboot does not read yet", dir, seen->tool, seen->what,
+			  "(%s: \"%s\"), but migrate.format is pgboot", dir, seen->tool, seen->what,
 			  seen->example);
 		free(hint);
 		return ST_MIGRATION;
@@ -297,7 +298,23 @@ static enum status check_layout(const char *dir, const struct mig_list *list,
 	return ST_OK;
 }
 
-enum status mig_scan(const char *dir, struct mig_list *out)
+enum status mig_scan(const char *dir, const char *format, struct mig_list *out)
+{
+	enum mig_format f;
+	enum status st;
+
+	if (layout_format(format, &f) < 0) {
+		log_error("unknown migrate.format \"%s\"", format);
+		return ST_CONFIG;
+	}
+	if (f == MIG_FORMAT_AUTO && (st = layout_detect(dir, &f)) != ST_OK)
+		return st;
+	if (f == MIG_FORMAT_PGBOOT)
+		return mig_scan_pgboot(dir, out);
+	return layout_scan(dir, f, out);
+}
+
+enum status mig_scan_pgboot(const char *dir, struct mig_list *out)
 {
 	struct layout_seen seen = { 0 };
 	DIR *d = opendir(dir);
@@ -374,22 +391,23 @@ struct marker_def {
 	const char *tool;
 	const char *doc; /* as the tool documents it */
 	bool down;
+	enum mig_mark what;
 };
 
 enum { MK_DBMATE_UP, MK_DBMATE_DOWN, MK_NPM_UP, MK_NPM_DOWN, MK_GOOSE };
 
 static const struct marker_def marker_defs[] = {
-	[MK_DBMATE_UP] = { "dbmate", "-- migrate:up", false },
-	[MK_DBMATE_DOWN] = { "dbmate", "-- migrate:down", true },
-	[MK_NPM_UP] = { "node-pg-migrate", "-- Up Migration", false },
-	[MK_NPM_DOWN] = { "node-pg-migrate", "-- Down Migration", true },
-	[MK_GOOSE + 0] = { "goose", "-- +goose Up", false },
-	[MK_GOOSE + 1] = { "goose", "-- +goose Down", true },
-	[MK_GOOSE + 2] = { "goose", "-- +goose StatementBegin", false },
-	[MK_GOOSE + 3] = { "goose", "-- +goose StatementEnd", false },
-	[MK_GOOSE + 4] = { "goose", "-- +goose NO TRANSACTION", false },
-	[MK_GOOSE + 5] = { "goose", "-- +goose ENVSUB ON", false },
-	[MK_GOOSE + 6] = { "goose", "-- +goose ENVSUB OFF", false },
+	[MK_DBMATE_UP] = { "dbmate", "-- migrate:up", false, MARK_UP },
+	[MK_DBMATE_DOWN] = { "dbmate", "-- migrate:down", true, MARK_DOWN },
+	[MK_NPM_UP] = { "node-pg-migrate", "-- Up Migration", false, MARK_UP },
+	[MK_NPM_DOWN] = { "node-pg-migrate", "-- Down Migration", true, MARK_DOWN },
+	[MK_GOOSE + 0] = { "goose", "-- +goose Up", false, MARK_UP },
+	[MK_GOOSE + 1] = { "goose", "-- +goose Down", true, MARK_DOWN },
+	[MK_GOOSE + 2] = { "goose", "-- +goose StatementBegin", false, MARK_OTHER },
+	[MK_GOOSE + 3] = { "goose", "-- +goose StatementEnd", false, MARK_OTHER },
+	[MK_GOOSE + 4] = { "goose", "-- +goose NO TRANSACTION", false, MARK_NO_TRANSACTION },
+	[MK_GOOSE + 5] = { "goose", "-- +goose ENVSUB ON", false, MARK_ENVSUB_ON },
+	[MK_GOOSE + 6] = { "goose", "-- +goose ENVSUB OFF", false, MARK_OTHER },
 };
 
 static const char *const goose_words[] = { "up", "down", "statementbegin", "statementend",
@@ -504,6 +522,17 @@ static int line_marker(const char *p, const char *e)
 	return kind >= 0 ? kind : npm_marker(q, e);
 }
 
+int mig_line_marker(const char *p, const char *e, struct mig_line_mark *out)
+{
+	int kind = line_marker(p, e);
+
+	if (kind < 0)
+		return 0;
+	*out = (struct mig_line_mark){ marker_defs[kind].tool, marker_defs[kind].doc,
+				       marker_defs[kind].what };
+	return 1;
+}
+
 /* Notes the marker on this line, if any: the first of all, and the first down one. */
 static void note_markers(const char *p, const char *e, int line, struct mig_marker *found)
 {
@@ -527,7 +556,7 @@ static void note_markers(const char *p, const char *e, int line, struct mig_mark
 	}
 }
 
-static bool is_pgboot_down(const char *p, size_t n)
+bool mig_is_pgboot_down(const char *p, size_t n)
 {
 	while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
 		n--;
@@ -547,7 +576,7 @@ static size_t scan_lines(const char *sql, size_t len, struct mig_marker *found)
 		const char *nl = memchr(sql + p, '\n', len - p);
 		size_t end = nl ? (size_t)(nl - sql) : len;
 
-		if (is_pgboot_down(sql + p, end - p))
+		if (mig_is_pgboot_down(sql + p, end - p))
 			return p;
 		if (!found->down_line)
 			note_markers(sql + p, sql + end, line, found);
@@ -577,23 +606,23 @@ static void refuse_marker(const struct migration *m, const struct mig_marker *mk
 	if (mk->down_line)
 		detail = xasprintf("its down part starts at line %d (\"%s\"), and pgboot would run it "
 				   "on the way up", mk->down_line, mk->down);
-	hint = xasprintf("pgboot runs a file up to a line \"-- pgboot:down\": put what undoes the "
-			 "migration after such a line, delete the %s markers (a file that must run "
-			 "outside a transaction starts with \"-- pgboot:no-transaction\"), then run "
-			 "\"pgboot repair\" if it was applied before; or keep using %s until pgboot "
-			 "reads its format", mk->tool, mk->tool);
+	hint = xasprintf("set migrate.format = %s (or auto, which detects it) to read the file as "
+			 "%s does; or, to keep pgboot's layout, put what undoes the migration after a "
+			 "line \"-- pgboot:down\", delete the %s markers (a file that must run outside "
+			 "a transaction starts with \"-- pgboot:no-transaction\"), then run \"pgboot "
+			 "repair\" if it was applied before", mk->tool, mk->tool, mk->tool);
 	{
 		const struct log_field fields[] = { { "detail", detail }, { "hint", hint },
 						    { NULL, NULL } };
 
-		log_event(LOG_ERROR, fields, "%s:%d: \"%s\" is a %s marker, and pgboot does not read "
-			  "%s files yet", m->path, mk->line, mk->marker, mk->tool, mk->tool);
+		log_event(LOG_ERROR, fields, "%s:%d: \"%s\" is a %s marker, but migrate.format is "
+			  "pgboot", m->path, mk->line, mk->marker, mk->tool);
 	}
 	free(detail);
 	free(hint);
 }
 
-static int read_whole(const char *path, struct buf *sql)
+int mig_read_whole(const char *path, struct buf *sql)
 {
 	static const char bom[] = "\xef\xbb\xbf";
 	const char *nul;
@@ -620,7 +649,9 @@ int mig_read(const struct migration *m, struct buf *sql)
 {
 	struct mig_marker mk;
 
-	if (read_whole(m->path, sql) < 0)
+	if (m->format != MIG_FORMAT_PGBOOT)
+		return layout_read_up(m, sql);
+	if (mig_read_whole(m->path, sql) < 0)
 		return -1;
 	sql->len = scan_lines(sql->data, sql->len, &mk);
 	sql->data[sql->len] = '\0';
@@ -638,7 +669,9 @@ int mig_read_down(const struct migration *m, struct buf *sql, char **where, int 
 
 	*where = NULL;
 	*line_offset = 0;
-	if (read_whole(m->path, sql) < 0)
+	if (m->format != MIG_FORMAT_PGBOOT)
+		return layout_read_down(m, sql, where, line_offset);
+	if (mig_read_whole(m->path, sql) < 0)
 		return -1;
 	marker = down_marker(sql->data, sql->len);
 	if (marker < sql->len) {
@@ -660,7 +693,7 @@ int mig_read_down(const struct migration *m, struct buf *sql, char **where, int 
 		return 0;
 	}
 	*where = companion;
-	return read_whole(companion, sql) < 0 ? -1 : 1;
+	return mig_read_whole(companion, sql) < 0 ? -1 : 1;
 }
 
 void mig_checksum(const char *data, size_t len, char out[65])
@@ -823,6 +856,7 @@ static char *next_version(const struct mig_list *list)
 enum status mig_new(const char *dir, const char *name)
 {
 	char *base = slug(name), *path = NULL, *version = NULL;
+	enum mig_format format;
 	struct mig_list list;
 	enum status st = ST_CONFIG;
 	int fd;
@@ -836,7 +870,16 @@ enum status mig_new(const char *dir, const char *name)
 		log_error("could not create migrations directory \"%s\": %s", dir, strerror(errno));
 		goto out;
 	}
-	if ((st = mig_scan(dir, &list)) != ST_OK)
+	if ((st = layout_detect(dir, &format)) != ST_OK)
+		goto out;
+	if (format != MIG_FORMAT_PGBOOT) {
+		log_error("migrations directory \"%s\" is in %s's layout: create the file with %s; "
+			  "pgboot new writes pgboot's layout only", dir, layout_name(format),
+			  layout_name(format));
+		st = ST_CONFIG;
+		goto out;
+	}
+	if ((st = mig_scan_pgboot(dir, &list)) != ST_OK)
 		goto out;
 	st = ST_CONFIG;
 	version = next_version(&list);

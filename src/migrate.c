@@ -82,7 +82,7 @@ static enum status check_pending(const struct state *s, const struct mig_list *l
 				 enum lock_mode mode, struct lint *l)
 {
 	for (size_t i = 0; i < list->n; i++)
-		if (!history_find(&s->h, mig_history_key(&list->items[i])) &&
+		if (!history_applied(&s->h, &list->items[i]) &&
 		    describe(&list->items[i], s->ctx.cfg, mode, NULL, l) < 0)
 			return ST_MIGRATION;
 	return ST_OK;
@@ -113,7 +113,7 @@ static enum status apply_together(struct state *s, const struct mig_list *list, 
 	size_t n = 0;
 
 	for (size_t i = 0; i < list->n; i++)
-		if (!history_find(&s->h, mig_history_key(&list->items[i])))
+		if (!history_applied(&s->h, &list->items[i]))
 			files[n++] = &list->items[i];
 	st = apply_all(&s->ctx, files, n, applied);
 	free(files);
@@ -139,7 +139,7 @@ static enum status apply_locked(PGconn *conn, const struct config *cfg, struct s
 		char label[48];
 		bool skipped;
 
-		if (history_find(&s->h, mig_history_key(m)))
+		if (history_applied(&s->h, m))
 			continue;
 		snprintf(label, sizeof(label), "[%zu/%zu]", ++seen, pending);
 		st = apply_file(&s->ctx, m, label, &skipped);
@@ -257,7 +257,8 @@ static int file_row(const struct history *h, const struct migration *m,
 	if (r->a) {
 		if ((same = history_matches(r->a, m, sum)) < 0)
 			return -1;
-		r->state = same ? "applied" : "changed";
+		/* a repeatable file that changed runs again: pending, not changed */
+		r->state = same ? "applied" : m->version ? "changed" : "pending";
 	} else if ((r->done = progress_count(pc, key))) {
 		r->state = "partial";
 	} else if (newest && m->version && mig_version_cmp(m->version, newest->version) < 0) {
@@ -355,7 +356,7 @@ enum status mig_plan(const struct config *cfg, PGconn *conn, const struct mig_li
 		struct preflight info;
 		long done = progress_count(&pc, mig_history_key(m));
 
-		if (history_find(&h, mig_history_key(m)))
+		if (history_applied(&h, m))
 			continue;
 		if (describe(m, cfg, lock_configured(cfg), &info, NULL) < 0) {
 			st = ST_MIGRATION;
@@ -457,13 +458,24 @@ static enum status prepare_down(const struct state *s, const struct mig_list *li
 	return rc == 1 ? check_down(s, d) : ST_MIGRATION;
 }
 
-/* The applied migrations to undo, newest first: the last steps, or all above to (not NULL). */
+/* The rows of versioned migrations: the first ones (repeatable files' rows sort last). */
+static size_t versioned_rows(const struct history *h)
+{
+	const struct history_row *newest = history_newest(h);
+
+	return newest ? (size_t)(newest - h->rows) + 1 : 0;
+}
+
+/*
+ * The applied migrations to undo, newest first: the last steps, or all above to (not
+ * NULL). Repeatable files have no down part and are never rolled back.
+ */
 static size_t rollback_targets(const struct history *h, int64_t steps, const char *to)
 {
-	size_t n = 0;
+	size_t n = 0, rows = versioned_rows(h);
 
-	while (n < h->n && (to ? mig_version_cmp(h->rows[h->n - 1 - n].version, to) > 0
-			       : (int64_t)n < steps))
+	while (n < rows && (to ? mig_version_cmp(h->rows[rows - 1 - n].version, to) > 0
+			      : (int64_t)n < steps))
 		n++;
 	return n;
 }
@@ -476,7 +488,7 @@ static enum status roll_back(struct state *s, const struct mig_list *list, size_
 	enum status st = ST_OK;
 
 	for (; st == ST_OK && ready < n; ready++)
-		st = prepare_down(s, list, &s->h.rows[s->h.n - 1 - ready], &downs[ready]);
+		st = prepare_down(s, list, &s->h.rows[versioned_rows(&s->h) - 1 - ready], &downs[ready]);
 	for (size_t i = 0; st == ST_OK && i < n; i++) {
 		char label[48];
 
