@@ -89,9 +89,6 @@ test_adopt_dbmate_real() {
 		20240101000003_three 20240101000004_four
 	assert_eq "20240101000001|dbmate (adopted by postgres)" \
 		"$(q "$PGB_DB" 'SELECT version, applied_by FROM pgboot.migrations ORDER BY version LIMIT 1')" "an adopted row"
-	assert_eq "$(sha migrations/20240101000002_two.sql)" \
-		"$(q "$PGB_DB" "SELECT checksum FROM pgboot.migrations WHERE name = '20240101000002_two.sql'")" \
-		"an adopted row's checksum is today's file's"
 }
 
 test_adopt_node_pg_migrate_real() {
@@ -307,7 +304,7 @@ print(c - (1 << 32) if c >= 1 << 31 else c)' "$1"
 # _flyway_ran RANK VERSION SCRIPT [SUCCESS]: the row Flyway writes after running SCRIPT
 _flyway_ran() {
 	q "$PGB_DB" "INSERT INTO flyway_schema_history VALUES (:rank, NULLIF(:'v', ''), 'x', 'SQL', :'s',
-		:crc, 'alice', '2024-01-0' || :rank || ' 10:00:00', 5, :ok)" -v rank="$1" -v v="$2" -v s="$3" \
+		:crc, 'alice', ('2024-01-0' || :rank || ' 10:00:00')::timestamp, 5, :ok)" -v rank="$1" -v v="$2" -v s="$3" \
 		-v crc="$(_flyway_crc "migrations/$3")" -v ok="${4:-true}"
 }
 
@@ -408,10 +405,10 @@ test_adopt_never_refuses_to_start() {
 test_adopt_row_without_a_file_is_refused() {
 	_setup
 	_golang_migrate_table false
-	rm migrations/1_one.up.sql migrations/1_one.down.sql
+	rm migrations/2_two.up.sql migrations/2_two.down.sql
 	pgb_run migrate
 	assert_exit 65
-	assert_contains "$PGB_ERR" 'golang-migrate applied version 1, and no file in "migrations" has it'
+	assert_contains "$PGB_ERR" 'golang-migrate applied version 2, and no file in "migrations" has it'
 	assert_eq f "$(table_exists "$PGB_DB" pgboot.migrations)" "pgboot's history exists"
 	assert_eq "$(printf '%s|1\n' 1_one 2_two)" "$(_markers)" "markers"
 }
