@@ -748,6 +748,17 @@ static void report(const struct source *src, const struct plan *p, bool print)
 		 p->n == 1 ? "" : "s", tools[src->tool].name, src->name);
 }
 
+/* Every file must read (and pass its layout's checks) before the database is looked at. */
+static enum status files_readable(const struct mig_list *list)
+{
+	char sum[65];
+
+	for (size_t i = 0; i < list->n; i++)
+		if (mig_file_checksum(&list->items[i], sum) < 0)
+			return ST_MIGRATION;
+	return ST_OK;
+}
+
 enum status adopt_run(const struct config *cfg, PGconn *conn, const struct mig_list *list,
 		      const struct history *h, bool print)
 {
@@ -768,7 +779,8 @@ enum status adopt_run(const struct config *cfg, PGconn *conn, const struct mig_l
 		st = refuse_never(&src);
 		goto out;
 	}
-	if ((st = source_read(conn, &src)) != ST_OK || (st = plan_make(cfg, &src, list, &p)) != ST_OK)
+	if ((st = files_readable(list)) != ST_OK || (st = source_read(conn, &src)) != ST_OK ||
+	    (st = plan_make(cfg, &src, list, &p)) != ST_OK)
 		goto out;
 	if (p.n)
 		qsort(p.items, p.n, sizeof(*p.items), by_file);

@@ -83,8 +83,11 @@ test_formats_dbmate_file_is_refused_and_its_table_kept() {
 	assert_exit 1
 	# What the hint says: the down part after "-- pgboot:down", the markers deleted
 	sed -i -e '/^-- migrate:up/d' -e 's/^-- migrate:down$/-- pgboot:down/' "migrations/$f"
+	# pgboot adopts dbmate's history (adopt.sh), which its role must be able to read
+	q "$PGB_DB" "GRANT SELECT ON schema_migrations TO :\"r\"" -v r="$PGB_ROLE"
 	pgb_run migrate
 	assert_exit 0
+	assert_contains "$PGB_ERR" 'adopted 1 migration from dbmate'
 	assert_eq 3 "$(q "$PGB_DB" 'SELECT count(*) FROM users')" "rows of users after the converted file"
 	assert_eq 1 "$(q "$PGB_DB" 'SELECT count(*) FROM pgboot.migrations')" "pgboot history rows"
 	# applied files are read for their checksums at every start: a marker there is refused too
