@@ -30,6 +30,7 @@
 
 #include "adopt.h"
 #include "db.h"
+#include "layout.h"
 #include "lock.h"
 #include "log.h"
 #include "util.h"
@@ -549,11 +550,70 @@ static enum status two_found(const char *first, const char *second)
 	return ST_MIGRATION;
 }
 
+/* A tool's table whose files are not in migrate.dir: the folder or database is another's. */
+static enum status refuse_layout(enum tool t, const char *name, const char *layout,
+				 const char *dir)
+{
+	const struct log_field fields[] = {
+		{ "hint", "point migrate.dir at the folder that tool ran, or set migrate.adopt_table "
+			  "to the history of the tool these files are for; nothing was recorded" },
+		{ NULL, NULL }
+	};
+
+	log_event(LOG_ERROR, fields, "found %s's history %s, but the files in \"%s\" are in "
+		  "%s's layout", tools[t].name, name, dir, layout);
+	return ST_MIGRATION;
+}
+
+/*
+ * Picks the table to adopt among those found (found[t]: tool t's, or NULL), with the
+ * layout of the files in effect: that layout's tool's table when it is there (the others
+ * are left, with a warning), else the one table found; alembic's goes with any layout.
+ */
+static enum status source_choose(const struct config *cfg, const struct mig_list *list,
+				 char *const found[TOOL_COUNT], struct source *src)
+{
+	const char *layout = list->n ? layout_name(list->items[0].format) : "pgboot";
+	int pick = -1, other = -1;
+
+	for (int t = 0; t < TOOL_COUNT; t++)
+		if (found[t] && strcmp(tools[t].name, layout) == 0)
+			pick = t;
+	for (int t = 0; t < TOOL_COUNT; t++) {
+		if (!found[t] || t == pick)
+			continue;
+		if (pick >= 0) {
+			log_warn("%s's history %s is not adopted: the files are in %s's layout",
+				 tools[t].name, found[t], layout);
+		} else if (other >= 0) {
+			char *a = xasprintf("%s's %s", tools[other].name, found[other]);
+			char *b = xasprintf("%s's %s", tools[t].name, found[t]);
+			enum status st = two_found(a, b);
+
+			free(a);
+			free(b);
+			return st;
+		} else {
+			other = t;
+		}
+	}
+	if (pick < 0 && other >= 0 && other != TOOL_ALEMBIC && strcmp(layout, "pgboot") != 0)
+		return refuse_layout((enum tool)other, found[other], layout,
+				     cfg_get(cfg, CFG_MIGRATE_DIR));
+	pick = pick >= 0 ? pick : other;
+	if (pick >= 0) {
+		src->tool = (enum tool)pick;
+		src->name = xstrdup(found[pick]);
+	}
+	return ST_OK;
+}
+
 /*
  * Finds the other tool's table. Returns ST_OK with src->name NULL when there is none; a
  * table named by migrate.adopt_table that no tool would have made is an error.
  */
-static enum status source_find(const struct config *cfg, PGconn *conn, struct source *src)
+static enum status source_find(const struct config *cfg, PGconn *conn,
+			       const struct mig_list *list, struct source *src)
 {
 	static const char sql[] =
 		"SELECT '\"' || replace(n.nspname, '\"', '\"\"') || '\".\"' || "
@@ -566,8 +626,8 @@ static enum status source_find(const struct config *cfg, PGconn *conn, struct so
 		"GROUP BY n.nspname, c.relname ORDER BY 1";
 	struct buf schemas, tables;
 	const char *params[2];
+	char *found[TOOL_COUNT] = { NULL };
 	struct db_error err;
-	char *first = NULL;
 	enum status st = ST_OK;
 	PGresult *res;
 
@@ -581,7 +641,6 @@ static enum status source_find(const struct config *cfg, PGconn *conn, struct so
 		st = db_report(&err, "look for another tool's migration history");
 	for (int i = 0; st == ST_OK && i < PQntuples(res); i++) {
 		enum tool t = tool_of_columns(PQgetvalue(res, i, 1));
-		char *which;
 
 		if (t == TOOL_COUNT && cfg_get(cfg, CFG_MIGRATE_ADOPT_TABLE)) {
 			log_error("%s (migrate.adopt_table) is not a history table of a tool pgboot "
@@ -591,19 +650,11 @@ static enum status source_find(const struct config *cfg, PGconn *conn, struct so
 			log_debug("%s is not another tool's history: its columns are %s",
 				  PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
 		} else {
-			which = xasprintf("%s's %s", tools[t].name, PQgetvalue(res, i, 0));
-			if (first) {
-				st = two_found(first, which);
-			} else {
-				first = which;
-				which = NULL;
-				src->tool = t;
-				src->name = xstrdup(PQgetvalue(res, i, 0));
-			}
-			free(which);
+			found[t] = PQgetvalue(res, i, 0);
 		}
 	}
-	free(first);
+	if (st == ST_OK)
+		st = source_choose(cfg, list, found, src);
 	PQclear(res);
 	buf_release(&schemas);
 	buf_release(&tables);
@@ -765,7 +816,7 @@ enum status adopt_run(const struct config *cfg, PGconn *conn, const struct mig_l
 	struct source src = { 0 };
 	struct plan p = { 0 };
 	bool done = false;
-	enum status st = source_find(cfg, conn, &src);
+	enum status st = source_find(cfg, conn, list, &src);
 
 	if (st != ST_OK || !src.name) {
 		if (st == ST_OK && cfg_get(cfg, CFG_MIGRATE_ADOPT_TABLE))

@@ -413,19 +413,48 @@ test_adopt_row_without_a_file_is_refused() {
 	assert_eq "$(printf '%s|1\n' 1_one 2_two)" "$(_markers)" "markers"
 }
 
-# Two tools' tables and no pgboot history: which one is current is not pgboot's guess
-test_adopt_two_tools_tables_are_refused() {
+# Two tools' tables: the one of the tool whose layout the files are in is adopted, the other
+# left with a warning; with files in pgboot's own layout, which one is current is not
+# pgboot's guess
+test_adopt_two_tools_tables() {
 	_setup
 	_golang_migrate_table false
 	q "$PGB_DB" "CREATE TABLE public.pgmigrations (id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL)"
+	pgb_run migrate --dry-run
+	assert_exit 0
+	pgb_run migrate
+	assert_exit 0
+	assert_contains "$PGB_ERR" 'warning: node-pg-migrate'"'"'s history "public"."pgmigrations" is not adopted: the files are in golang-migrate'"'"'s layout'
+	assert_contains "$PGB_ERR" 'adopted 2 migrations from golang-migrate'
+	assert_eq "$(printf '%s|1\n' 1_one 2_two 3_three)" "$(_markers)" "markers"
+	# the same files converted to pgboot's layout, on a database with both tables
+	q "$PGB_DB" "DROP TABLE pgboot.migrations; DELETE FROM markers WHERE file = '3_three'"
+	migdir migrations 1_one.sql "CREATE TABLE markers (file text NOT NULL); INSERT INTO markers VALUES ('1_one');" \
+		2_two.sql "INSERT INTO markers VALUES ('2_two');" 3_three.sql "INSERT INTO markers VALUES ('3_three');"
 	pgb_run migrate
 	assert_exit 65
-	assert_contains "$PGB_ERR" 'found two other tools'"'"' histories: node-pg-migrate'"'"'s "public"."pgmigrations" and golang-migrate'"'"'s "public"."schema_migrations"'
+	assert_contains "$PGB_ERR" 'found two other tools'"'"' histories: golang-migrate'"'"'s "public"."schema_migrations" and node-pg-migrate'"'"'s "public"."pgmigrations"'
 	assert_contains "$PGB_ERR" 'migrate.adopt_table'
+	assert_eq f "$(table_exists "$PGB_DB" pgboot.migrations)" "pgboot's history exists"
 	# naming the current one settles it
 	PGBOOT_MIGRATE_ADOPT_TABLE=public.schema_migrations pgb_run migrate
 	assert_exit 0
 	assert_eq "$(printf '%s|1\n' 1_one 2_two 3_three)" "$(_markers)" "markers"
+}
+
+# A tool's table beside files in another tool's layout: another folder, or another database
+test_adopt_table_of_another_layout_is_refused() {
+	_setup
+	q "$PGB_DB" "CREATE TABLE public.goose_db_version (id serial NOT NULL, version_id bigint NOT NULL,
+			is_applied boolean NOT NULL, tstamp timestamp NULL default now(), PRIMARY KEY(id));
+		INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (20240101000001, true)"
+	cp "$_FIXTURES"/dbmate/*.sql migrations/
+	pgb_run run -- touch "$PGB_WORK/started"
+	assert_exit 65
+	assert_contains "$PGB_ERR" 'found goose'"'"'s history "public"."goose_db_version", but the files in "migrations" are in dbmate'"'"'s layout'
+	[[ ! -e $PGB_WORK/started ]] || fail "the application started"
+	assert_eq f "$(table_exists "$PGB_DB" public.markers)" "a file ran"
+	assert_eq f "$(table_exists "$PGB_DB" pgboot.migrations)" "pgboot's history exists"
 }
 
 # `pgboot adopt` records what the other tool applied, applies nothing, and says what it did;
