@@ -388,6 +388,22 @@ test_adopt_ten_runners_adopt_once() {
 	_assert_adopted schema_migrations "$before" 1_one 2_two 3_three
 }
 
+# The same with the lock taken in each transaction (migrate.lock = transaction, for poolers)
+test_adopt_ten_runners_adopt_once_transaction_lock() {
+	local before
+	_setup
+	_golang_migrate_table false
+	before=$(_dump schema_migrations)
+	export PGBOOT_MIGRATE_LOCK=transaction
+	pgb_runners 10 run -- true
+	# shellcheck disable=SC2034 # read by _assert_adopted: pgb_runners checked every exit
+	PGB_RC=0
+	cat "$PGB_WORK"/err.* >"$PGB_WORK/all-err"
+	assert_eq 1 "$(count_matches "$PGB_WORK/all-err" 'adopted 2 migrations')" "runners that adopted"
+	assert_eq 3 "$(q "$PGB_DB" 'SELECT count(*) FROM pgboot.migrations')" "pgboot history rows"
+	_assert_adopted schema_migrations "$before" 1_one 2_two 3_three
+}
+
 test_adopt_never_refuses_to_start() {
 	_setup
 	_golang_migrate_table false
