@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "split.h"
 
 static const char *const format_names[] = {
 	[MIG_FORMAT_PGBOOT] = "pgboot",
@@ -225,6 +226,49 @@ static void up_lines(const struct sections *s, int *from, int *to)
 	*to = s->down > s->up ? s->down : s->lines + 1;
 }
 
+/* Whether text[0, n) ends in a statement without its semicolon. */
+static bool unterminated(const char *text, size_t n)
+{
+	struct splitter sp;
+	struct stmt st, last = { 0 };
+	int rc;
+
+	split_init(&sp, text, n);
+	while ((rc = split_next(&sp, &st)) == 1)
+		last = st;
+	return rc == 0 && last.end > last.start && text[last.end - 1] != ';';
+}
+
+/*
+ * drizzle-orm's migrator splits a file at every "--> statement-breakpoint" and sends each
+ * piece as one query. pgboot cuts statements at semicolons, so a piece whose last
+ * statement has none gets one where the breakpoint starts (no line moves).
+ */
+static void drizzle_breakpoints(struct buf *sql)
+{
+	static const char mark[] = "--> statement-breakpoint";
+	struct buf out;
+	size_t p = 0;
+
+	if (!memmem(sql->data, sql->len, mark, strlen(mark)))
+		return;
+	buf_init(&out);
+	for (;;) {
+		const char *at = memmem(sql->data + p, sql->len - p, mark, strlen(mark));
+		size_t end = at ? (size_t)(at - sql->data) : sql->len;
+
+		buf_append(&out, sql->data + p, end - p);
+		if (!at)
+			break;
+		if (unterminated(sql->data + p, end - p))
+			buf_append(&out, ";", 1);
+		buf_puts(&out, mark);
+		p = end + strlen(mark);
+	}
+	buf_release(sql);
+	*sql = out;
+}
+
 int layout_read_up(const struct migration *m, struct buf *sql)
 {
 	struct sections s;
@@ -236,6 +280,8 @@ int layout_read_up(const struct migration *m, struct buf *sql)
 	up_lines(&s, &from, &to);
 	if (from != 1 || to <= s.lines)
 		keep_lines(sql, from, to, true, s.up_no_transaction);
+	if (m->format == MIG_FORMAT_DRIZZLE)
+		drizzle_breakpoints(sql);
 	return 0;
 }
 
@@ -446,6 +492,13 @@ static void saw(struct detect *d, enum mig_format f, const char *name, const cha
 	}
 }
 
+static bool is_regular(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 /* The tool whose markers a <version>_<name>.sql file holds, read whole. */
 static int file_markers(const char *dir, const char *name, struct detect *d)
 {
@@ -456,7 +509,8 @@ static int file_markers(const char *dir, const char *name, struct detect *d)
 	int rc;
 
 	buf_init(&sql);
-	rc = mig_read_whole(path, &sql);
+	/* a link to nowhere or a pipe is no layout's: the listing refuses it */
+	rc = is_regular(path) ? mig_read_whole(path, &sql) : 0;
 	for (size_t p = 0; rc == 0 && p < sql.len && f == MIG_FORMAT_AUTO;) {
 		const char *nl = memchr(sql.data + p, '\n', sql.len - p);
 		size_t end = nl ? (size_t)(nl - sql.data) : sql.len;

@@ -256,7 +256,9 @@ END;
 \$\$;
 -- +goose StatementEnd
 CREATE TRIGGER items_bump BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION items_bump();
-INSERT INTO runs (name) VALUES ('items');
+-- +goose StatementBegin
+INSERT INTO runs (name) VALUES ('items'); INSERT INTO runs (name) VALUES ('items 2')
+-- +goose StatementEnd
 
 -- +goose Down
 DROP TABLE items;
@@ -269,9 +271,10 @@ INSERT INTO runs (name) VALUES ('index');
 DROP INDEX CONCURRENTLY items_id;"
 	pgb_run migrate
 	assert_exit 0
-	assert_eq "items index" "$(_runs)" "what ran, in order: the up parts only"
-	assert_contains "$PGB_ERR" 'applied 00001_items.sql in'
-	assert_contains "$PGB_ERR" '(4 statements)'
+	assert_eq "items items 2 index" "$(_runs)" "what ran, in order: the up parts only"
+	# a StatementBegin block is one statement whatever its semicolons (the last one lacks
+	# its own): table, function, trigger, the two INSERTs as one
+	assert_match "$PGB_ERR" 'applied 00001_items.sql in [0-9]+ms \(4 statements\)'
 	assert_eq t "$(_index_valid items_id)" "index built concurrently (NO TRANSACTION honoured)"
 	q "$PGB_DB" 'INSERT INTO items (id) VALUES (1)'
 	assert_eq 1 "$(q "$PGB_DB" 'SELECT n FROM items')" "the function ran as one statement"
@@ -350,7 +353,8 @@ PY
 test_layouts_drizzle() {
 	app_role
 	_runs_table
-	migdir migrations 0000_bouncy_hulk.sql $'CREATE TABLE "items" (\n\t"id" integer\n);\n--> statement-breakpoint\nINSERT INTO runs (name) VALUES (\'0000\');' \
+	# each piece between breakpoints is a statement, with or without its semicolon
+	migdir migrations 0000_bouncy_hulk.sql $'CREATE TABLE "items" (\n\t"id" integer\n)\n--> statement-breakpoint\nINSERT INTO runs (name) VALUES (\'0000\');' \
 		0001_quiet_storm.sql $'ALTER TABLE "items" ADD COLUMN "name" text;--> statement-breakpoint\nINSERT INTO runs (name) VALUES (\'0001\');' \
 		0002_not_in_journal.sql "INSERT INTO runs (name) VALUES ('stray');"
 	mkdir migrations/meta
