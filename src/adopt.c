@@ -528,13 +528,43 @@ static void candidates(const struct config *cfg, struct buf *schemas, struct buf
 	buf_puts(tables, "}");
 }
 
-/* The tool whose table has exactly these columns, or TOOL_COUNT. */
+/* Whether the comma list columns holds name[0, len). */
+static bool has_column(const char *columns, const char *name, size_t len)
+{
+	const char *p = columns, *word;
+	size_t n;
+
+	while (list_next(&p, &word, &n))
+		if (n == len && strncmp(word, name, len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The tool whose table has these columns (sorted, comma-separated), or TOOL_COUNT: the one
+ * with the most of its columns there, all of them, so that a column a newer version of a
+ * tool added (drizzle's name and applied_at) does not hide its table.
+ */
 static enum tool tool_of_columns(const char *columns)
 {
-	for (int t = 0; t < TOOL_COUNT; t++)
-		if (strcmp(tools[t].columns, columns) == 0)
-			return (enum tool)t;
-	return TOOL_COUNT;
+	enum tool best = TOOL_COUNT;
+	size_t best_n = 0;
+
+	for (int t = 0; t < TOOL_COUNT; t++) {
+		const char *p = tools[t].columns, *word;
+		size_t len, n = 0;
+		bool all = true;
+
+		while (all && list_next(&p, &word, &len)) {
+			all = has_column(columns, word, len);
+			n++;
+		}
+		if (all && n > best_n) {
+			best = (enum tool)t;
+			best_n = n;
+		}
+	}
+	return best;
 }
 
 static enum status two_found(const char *first, const char *second)
@@ -647,8 +677,8 @@ static enum status source_find(const struct config *cfg, PGconn *conn,
 				  "reads: its columns are %s", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
 			st = ST_CONFIG;
 		} else if (t == TOOL_COUNT) {
-			log_debug("%s is not another tool's history: its columns are %s",
-				  PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+			log_warn("%s is not adopted: its columns (%s) are no migration tool's that "
+				 "pgboot reads", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
 		} else {
 			found[t] = PQgetvalue(res, i, 0);
 		}

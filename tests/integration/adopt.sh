@@ -510,3 +510,20 @@ test_adopt_unreadable_table_is_refused() {
 	assert_contains "$PGB_ERR" "pgboot: hint: grant SELECT on \"public\".\"schema_migrations\" to the role pgboot runs as"
 	assert_eq f "$(table_exists "$PGB_DB" pgboot.migrations)" "pgboot's history exists"
 }
+
+# A tool's table is told by its columns: one with a column more (a newer version of the tool,
+# or one added by hand) is still that tool's; one that lacks a tool's columns is no tool's,
+# which is said, and everything applies
+test_adopt_table_columns_decide() {
+	_setup
+	q "$PGB_DB" "CREATE TABLE schema_migrations (version varchar(255) primary key, inserted_at timestamp);
+		INSERT INTO schema_migrations VALUES ('20240101000001', now());
+		CREATE TABLE markers (file text NOT NULL); INSERT INTO markers VALUES ('20240101000001_one');
+		CREATE TABLE pgmigrations (id serial, filename text)"
+	cp "$_FIXTURES"/dbmate/*.sql migrations/
+	pgb_run migrate
+	assert_exit 0
+	assert_contains "$PGB_ERR" 'adopted 1 migration from dbmate ("public"."schema_migrations")'
+	assert_contains "$PGB_ERR" 'warning: "public"."pgmigrations" is not adopted: its columns (filename,id) are no migration tool'"'"'s that pgboot reads'
+	assert_eq "$(printf '%s|1\n' 20240101000001_one 20240101000002_two 20240101000003_three)" "$(_markers)" "markers"
+}
