@@ -172,6 +172,12 @@ static const char *cell(const struct source *s, int row, int col)
 	return PQgetisnull(s->rows, row, col) ? NULL : PQgetvalue(s->rows, row, col);
 }
 
+/* cell, with "" for NULL: for columns the tool never leaves NULL, in a table made by hand. */
+static const char *text_of(const struct source *s, int row, int col)
+{
+	return PQgetvalue(s->rows, row, col);
+}
+
 /* A version the tool applied has no file: refused, since the folder may be the wrong one. */
 static enum status refuse_missing(const struct source *s, const char *what, const char *dir)
 {
@@ -248,8 +254,8 @@ static enum status plan_golang_migrate(const struct source *s, const struct mig_
 
 	if (PQntuples(s->rows) == 0)
 		return ST_OK;
-	version = cell(s, 0, COL_KEY);
-	if (strcmp(cell(s, 0, COL_FLAG), "true") == 0) {
+	version = text_of(s, 0, COL_KEY);
+	if (strcmp(text_of(s, 0, COL_FLAG), "true") == 0) {
 		char *hint = xasprintf("check what version %s did to the schema (its .up.sql file, "
 				       "and the server log), finish or undo it by hand, then run "
 				       "\"migrate force %s\" (done) or \"migrate force\" with the "
@@ -316,6 +322,8 @@ static int flyway_compare(struct adoption *a, const char *stored)
 		snprintf(now, sizeof(now), "%" PRId32, adopt_flyway_checksum(data.data, data.len));
 		if (strcmp(now, stored) != 0)
 			snprintf(a->checksum, sizeof(a->checksum), "flyway-crc32:%s", stored);
+		else if (mig_file_checksum(a->m, a->checksum) < 0) /* a later run matches */
+			rc = -1;
 	}
 	buf_release(&data);
 	return rc;
@@ -346,10 +354,10 @@ static enum status flyway_failed(const struct source *s, int row)
 
 	if (version)
 		log_event(LOG_ERROR, fields, "flyway's history %s says version %s (\"%s\") failed",
-			  s->name, version, cell(s, row, COL_SCRIPT));
+			  s->name, version, text_of(s, row, COL_SCRIPT));
 	else
 		log_event(LOG_ERROR, fields, "flyway's history %s says \"%s\" failed", s->name,
-			  cell(s, row, COL_SCRIPT));
+			  text_of(s, row, COL_SCRIPT));
 	return ST_MIGRATION;
 }
 
@@ -357,17 +365,17 @@ static enum status flyway_failed(const struct source *s, int row)
 static enum status flyway_row(const struct source *s, int row, const struct mig_list *list,
 			      struct plan *p)
 {
-	const char *version = cell(s, row, COL_KEY), *kind = cell(s, row, COL_KIND);
+	const char *version = cell(s, row, COL_KEY), *kind = text_of(s, row, COL_KIND);
 	const char *at = cell(s, row, COL_APPLIED_AT);
 	const struct migration *m;
 
 	if (strcmp(kind, "SCHEMA") == 0)
 		return ST_OK; /* Flyway created the schemas: not a migration */
 	if (!version || !*version) {
-		m = find_repeatable(list, cell(s, row, COL_SCRIPT));
+		m = find_repeatable(list, text_of(s, row, COL_SCRIPT));
 		if (!m) {
 			log_warn("flyway ran \"%s\", and \"%s\" has no such file: not recorded",
-				 cell(s, row, COL_SCRIPT), p->dir);
+				 text_of(s, row, COL_SCRIPT), p->dir);
 			return ST_OK;
 		}
 		if (plan_add(p, m, at) < 0 || flyway_compare(plan_find(p, m), cell(s, row, COL_CHECKSUM)) < 0)
@@ -383,7 +391,7 @@ static enum status flyway_row(const struct source *s, int row, const struct mig_
 	if (strstr(kind, "BASELINE"))
 		return plan_upto(p, list, version, at) < 0 ? ST_MIGRATION : ST_OK;
 	if (!m) {
-		char *what = xasprintf("version %s (\"%s\")", version, cell(s, row, COL_SCRIPT));
+		char *what = xasprintf("version %s (\"%s\")", version, text_of(s, row, COL_SCRIPT));
 		enum status st = refuse_missing(s, what, p->dir);
 
 		free(what);
@@ -400,7 +408,7 @@ static enum status plan_flyway(const struct source *s, const struct mig_list *li
 	enum status st = ST_OK;
 
 	for (int i = 0; i < PQntuples(s->rows); i++)
-		if (strcmp(cell(s, i, COL_FLAG), "false") == 0)
+		if (strcmp(text_of(s, i, COL_FLAG), "false") == 0)
 			return flyway_failed(s, i);
 	for (int i = 0; i < PQntuples(s->rows) && st == ST_OK; i++)
 		st = flyway_row(s, i, list, p);
@@ -437,8 +445,8 @@ static enum status plan_drizzle(const struct source *s, const struct mig_list *l
 
 			if (mig_raw_checksum(m->path, raw) < 0)
 				return ST_MIGRATION;
-			if (strcmp(raw, cell(s, i, COL_CHECKSUM)) != 0)
-				snprintf(a->checksum, sizeof(a->checksum), "%s", cell(s, i, COL_CHECKSUM));
+			if (strcmp(raw, text_of(s, i, COL_CHECKSUM)) != 0)
+				snprintf(a->checksum, sizeof(a->checksum), "%s", text_of(s, i, COL_CHECKSUM));
 		}
 	}
 	for (size_t j = 0; j < list->n; j++) /* drizzle skips older entries it never ran */
