@@ -553,21 +553,14 @@ static int detect_entry(const char *dir, const struct entry *e, struct detect *d
 	return rc;
 }
 
-static void log_two_layouts(const char *dir, const struct detect *d)
+static void log_two_layouts(const char *dir, const struct detect *d, int a, int b)
 {
 	const struct log_field fields[] = {
 		{ "hint", "set migrate.format to the layout to read (files of the other one are then "
 			  "refused or ignored), or move one set of files elsewhere" },
 		{ NULL, NULL },
 	};
-	int a = -1, b = -1;
 
-	for (int f = 0; f < MIG_FORMAT_AUTO; f++) {
-		if (d->example[f] && a < 0)
-			a = f;
-		else if (d->example[f] && b < 0)
-			b = f;
-	}
 	log_event(LOG_ERROR, fields, "migrations directory \"%s\" matches two layouts: %s (%s: "
 		  "\"%s\") and %s (%s: \"%s\")", dir, format_names[a], d->why[a], d->example[a],
 		  format_names[b], d->why[b], d->example[b]);
@@ -583,12 +576,13 @@ static int detect_verdict(const char *dir, struct detect *d, enum mig_format *ou
 	if (d->plain && !d->example[MIG_FORMAT_NODE_PG_MIGRATE] && !d->example[MIG_FORMAT_DRIZZLE])
 		saw(d, MIG_FORMAT_PGBOOT, d->plain, "<version>_<name>.sql files without markers");
 	*out = MIG_FORMAT_PGBOOT;
-	for (int f = 0; f < MIG_FORMAT_AUTO; f++)
-		if (d->example[f] && ++n == 1)
+	for (int f = 0; f < MIG_FORMAT_AUTO; f++) {
+		if (d->example[f] && ++n == 1) {
 			*out = (enum mig_format)f;
-	if (n > 1) {
-		log_two_layouts(dir, d);
-		return -1;
+		} else if (d->example[f] && n == 2) {
+			log_two_layouts(dir, d, (int)*out, f);
+			return -1;
+		}
 	}
 	if (n == 0 && d->stray) {
 		const struct log_field fields[] = {
