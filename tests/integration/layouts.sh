@@ -269,6 +269,11 @@ CREATE INDEX CONCURRENTLY items_id ON items (id);
 INSERT INTO runs (name) VALUES ('index');
 -- +goose Down
 DROP INDEX CONCURRENTLY items_id;"
+	# plan (and the checks and lint behind it) sees the statements that will run
+	pgb_run plan
+	assert_exit 0
+	assert_eq "$(printf '%s\n' 'apply 00001_items.sql (one transaction, 4 statements)' \
+		'apply 00002_index.sql (no transaction, 2 statements)')" "$(cat "$PGB_OUT")" "plan"
 	pgb_run migrate
 	assert_exit 0
 	assert_eq "items items 2 index" "$(_runs)" "what ran, in order: the up parts only"
@@ -429,6 +434,12 @@ test_layouts_auto_detection_and_its_errors() {
 	pgb_run migrate --migrate-format golang-migrate
 	assert_exit 65
 	assert_contains "$PGB_ERR" 'migrations directory "migrations" holds "V1__init.sql", a file of flyway'"'"'s layout, but migrate.format is golang-migrate'
+	# pgboot new writes pgboot's layout only
+	migdir migrations V1__init.sql 'SELECT 1;'
+	pgb_run new add_users
+	assert_exit 78
+	assert_contains "$PGB_ERR" 'migrations directory "migrations" is in flyway'"'"'s layout: create the file with flyway; pgboot new writes pgboot'"'"'s layout only'
+	assert_eq "V1__init.sql" "$(ls migrations)" "files"
 	PGBOOT_DATABASE_PORT=$port
 	# the format detected is the one read: a goose folder applies as goose
 	migdir migrations 1_a.sql $'-- +goose Up\nINSERT INTO runs (name) VALUES (\'a\');\n-- +goose Down\nINSERT INTO runs (name) VALUES (\'down\');'
