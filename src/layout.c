@@ -628,26 +628,13 @@ static void add(struct mig_list *out, size_t *cap, struct migration m)
 	out->items[out->n++] = m;
 }
 
-/* Flyway applies repeatable files in the order of their descriptions ('_' reads as ' '). */
-static int by_description(const char *a, const char *b)
-{
-	for (; *a && *b; a++, b++) {
-		char x = *a == '_' ? ' ' : *a, y = *b == '_' ? ' ' : *b;
-
-		if (x != y)
-			return (unsigned char)x < (unsigned char)y ? -1 : 1;
-	}
-	return (unsigned char)*a - (unsigned char)*b;
-}
-
+/* Versions, then repeatable files in Flyway's order (mig_version_cmp of their keys). */
 static int by_version(const void *a, const void *b)
 {
 	const struct migration *x = a, *y = b;
-	int c = mig_version_cmp(x->version, y->version);
+	int c = mig_version_cmp(mig_history_key(x), mig_history_key(y));
 
-	if (c)
-		return c;
-	return x->version ? strcmp(x->file, y->file) : by_description(x->file, y->file);
+	return c ? c : strcmp(x->file, y->file);
 }
 
 static enum status check_duplicates(const struct mig_list *list)

@@ -92,12 +92,32 @@ static void next_segment(const char **p, const char **s, size_t *n)
 	*p = *q ? q + 1 : q; /* past the '.' (or whatever a key not canonical holds there) */
 }
 
+/*
+ * Repeatable files' keys (their names) in Flyway's order, by description: '_' reads as a
+ * space; names that read alike are ordered by their bytes.
+ */
+static int key_cmp(const char *a, const char *b)
+{
+	const char *x = a, *y = b;
+
+	for (; *x && *y; x++, y++) {
+		unsigned char c = *x == '_' ? ' ' : (unsigned char)*x;
+		unsigned char d = *y == '_' ? ' ' : (unsigned char)*y;
+
+		if (c != d)
+			return c < d ? -1 : 1;
+	}
+	if (*x || *y)
+		return *x ? 1 : -1;
+	return strcmp(a, b);
+}
+
 int mig_version_cmp(const char *a, const char *b)
 {
 	if (!a || !b)
 		return (a == NULL) - (b == NULL);
 	if (!is_digit(*a) || !is_digit(*b))
-		return is_digit(*a) ? -1 : is_digit(*b) ? 1 : strcmp(a, b);
+		return is_digit(*a) ? -1 : is_digit(*b) ? 1 : key_cmp(a, b);
 	while (*a || *b) {
 		const char *x, *y;
 		size_t nx, ny;

@@ -78,8 +78,9 @@ char *mig_version_canon(const char *text, size_t len);
  * Orders two versions as Flyway does: segment by segment, numerically (digit strings of
  * any length: by length without leading zeros, then by bytes), a missing segment read as
  * 0. For whole numbers this is numeric order. A key that does not start with a digit (a
- * repeatable's history key, mig_history_key) comes after every version, in byte order;
- * NULL after everything. Returns <0, 0 or >0.
+ * repeatable's history key, mig_history_key) comes after every version, in Flyway's order
+ * of repeatable files (by description: '_' read as a space, then by bytes); NULL after
+ * everything. Returns <0, 0 or >0.
  */
 int mig_version_cmp(const char *a, const char *b);
 /*
