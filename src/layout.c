@@ -499,19 +499,25 @@ static bool is_regular(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* The tool whose markers a <version>_<name>.sql file holds, read whole. */
-static int file_markers(const char *dir, const char *name, struct detect *d)
+/*
+ * Notes the tool whose markers a <version>_<name>.sql file holds, read whole. A file that
+ * cannot be read (or is a pipe, or a link to nowhere) shows nothing: it is refused, with
+ * its reason, where it is listed or read to run, as in pgboot's own layout.
+ */
+static void file_markers(const char *dir, const char *name, struct detect *d)
 {
 	char *path = xasprintf("%s/%s", dir, name);
 	struct buf sql;
 	struct mig_line_mark mk;
 	enum mig_format f = MIG_FORMAT_AUTO;
-	int rc;
+	size_t p = 0;
+	bool readable;
 
 	buf_init(&sql);
-	/* a link to nowhere or a pipe is no layout's: the listing refuses it */
-	rc = is_regular(path) ? mig_read_whole(path, &sql) : 0;
-	for (size_t p = 0; rc == 0 && p < sql.len && f == MIG_FORMAT_AUTO;) {
+	readable = is_regular(path) && read_file(path, &sql) == 0;
+	if (readable && sql.len >= 3 && memcmp(sql.data, "\xef\xbb\xbf", 3) == 0)
+		p = 3; /* a byte order mark, as mig_read skips it */
+	while (readable && p < sql.len && f == MIG_FORMAT_AUTO) {
 		const char *nl = memchr(sql.data + p, '\n', sql.len - p);
 		size_t end = nl ? (size_t)(nl - sql.data) : sql.len;
 
@@ -521,26 +527,24 @@ static int file_markers(const char *dir, const char *name, struct detect *d)
 			layout_format(mk.tool, &f);
 		p = end + 1;
 	}
-	if (rc == 0 && f == MIG_FORMAT_AUTO && !d->plain)
+	if (readable && f == MIG_FORMAT_AUTO && !d->plain)
 		d->plain = name;
-	else if (rc == 0 && f != MIG_FORMAT_AUTO)
+	else if (f != MIG_FORMAT_AUTO)
 		saw(d, f, name, f == MIG_FORMAT_PGBOOT ? "a \"-- pgboot:down\" line" : "its markers");
 	buf_release(&sql);
 	free(path);
-	return rc;
 }
 
-/* Notes what entry e shows. Returns 0, or -1 when a file cannot be read (logged). */
-static int detect_entry(const char *dir, const struct entry *e, struct detect *d)
+/* Notes what entry e shows. */
+static void detect_entry(const char *dir, const struct entry *e, struct detect *d)
 {
 	char *version = NULL;
 	enum kind k = classify(e, &version);
 	bool journal;
-	int rc = 0;
 
 	free(version);
 	if (k == K_NAMED)
-		rc = file_markers(dir, e->name, d);
+		file_markers(dir, e->name, d);
 	else if (k == K_GOLANG_UP)
 		saw(d, MIG_FORMAT_GOLANG_MIGRATE, e->name, "<version>_<name>.up.sql files");
 	else if (k >= K_FLYWAY_V && k <= K_FLYWAY_R)
@@ -550,7 +554,6 @@ static int detect_entry(const char *dir, const struct entry *e, struct detect *d
 						: "a folder per migration holding migration.sql");
 	else if (k == K_SQL && !d->stray)
 		d->stray = e->name;
-	return rc;
 }
 
 static void log_two_layouts(const char *dir, const struct detect *d, int a, int b)
@@ -606,8 +609,7 @@ enum status layout_detect(const char *dir, enum mig_format *out)
 	enum status st = entries_read(dir, &e);
 
 	for (size_t i = 0; st == ST_OK && i < e.n; i++)
-		if (detect_entry(dir, &e.items[i], &d) < 0)
-			st = ST_MIGRATION;
+		detect_entry(dir, &e.items[i], &d);
 	if (st == ST_OK && detect_verdict(dir, &d, out) < 0)
 		st = ST_MIGRATION;
 	if (st == ST_OK)
