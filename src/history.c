@@ -157,8 +157,8 @@ bool history_fits(const struct history *h, const struct migration *m)
 	if (!h->version_bigint || fits_bigint(key))
 		return true;
 	hint = xasprintf("an earlier pgboot made that table; to record such versions, run "
-			 "ALTER TABLE %s ALTER COLUMN version TYPE text, and the same on %s if it "
-			 "exists", h->table, h->progress);
+			 "ALTER TABLE %s ALTER COLUMN version TYPE text (and on %s)", h->table,
+			 h->progress);
 	{
 		const struct log_field fields[] = { { "hint", hint }, { NULL, NULL } };
 

@@ -142,6 +142,12 @@ int mig_read_whole(const char *path, struct buf *sql);
  * (the caller frees it) and *line_offset to the number of lines before it there.
  */
 int mig_read_down(const struct migration *m, struct buf *sql, char **where, int *line_offset);
+/* Helpers the layouts share (layout.c): a name's ending, a regular file, duplicates. */
+bool mig_ends_with(const char *s, const char *suffix);
+bool mig_is_regular(const char *path);
+/* Two items of the sorted list with one version: ST_MIGRATION naming both (logged). */
+enum status mig_check_duplicates(const struct mig_list *list);
+
 /* Lowercase hex SHA-256 of data with every CRLF read as LF. */
 void mig_checksum(const char *data, size_t len, char out[65]);
 /*
