@@ -196,7 +196,8 @@ static enum status claim(struct run *r)
 	bool found = false;
 
 	if (st == ST_OK)
-		st = history_has(r->h, r->conn, mig_history_key(r->m), &found);
+		st = history_has(r->h, r->conn, mig_history_key(r->m),
+				 r->m->version ? NULL : r->checksum, &found);
 	if (st == ST_OK)
 		r->skipped = r->down ? !found : found;
 	return st;

@@ -157,8 +157,8 @@ bool history_fits(const struct history *h, const struct migration *m)
 	if (!h->version_bigint || fits_bigint(key))
 		return true;
 	hint = xasprintf("an earlier pgboot made that table; to record such versions, run "
-			 "ALTER TABLE %s ALTER COLUMN version TYPE text, and the same on %s if it "
-			 "exists", h->table, h->progress);
+			 "ALTER TABLE %s ALTER COLUMN version TYPE text (and on %s)", h->table,
+			 h->progress);
 	{
 		const struct log_field fields[] = { { "hint", hint }, { NULL, NULL } };
 
@@ -276,15 +276,17 @@ enum status history_check(struct history *h, const struct config *cfg,
 	return ST_OK;
 }
 
-enum status history_has(const struct history *h, PGconn *conn, const char *version, bool *found)
+enum status history_has(const struct history *h, PGconn *conn, const char *version,
+			const char *checksum, bool *found)
 {
-	const char *params[] = { version };
-	char *sql = xasprintf("SELECT 1 FROM %s WHERE version = $1", h->table);
+	const char *params[] = { version, checksum };
+	char *sql = xasprintf("SELECT 1 FROM %s WHERE version = $1%s", h->table,
+			      checksum ? " AND checksum = $2" : "");
 	struct db_error err;
 	PGresult *res;
 	enum status st = ST_OK;
 
-	res = db_query(conn, sql, 1, params, &err);
+	res = db_query(conn, sql, checksum ? 2 : 1, params, &err);
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
 		st = db_report(&err, "read the migration history");
 	else

@@ -80,8 +80,12 @@ enum status history_check(struct history *h, const struct config *cfg,
  * file was edited since, -1 when it cannot be read (logged).
  */
 int history_matches(const struct history_row *a, const struct migration *m, char sum[65]);
-/* Whether version has a row now (read inside the caller's transaction). */
-enum status history_has(const struct history *h, PGconn *conn, const char *version, bool *found);
+/*
+ * Whether version has a row now (read inside the caller's transaction); with checksum
+ * (a repeatable file's), only a row of that checksum counts.
+ */
+enum status history_has(const struct history *h, PGconn *conn, const char *version,
+			const char *checksum, bool *found);
 
 /*
  * Adds m's row: applied now with checksum, in duration_ms, by session_user@this host; a

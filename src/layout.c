@@ -1,5 +1,6 @@
 #include "layout.h"
 
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -38,12 +39,6 @@ const char *layout_name(enum mig_format f)
 	return format_names[f];
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && strcmp(s + n - m, suffix) == 0;
-}
 
 /* ------------------------------------------------------------------------------------ */
 /* Reading a file's parts                                                                */
@@ -72,14 +67,14 @@ static bool dbmate_no_transaction(const char *p, const char *e)
 static void refuse_foreign(const struct migration *m, int line, const char *marker,
 			   const char *tool)
 {
-	char *hint = xasprintf("set migrate.format to the layout the file was written for (auto "
-			       "detects it), or delete the line: pgboot never runs a part of a file "
-			       "that its tool would not run on the way up");
-	const struct log_field fields[] = { { "hint", hint }, { NULL, NULL } };
+	const struct log_field fields[] = {
+		{ "hint", "set migrate.format to the file's layout (auto detects it), or delete the "
+			  "line" },
+		{ NULL, NULL },
+	};
 
 	log_event(LOG_ERROR, fields, "%s:%d: \"%s\" is a %s marker, but migrate.format is %s",
 		  m->path, line, marker, tool, layout_name(m->format));
-	free(hint);
 }
 
 /* Whether [p, e) is blank or a "--" comment. */
@@ -410,13 +405,13 @@ enum kind {
  * description. Returns the prefix, or 0 when name is not one; *version (canonical) is
  * malloc'd for V, U and B.
  */
-static char flyway_parse(const char *name, char **version)
+char layout_flyway_name(const char *name, char **version)
 {
 	const char *p = name + 1, *start = p;
 
 	*version = NULL;
 	if (name[0] == 'R')
-		return strncmp(p, "__", 2) == 0 && ends_with(p + 2, ".sql") ? 'R' : 0;
+		return strncmp(p, "__", 2) == 0 && mig_ends_with(p + 2, ".sql") ? 'R' : 0;
 	if ((name[0] != 'V' && name[0] != 'U' && name[0] != 'B') || *p < '0' || *p > '9')
 		return 0;
 	for (;;) {
@@ -428,7 +423,7 @@ static char flyway_parse(const char *name, char **version)
 			return 0;
 		p++;
 	}
-	if (!ends_with(p + 2, ".sql"))
+	if (!mig_ends_with(p + 2, ".sql"))
 		return 0;
 	*version = mig_version_canon(start, (size_t)(p - start));
 	return name[0];
@@ -440,22 +435,22 @@ static enum kind classify(const struct entry *e, char **version)
 	size_t digits = strspn(e->name, "0123456789");
 	const char *rest = e->name + digits;
 	static const char *const code[] = { ".go", ".js", ".ts", ".cjs", ".mjs" };
-	char prefix = flyway_parse(e->name, version);
+	char prefix = layout_flyway_name(e->name, version);
 
 	if (prefix)
 		return prefix == 'V' ? K_FLYWAY_V : prefix == 'U' ? K_FLYWAY_U
 		       : prefix == 'B' ? K_FLYWAY_B : K_FLYWAY_R;
 	if (digits && rest[0] == '_' && rest[1]) {
 		for (size_t i = 0; i < ARRAY_SIZE(code); i++)
-			if (ends_with(rest, code[i]))
+			if (mig_ends_with(rest, code[i]))
 				return K_CODE;
-		if (ends_with(rest, ".sql") && strlen(rest) > 4) {
+		if (mig_ends_with(rest, ".sql") && strlen(rest) > 4) {
 			*version = mig_version_canon(e->name, digits);
-			return ends_with(rest, ".up.sql") ? K_GOLANG_UP
-			       : ends_with(rest, ".down.sql") ? K_GOLANG_DOWN : K_NAMED;
+			return mig_ends_with(rest, ".up.sql") ? K_GOLANG_UP
+			       : mig_ends_with(rest, ".down.sql") ? K_GOLANG_DOWN : K_NAMED;
 		}
 	}
-	if (ends_with(e->name, ".sql"))
+	if (mig_ends_with(e->name, ".sql"))
 		return K_SQL;
 	return e->dir ? K_DIR : K_OTHER;
 }
@@ -492,26 +487,26 @@ static void saw(struct detect *d, enum mig_format f, const char *name, const cha
 	}
 }
 
-static bool is_regular(const char *path)
-{
-	struct stat st;
 
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* The tool whose markers a <version>_<name>.sql file holds, read whole. */
-static int file_markers(const char *dir, const char *name, struct detect *d)
+/*
+ * Notes the tool whose markers a <version>_<name>.sql file holds, read whole. A file that
+ * cannot be read (or is a pipe, or a link to nowhere) shows nothing: it is refused, with
+ * its reason, where it is listed or read to run, as in pgboot's own layout.
+ */
+static void file_markers(const char *dir, const char *name, struct detect *d)
 {
 	char *path = xasprintf("%s/%s", dir, name);
 	struct buf sql;
 	struct mig_line_mark mk;
 	enum mig_format f = MIG_FORMAT_AUTO;
-	int rc;
+	size_t p = 0;
+	bool readable;
 
 	buf_init(&sql);
-	/* a link to nowhere or a pipe is no layout's: the listing refuses it */
-	rc = is_regular(path) ? mig_read_whole(path, &sql) : 0;
-	for (size_t p = 0; rc == 0 && p < sql.len && f == MIG_FORMAT_AUTO;) {
+	readable = mig_is_regular(path) && read_file(path, &sql) == 0;
+	if (readable && sql.len >= 3 && memcmp(sql.data, "\xef\xbb\xbf", 3) == 0)
+		p = 3; /* a byte order mark, as mig_read skips it */
+	while (readable && p < sql.len && f == MIG_FORMAT_AUTO) {
 		const char *nl = memchr(sql.data + p, '\n', sql.len - p);
 		size_t end = nl ? (size_t)(nl - sql.data) : sql.len;
 
@@ -521,26 +516,24 @@ static int file_markers(const char *dir, const char *name, struct detect *d)
 			layout_format(mk.tool, &f);
 		p = end + 1;
 	}
-	if (rc == 0 && f == MIG_FORMAT_AUTO && !d->plain)
+	if (readable && f == MIG_FORMAT_AUTO && !d->plain)
 		d->plain = name;
-	else if (rc == 0 && f != MIG_FORMAT_AUTO)
+	else if (f != MIG_FORMAT_AUTO)
 		saw(d, f, name, f == MIG_FORMAT_PGBOOT ? "a \"-- pgboot:down\" line" : "its markers");
 	buf_release(&sql);
 	free(path);
-	return rc;
 }
 
-/* Notes what entry e shows. Returns 0, or -1 when a file cannot be read (logged). */
-static int detect_entry(const char *dir, const struct entry *e, struct detect *d)
+/* Notes what entry e shows. */
+static void detect_entry(const char *dir, const struct entry *e, struct detect *d)
 {
 	char *version = NULL;
 	enum kind k = classify(e, &version);
 	bool journal;
-	int rc = 0;
 
 	free(version);
 	if (k == K_NAMED)
-		rc = file_markers(dir, e->name, d);
+		file_markers(dir, e->name, d);
 	else if (k == K_GOLANG_UP)
 		saw(d, MIG_FORMAT_GOLANG_MIGRATE, e->name, "<version>_<name>.up.sql files");
 	else if (k >= K_FLYWAY_V && k <= K_FLYWAY_R)
@@ -550,24 +543,15 @@ static int detect_entry(const char *dir, const struct entry *e, struct detect *d
 						: "a folder per migration holding migration.sql");
 	else if (k == K_SQL && !d->stray)
 		d->stray = e->name;
-	return rc;
 }
 
-static void log_two_layouts(const char *dir, const struct detect *d)
+static void log_two_layouts(const char *dir, const struct detect *d, int a, int b)
 {
 	const struct log_field fields[] = {
-		{ "hint", "set migrate.format to the layout to read (files of the other one are then "
-			  "refused or ignored), or move one set of files elsewhere" },
+		{ "hint", "set migrate.format to the layout to read" },
 		{ NULL, NULL },
 	};
-	int a = -1, b = -1;
 
-	for (int f = 0; f < MIG_FORMAT_AUTO; f++) {
-		if (d->example[f] && a < 0)
-			a = f;
-		else if (d->example[f] && b < 0)
-			b = f;
-	}
 	log_event(LOG_ERROR, fields, "migrations directory \"%s\" matches two layouts: %s (%s: "
 		  "\"%s\") and %s (%s: \"%s\")", dir, format_names[a], d->why[a], d->example[a],
 		  format_names[b], d->why[b], d->example[b]);
@@ -583,12 +567,13 @@ static int detect_verdict(const char *dir, struct detect *d, enum mig_format *ou
 	if (d->plain && !d->example[MIG_FORMAT_NODE_PG_MIGRATE] && !d->example[MIG_FORMAT_DRIZZLE])
 		saw(d, MIG_FORMAT_PGBOOT, d->plain, "<version>_<name>.sql files without markers");
 	*out = MIG_FORMAT_PGBOOT;
-	for (int f = 0; f < MIG_FORMAT_AUTO; f++)
-		if (d->example[f] && ++n == 1)
+	for (int f = 0; f < MIG_FORMAT_AUTO; f++) {
+		if (d->example[f] && ++n == 1) {
 			*out = (enum mig_format)f;
-	if (n > 1) {
-		log_two_layouts(dir, d);
-		return -1;
+		} else if (d->example[f] && n == 2) {
+			log_two_layouts(dir, d, (int)*out, f);
+			return -1;
+		}
 	}
 	if (n == 0 && d->stray) {
 		const struct log_field fields[] = {
@@ -612,8 +597,7 @@ enum status layout_detect(const char *dir, enum mig_format *out)
 	enum status st = entries_read(dir, &e);
 
 	for (size_t i = 0; st == ST_OK && i < e.n; i++)
-		if (detect_entry(dir, &e.items[i], &d) < 0)
-			st = ST_MIGRATION;
+		detect_entry(dir, &e.items[i], &d);
 	if (st == ST_OK && detect_verdict(dir, &d, out) < 0)
 		st = ST_MIGRATION;
 	if (st == ST_OK)
@@ -634,41 +618,15 @@ static void add(struct mig_list *out, size_t *cap, struct migration m)
 	out->items[out->n++] = m;
 }
 
-/* Flyway applies repeatable files in the order of their descriptions ('_' reads as ' '). */
-static int by_description(const char *a, const char *b)
-{
-	for (; *a && *b; a++, b++) {
-		char x = *a == '_' ? ' ' : *a, y = *b == '_' ? ' ' : *b;
-
-		if (x != y)
-			return (unsigned char)x < (unsigned char)y ? -1 : 1;
-	}
-	return (unsigned char)*a - (unsigned char)*b;
-}
-
+/* Versions, then repeatable files in Flyway's order (mig_version_cmp of their keys). */
 static int by_version(const void *a, const void *b)
 {
 	const struct migration *x = a, *y = b;
-	int c = mig_version_cmp(x->version, y->version);
+	int c = mig_version_cmp(mig_history_key(x), mig_history_key(y));
 
-	if (c)
-		return c;
-	return x->version ? strcmp(x->file, y->file) : by_description(x->file, y->file);
+	return c ? c : strcmp(x->file, y->file);
 }
 
-static enum status check_duplicates(const struct mig_list *list)
-{
-	for (size_t i = 1; i < list->n; i++) {
-		const char *v = list->items[i].version;
-
-		if (v && mig_version_cmp(v, list->items[i - 1].version) == 0) {
-			log_error("migrations \"%s\" and \"%s\" have the same version %s",
-				  list->items[i - 1].path, list->items[i].path, v);
-			return ST_MIGRATION;
-		}
-	}
-	return ST_OK;
-}
 
 /* The layout an entry shows besides f, when it is one of another tool's. */
 static enum mig_format foreign(const char *dir, const struct entry *e, enum kind k,
@@ -716,8 +674,8 @@ static enum status scan_entry(const char *dir, const struct entry *e, enum mig_f
 		return ST_OK;
 	}
 	if (k == K_FLYWAY_B)
-		log_info("ignoring \"%s/%s\": a baseline migration stands for the versioned files up "
-			 "to it, and pgboot runs those", dir, e->name);
+		log_info("ignoring \"%s/%s\": pgboot runs the versioned files it stands for", dir,
+			 e->name);
 	else if (k == K_SQL || k == K_NAMED)
 		log_warn("ignoring \"%s/%s\": not a migration of %s's layout", dir, e->name,
 			 format_names[f]);
@@ -757,185 +715,51 @@ static void attach_downs(const char *dir, const struct entries *e, enum mig_form
 /*
  * drizzle-orm's migrator (src/migrator.ts, readMigrationFiles) reads meta/_journal.json's
  * entries in order; each names <tag>.sql, split at "--> statement-breakpoint", and its
- * "when" is the created_at it records. Only what that needs is read here: an object
- * whose "entries" is an array of objects with "idx", "when" and "tag".
+ * "when" is the created_at it records. Each entry's "idx" (growing) is its version here.
  */
-struct json {
-	const char *p, *end;
-};
-
-static void json_space(struct json *j)
+static int journal_entries(const char *dir, const char *text, struct mig_list *out, size_t *cap)
 {
-	while (j->p < j->end && strchr(" \t\r\n", *j->p))
-		j->p++;
-}
+	cJSON *root = cJSON_Parse(text);
+	const cJSON *entries = cJSON_GetObjectItemCaseSensitive(root, "entries"), *entry;
+	double last = -1;
+	int rc = cJSON_IsArray(entries) ? 0 : -1;
 
-static bool json_take(struct json *j, char c)
-{
-	json_space(j);
-	if (j->p < j->end && *j->p == c) {
-		j->p++;
-		return true;
-	}
-	return false;
-}
+	cJSON_ArrayForEach(entry, entries) {
+		const cJSON *tag = cJSON_GetObjectItemCaseSensitive(entry, "tag");
+		const cJSON *idx = cJSON_GetObjectItemCaseSensitive(entry, "idx");
+		const cJSON *when = cJSON_GetObjectItemCaseSensitive(entry, "when");
 
-/* A string; only \" and \\ escapes are kept as such (tags and keys are plain ASCII). */
-static int json_string(struct json *j, struct buf *out)
-{
-	if (!json_take(j, '"'))
-		return -1;
-	while (j->p < j->end && *j->p != '"') {
-		if (*j->p == '\\' && j->p + 1 < j->end)
-			j->p++;
-		buf_append(out, j->p++, 1);
-	}
-	return json_take(j, '"') ? 0 : -1;
-}
-
-/* Skips any value: strings, numbers, literals, and nested arrays and objects. */
-static int json_skip(struct json *j)
-{
-	int depth = 0;
-
-	json_space(j);
-	do {
-		if (j->p >= j->end)
-			return -1;
-		if (*j->p == '"') {
-			struct buf ignored;
-			int rc;
-
-			buf_init(&ignored);
-			rc = json_string(j, &ignored);
-			buf_release(&ignored);
-			if (rc < 0)
-				return -1;
-			continue;
+		if (rc < 0 || !cJSON_IsString(tag) || !*tag->valuestring || strchr(tag->valuestring, '/') ||
+		    !cJSON_IsNumber(idx) || idx->valuedouble <= last || idx->valuedouble > 1e15 ||
+		    idx->valuedouble != (double)(int64_t)idx->valuedouble) {
+			rc = -1;
+			break;
 		}
-		depth += *j->p == '[' || *j->p == '{';
-		depth -= *j->p == ']' || *j->p == '}';
-		j->p++;
-		json_space(j);
-	} while (depth > 0 || (j->p < j->end && !strchr(",]}", *j->p)));
-	return depth == 0 ? 0 : -1;
-}
-
-static int json_int(struct json *j, int64_t *out)
-{
-	char text[32];
-	size_t n;
-
-	json_space(j);
-	n = strspn(j->p, "0123456789");
-	if (n == 0 || n >= sizeof(text) || j->p + n > j->end)
-		return -1;
-	memcpy(text, j->p, n);
-	text[n] = '\0';
-	j->p += n;
-	return parse_int64(text, 0, INT64_MAX, out);
-}
-
-/* One entry of the journal: its tag, idx and when. */
-static int journal_entry(struct json *j, struct buf *tag, int64_t *idx, int64_t *when)
-{
-	bool have_tag = false, have_idx = false;
-
-	*when = 0;
-	if (!json_take(j, '{'))
-		return -1;
-	while (!json_take(j, '}')) {
-		struct buf key;
-		int rc;
-
-		buf_init(&key);
-		rc = json_string(j, &key) < 0 || !json_take(j, ':') ? -1 : 0;
-		if (rc == 0 && strcmp(key.data, "tag") == 0)
-			rc = json_string(j, tag), have_tag = true;
-		else if (rc == 0 && strcmp(key.data, "idx") == 0)
-			rc = json_int(j, idx), have_idx = true;
-		else if (rc == 0 && strcmp(key.data, "when") == 0)
-			rc = json_int(j, when);
-		else if (rc == 0)
-			rc = json_skip(j);
-		buf_release(&key);
-		if (rc < 0)
-			return -1;
-		json_take(j, ',');
+		last = idx->valuedouble;
+		add(out, cap, (struct migration){ .version = xasprintf("%lld", (long long)last),
+						  .file = xasprintf("%s.sql", tag->valuestring),
+						  .path = xasprintf("%s/%s.sql", dir, tag->valuestring),
+						  .created_ms = cJSON_IsNumber(when) ? (int64_t)when->valuedouble : 0,
+						  .format = MIG_FORMAT_DRIZZLE });
 	}
-	return have_tag && have_idx && tag->len ? 0 : -1;
-}
-
-/* Positions j at the value of the top-level key "entries". */
-static int journal_find_entries(struct json *j)
-{
-	if (!json_take(j, '{'))
-		return -1;
-	while (!json_take(j, '}')) {
-		struct buf key;
-		bool found;
-
-		buf_init(&key);
-		if (json_string(j, &key) < 0 || !json_take(j, ':')) {
-			buf_release(&key);
-			return -1;
-		}
-		found = strcmp(key.data, "entries") == 0;
-		buf_release(&key);
-		if (found)
-			return 0;
-		if (json_skip(j) < 0)
-			return -1;
-		json_take(j, ',');
-	}
-	return -1;
-}
-
-/* Adds the journal's entries as migrations; idx must grow from entry to entry. */
-static int journal_entries(const char *dir, struct json *j, struct mig_list *out, size_t *cap)
-{
-	int64_t last = -1;
-
-	if (journal_find_entries(j) < 0 || !json_take(j, '['))
-		return -1;
-	while (!json_take(j, ']')) {
-		struct buf tag;
-		int64_t idx, when;
-
-		buf_init(&tag);
-		if (journal_entry(j, &tag, &idx, &when) < 0 || idx <= last || strchr(tag.data, '/')) {
-			buf_release(&tag);
-			return -1;
-		}
-		last = idx;
-		add(out, cap, (struct migration){ .version = xasprintf("%lld", (long long)idx),
-						  .file = xasprintf("%s.sql", tag.data),
-						  .path = xasprintf("%s/%s.sql", dir, tag.data),
-						  .created_ms = when, .format = MIG_FORMAT_DRIZZLE });
-		buf_release(&tag);
-		json_take(j, ',');
-	}
-	return 0;
+	cJSON_Delete(root);
+	return rc;
 }
 
 static enum status scan_journal(const char *dir, struct mig_list *out, size_t *cap)
 {
 	char *path = xasprintf("%s/meta/_journal.json", dir);
 	struct buf text;
-	struct json j;
 	enum status st = ST_OK;
 
 	buf_init(&text);
 	if (read_file(path, &text) < 0) {
 		log_error("could not read drizzle-kit's journal \"%s\": %s", path, strerror(errno));
 		st = ST_CONFIG;
-	} else {
-		j = (struct json){ text.data, text.data + text.len };
-		if (journal_entries(dir, &j, out, cap) < 0) {
-			log_error("drizzle-kit's journal \"%s\" is not what drizzle-kit writes: an object "
-				  "with \"entries\", each with \"idx\" (growing), \"when\" and \"tag\"", path);
-			st = ST_MIGRATION;
-		}
+	} else if (journal_entries(dir, text.data, out, cap) < 0) {
+		log_error("drizzle-kit's journal \"%s\" is not what drizzle-kit writes: an object "
+			  "with \"entries\", each with \"idx\" (growing), \"when\" and \"tag\"", path);
+		st = ST_MIGRATION;
 	}
 	free(path);
 	buf_release(&text);
@@ -1033,7 +857,7 @@ enum status layout_scan(const char *dir, enum mig_format f, struct mig_list *out
 	if (st == ST_OK)
 		st = check_files(out);
 	if (st == ST_OK)
-		st = check_duplicates(out);
+		st = mig_check_duplicates(out);
 	entries_release(&e);
 	return st;
 }

@@ -14,6 +14,11 @@
 int layout_format(const char *name, enum mig_format *out);
 /* The migrate.format value of f: "pgboot", "dbmate", "golang-migrate", ... */
 const char *layout_name(enum mig_format f);
+/*
+ * Whether name is one of Flyway's: its prefix ('V', 'U', 'B' or 'R'), or 0; *version
+ * (canonical, malloc'd; NULL for R__ files) for the caller to free.
+ */
+char layout_flyway_name(const char *name, char **version);
 
 /*
  * Detects dir's layout: the one layout its entries (and the markers in its files) match.

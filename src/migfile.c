@@ -33,7 +33,7 @@ void mig_list_release(struct mig_list *list)
 	mig_list_init(list);
 }
 
-static bool ends_with(const char *s, const char *suffix)
+bool mig_ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
 
@@ -92,12 +92,32 @@ static void next_segment(const char **p, const char **s, size_t *n)
 	*p = *q ? q + 1 : q; /* past the '.' (or whatever a key not canonical holds there) */
 }
 
+/*
+ * Repeatable files' keys (their names) in Flyway's order, by description: '_' reads as a
+ * space; names that read alike are ordered by their bytes.
+ */
+static int key_cmp(const char *a, const char *b)
+{
+	const char *x = a, *y = b;
+
+	for (; *x && *y; x++, y++) {
+		unsigned char c = *x == '_' ? ' ' : (unsigned char)*x;
+		unsigned char d = *y == '_' ? ' ' : (unsigned char)*y;
+
+		if (c != d)
+			return c < d ? -1 : 1;
+	}
+	if (*x || *y)
+		return *x ? 1 : -1;
+	return strcmp(a, b);
+}
+
 int mig_version_cmp(const char *a, const char *b)
 {
 	if (!a || !b)
 		return (a == NULL) - (b == NULL);
 	if (!is_digit(*a) || !is_digit(*b))
-		return is_digit(*a) ? -1 : is_digit(*b) ? 1 : strcmp(a, b);
+		return is_digit(*a) ? -1 : is_digit(*b) ? 1 : key_cmp(a, b);
 	while (*a || *b) {
 		const char *x, *y;
 		size_t nx, ny;
@@ -124,8 +144,8 @@ int mig_parse_name(const char *file, char **version)
 	const char *p = file + digits;
 
 	/* A name after the underscore, a .sql ending, and not a down migration. */
-	if (digits == 0 || *p != '_' || p[1] == '\0' || !ends_with(p + 1, ".sql") ||
-	    strlen(p + 1) <= 4 || ends_with(p + 1, ".down.sql"))
+	if (digits == 0 || *p != '_' || p[1] == '\0' || !mig_ends_with(p + 1, ".sql") ||
+	    strlen(p + 1) <= 4 || mig_ends_with(p + 1, ".down.sql"))
 		return 0;
 	*version = mig_version_canon(file, digits);
 	return 1;
@@ -139,14 +159,14 @@ static int by_version(const void *a, const void *b)
 	return c ? c : strcmp(x->file, y->file);
 }
 
-static bool is_regular(const char *path)
+bool mig_is_regular(const char *path)
 {
 	struct stat st;
 
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static enum status check_duplicates(const struct mig_list *list)
+enum status mig_check_duplicates(const struct mig_list *list)
 {
 	for (size_t i = 1; i < list->n; i++) {
 		const char *v = list->items[i].version;
@@ -160,37 +180,17 @@ static enum status check_duplicates(const struct mig_list *list)
 	return ST_OK;
 }
 
-/* "V1_2__x.sql": a Flyway prefix, digits separated by single dots or underscores, "__". */
-static bool flyway_name(const char *file)
-{
-	const char *p = file + 1;
-
-	if (file[0] == 'R')
-		return strncmp(p, "__", 2) == 0 && ends_with(p + 2, ".sql");
-	if (file[0] != 'V' && file[0] != 'U' && file[0] != 'B')
-		return false;
-	if (*p < '0' || *p > '9')
-		return false;
-	for (;;) {
-		while (*p >= '0' && *p <= '9')
-			p++;
-		if (p[0] == '_' && p[1] == '_')
-			return ends_with(p + 2, ".sql");
-		if ((*p != '.' && *p != '_') || p[1] < '0' || p[1] > '9')
-			return false;
-		p++;
-	}
-}
-
 const char *mig_layout_of_name(const char *file)
 {
 	char *version = NULL;
 	bool golang;
 
-	if (flyway_name(file))
+	if (layout_flyway_name(file, &version)) {
+		free(version);
 		return "Flyway";
+	}
 	/* golang-migrate: <version>_<name>.up.sql beside <version>_<name>.down.sql */
-	golang = ends_with(file, ".up.sql") && mig_parse_name(file, &version) == 1;
+	golang = mig_ends_with(file, ".up.sql") && mig_parse_name(file, &version) == 1;
 	free(version);
 	return golang ? "golang-migrate" : NULL;
 }
@@ -250,9 +250,9 @@ static void note_other(const char *dir, const struct dirent *de, struct layout_s
 		note_layout(seen, tool, strcmp(tool, "Flyway") == 0 ?
 			    "V<version>__<name>.sql, U, B and R__ files" :
 			    "<version>_<name>.up.sql and .down.sql files", name);
-	} else if (ends_with(name, ".sql")) {
+	} else if (mig_ends_with(name, ".sql")) {
 		note_name(&seen->stray, name);
-		if (!ends_with(name, ".down.sql"))
+		if (!mig_ends_with(name, ".down.sql"))
 			log_warn("ignoring \"%s/%s\": not named <version>_<name>.sql", dir, name);
 	} else if (de->d_type == DT_DIR || de->d_type == DT_LNK || de->d_type == DT_UNKNOWN) {
 		note_folder(dir, name, seen);
@@ -271,9 +271,7 @@ static enum status check_layout(const char *dir, const struct mig_list *list,
 	char *hint;
 
 	if (seen->tool) {
-		hint = xasprintf("set migrate.format to the tool's layout (or auto, which detects it), "
-				 "or convert the files to pgboot's: <version>_<name>.sql, a down part after "
-				 "a line \"-- pgboot:down\"");
+		hint = xstrdup("set migrate.format to the tool's layout (or auto, which detects it)");
 		const struct log_field fields[] = { { "hint", hint }, { NULL, NULL } };
 
 		log_event(LOG_ERROR, fields, "migrations directory \"%s\" looks like %s's layout "
@@ -338,7 +336,7 @@ enum status mig_scan_pgboot(const char *dir, struct mig_list *out)
 		}
 		path = xasprintf("%s/%s", dir, de->d_name);
 		/* d_type spares a stat per file; links and unknown types are looked up */
-		if (de->d_type != DT_REG && !is_regular(path)) {
+		if (de->d_type != DT_REG && !mig_is_regular(path)) {
 			log_error("migration \"%s\" is not a regular file (a dangling link, a directory "
 				  "or a pipe)", path);
 			free(path);
@@ -361,7 +359,7 @@ enum status mig_scan_pgboot(const char *dir, struct mig_list *out)
 		qsort(out->items, out->n, sizeof(*out->items), by_version);
 	st = check_layout(dir, out, &seen);
 	if (st == ST_OK)
-		st = check_duplicates(out);
+		st = mig_check_duplicates(out);
 out:
 	closedir(d);
 	free(seen.example);
@@ -607,10 +605,7 @@ static void refuse_marker(const struct migration *m, const struct mig_marker *mk
 		detail = xasprintf("its down part starts at line %d (\"%s\"), and pgboot would run it "
 				   "on the way up", mk->down_line, mk->down);
 	hint = xasprintf("set migrate.format = %s (or auto, which detects it) to read the file as "
-			 "%s does; or, to keep pgboot's layout, put what undoes the migration after a "
-			 "line \"-- pgboot:down\", delete the %s markers (a file that must run outside "
-			 "a transaction starts with \"-- pgboot:no-transaction\"), then run \"pgboot "
-			 "repair\" if it was applied before", mk->tool, mk->tool, mk->tool);
+			 "%s does, or convert it (README \"Other tools' layouts\")", mk->tool, mk->tool);
 	{
 		const struct log_field fields[] = { { "detail", detail }, { "hint", hint },
 						    { NULL, NULL } };

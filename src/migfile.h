@@ -78,8 +78,9 @@ char *mig_version_canon(const char *text, size_t len);
  * Orders two versions as Flyway does: segment by segment, numerically (digit strings of
  * any length: by length without leading zeros, then by bytes), a missing segment read as
  * 0. For whole numbers this is numeric order. A key that does not start with a digit (a
- * repeatable's history key, mig_history_key) comes after every version, in byte order;
- * NULL after everything. Returns <0, 0 or >0.
+ * repeatable's history key, mig_history_key) comes after every version, in Flyway's order
+ * of repeatable files (by description: '_' read as a space, then by bytes); NULL after
+ * everything. Returns <0, 0 or >0.
  */
 int mig_version_cmp(const char *a, const char *b);
 /*
@@ -141,6 +142,12 @@ int mig_read_whole(const char *path, struct buf *sql);
  * (the caller frees it) and *line_offset to the number of lines before it there.
  */
 int mig_read_down(const struct migration *m, struct buf *sql, char **where, int *line_offset);
+/* Helpers the layouts share (layout.c): a name's ending, a regular file, duplicates. */
+bool mig_ends_with(const char *s, const char *suffix);
+bool mig_is_regular(const char *path);
+/* Two items of the sorted list with one version: ST_MIGRATION naming both (logged). */
+enum status mig_check_duplicates(const struct mig_list *list);
+
 /* Lowercase hex SHA-256 of data with every CRLF read as LF. */
 void mig_checksum(const char *data, size_t len, char out[65]);
 /*

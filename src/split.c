@@ -224,10 +224,8 @@ static void skip_space_and_comments(struct splitter *sp)
 		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')
 			p++;
 		else if (c == '-' && p + 1 < sp->len && sp->sql[p + 1] == '-' &&
-			 goose_line(sp, p, "-- +goose StatementBegin"))
-			break; /* a block: split_next takes it whole */
-		else if (c == '-' && p + 1 < sp->len && sp->sql[p + 1] == '-')
-			p = line_end(sp, p);
+			 !goose_line(sp, p, "-- +goose StatementBegin"))
+			p = line_end(sp, p); /* (a goose block stops here: split_next takes it whole) */
 		else if (c == '/' && p + 1 < sp->len && sp->sql[p + 1] == '*' &&
 			 !unterminated_comment(sp, p))
 			p = skip_block_comment(sp, p);
@@ -326,11 +324,15 @@ int split_next(struct splitter *sp, struct stmt *out)
 	struct lex lx = { 0 };
 	size_t p;
 
-	skip_space_and_comments(sp);
-	if (sp->pos >= sp->len)
-		return 0;
-	if (sp->sql[sp->pos] == '-' && goose_line(sp, sp->pos, "-- +goose StatementBegin"))
-		return goose_block(sp, out) ? 1 : split_next(sp, out);
+	for (;;) {
+		skip_space_and_comments(sp);
+		if (sp->pos >= sp->len)
+			return 0;
+		if (sp->sql[sp->pos] != '-' || !goose_line(sp, sp->pos, "-- +goose StatementBegin"))
+			break;
+		if (goose_block(sp, out))
+			return 1;
+	}
 	memset(out, 0, sizeof(*out));
 	out->start = p = sp->pos;
 	out->line = sp->line;

@@ -269,6 +269,11 @@ CREATE INDEX CONCURRENTLY items_id ON items (id);
 INSERT INTO runs (name) VALUES ('index');
 -- +goose Down
 DROP INDEX CONCURRENTLY items_id;"
+	# plan (and the checks and lint behind it) sees the statements that will run
+	pgb_run plan
+	assert_exit 0
+	assert_eq "$(printf '%s\n' 'apply 00001_items.sql (one transaction, 4 statements)' \
+		'apply 00002_index.sql (no transaction, 2 statements)')" "$(cat "$PGB_OUT")" "plan"
 	pgb_run migrate
 	assert_exit 0
 	assert_eq "items items 2 index" "$(_runs)" "what ran, in order: the up parts only"
@@ -287,7 +292,8 @@ DROP INDEX CONCURRENTLY items_id;"
 # Flyway cannot be installed here (a JVM program). Its names and order follow its docs and
 # flyway-core's MigrationVersion.java: V<version>__<description>.sql, version segments split
 # at '.' or '_' and compared as numbers; U<version>__ undoes V<version>; R__ files run after
-# the versioned ones, whenever their checksum changed, in description order; B files stand
+# the versioned ones, whenever their checksum changed, in description order ("a first"
+# before "aB": '_' reads as a space); B files stand
 # for the versioned files up to them (pgboot runs those).
 test_layouts_flyway() {
 	app_role
@@ -299,11 +305,12 @@ test_layouts_flyway() {
 		V2__two.sql "INSERT INTO runs (name) VALUES ('2');" \
 		R__views.sql $'CREATE OR REPLACE VIEW item_ids AS SELECT id FROM items;\nINSERT INTO runs (name) VALUES (\'R views\');' \
 		R__a_first.sql "INSERT INTO runs (name) VALUES ('R a first');" \
+		R__aB.sql "INSERT INTO runs (name) VALUES ('R aB');" \
 		B1_9__base.sql "INSERT INTO runs (name) VALUES ('baseline');"
 	pgb_run migrate
 	assert_exit 0
-	assert_eq "1 1.9 1.10 2 R a first R views" "$(_runs)" "what ran, in order"
-	assert_eq "1 1.9 1.10 2 R__a_first.sql R__views.sql" \
+	assert_eq "1 1.9 1.10 2 R a first R aB R views" "$(_runs)" "what ran, in order"
+	assert_eq "1 1.9 1.10 2 R__a_first.sql R__aB.sql R__views.sql" \
 		"$(q "$PGB_DB" "SELECT string_agg(version, ' ' ORDER BY applied_at, version) FROM pgboot.migrations")" \
 		"history keys"
 	pgb_run status --json
@@ -311,13 +318,13 @@ test_layouts_flyway() {
 	python3 - "$PGB_OUT" <<'PY' || fail "status --json is not the expected document"
 import json, sys
 doc = json.load(open(sys.argv[1]))
-assert [m["version"] for m in doc["migrations"]] == [1, "1.9", "1.10", 2, None, None], doc
+assert [m["version"] for m in doc["migrations"]] == [1, "1.9", "1.10", 2, None, None, None], doc
 assert all(m["state"] == "applied" for m in doc["migrations"]), doc
 PY
 	# unchanged repeatable files do not run again; a changed one does, once, after the rest
 	pgb_run migrate
 	assert_exit 0
-	assert_eq "1 1.9 1.10 2 R a first R views" "$(_runs)" "nothing ran twice"
+	assert_eq "1 1.9 1.10 2 R a first R aB R views" "$(_runs)" "nothing ran twice"
 	printf '%s\n' 'CREATE OR REPLACE VIEW item_ids AS SELECT id, ten FROM items;' \
 		"INSERT INTO runs (name) VALUES ('R views 2');" >migrations/R__views.sql
 	printf "INSERT INTO runs (name) VALUES ('3');\n" >migrations/V3__three.sql
@@ -326,9 +333,15 @@ PY
 	assert_contains "$PGB_OUT" 'pending R__views.sql'
 	pgb_run migrate
 	assert_exit 0
-	assert_eq "1 1.9 1.10 2 R a first R views 3 R views 2" "$(_runs)" "the changed repeatable ran once, last"
+	assert_eq "1 1.9 1.10 2 R a first R aB R views 3 R views 2" "$(_runs)" "the changed repeatable ran once, last"
 	pgb_run status --check
 	assert_exit 0
+	# with the lock taken in each file's transaction, the history is checked again under it:
+	# a changed repeatable file still runs
+	printf "INSERT INTO runs (name) VALUES ('R aB 2');\n" >migrations/R__aB.sql
+	pgb_run migrate --migrate-lock transaction
+	assert_exit 0
+	assert_eq "1 1.9 1.10 2 R a first R aB R views 3 R views 2 R aB 2" "$(_runs)" "under migrate.lock = transaction"
 	# rollback: the newest versioned migration has no undo file; 1.10 has one
 	pgb_run rollback
 	assert_exit 65
@@ -429,6 +442,12 @@ test_layouts_auto_detection_and_its_errors() {
 	pgb_run migrate --migrate-format golang-migrate
 	assert_exit 65
 	assert_contains "$PGB_ERR" 'migrations directory "migrations" holds "V1__init.sql", a file of flyway'"'"'s layout, but migrate.format is golang-migrate'
+	# pgboot new writes pgboot's layout only
+	migdir migrations V1__init.sql 'SELECT 1;'
+	pgb_run new add_users
+	assert_exit 78
+	assert_contains "$PGB_ERR" 'migrations directory "migrations" is in flyway'"'"'s layout: create the file with flyway; pgboot new writes pgboot'"'"'s layout only'
+	assert_eq "V1__init.sql" "$(ls migrations)" "files"
 	PGBOOT_DATABASE_PORT=$port
 	# the format detected is the one read: a goose folder applies as goose
 	migdir migrations 1_a.sql $'-- +goose Up\nINSERT INTO runs (name) VALUES (\'a\');\n-- +goose Down\nINSERT INTO runs (name) VALUES (\'down\');'

@@ -127,6 +127,10 @@ void test_migfile(void)
 	CHECK(mig_version_cmp("1.2", "1.2") == 0);
 	CHECK(mig_version_cmp("999", "R__views.sql") < 0); /* repeatables' keys come last */
 	CHECK(mig_version_cmp("R__a.sql", "R__b.sql") < 0);
+	/* Flyway orders repeatable files by description, where '_' is a space */
+	CHECK(mig_version_cmp("R__v_1.sql", "R__v1.sql") < 0);
+	CHECK(mig_version_cmp("R__a_x.sql", "R__aB.sql") < 0);
+	CHECK(mig_version_cmp("R__a_b.sql", "R__a b.sql") > 0);
 	CHECK(mig_version_cmp("R__a.sql", NULL) < 0);
 	CHECK(mig_version_cmp(NULL, NULL) == 0);
 
