@@ -12,6 +12,7 @@ packages=(
 	python3 python3-yaml procps iproute2 util-linux  # test harness: json and yaml checks, ps, ss, runuser
 	openssl file time                      # TLS test certificates, "statically linked", peak RSS
 	shellcheck                             # lint of the shell scripts
+	python3-alembic python3-psycopg2       # alembic, run for real by tests/integration/adopt.sh
 )
 
 # shellcheck source=scripts/apt-lib.sh

@@ -4,6 +4,7 @@
 #
 #   dbmate          the npm package ships the Linux binary (@dbmate/linux-x64); run it directly
 #   node-pg-migrate with pg, run with node (needs Node.js 20.11 or later)
+#   drizzle-orm     its migrator (drizzle-orm/node-postgres/migrator), run with node and pg
 #
 # Prints nothing when they are there already. Installs nodejs and npm from Debian first when
 # they are missing (as root; otherwise it prints the apt-get line and fails). Safe to run from
@@ -11,22 +12,26 @@
 # Callers find the tools at:
 #   $DIR/node_modules/@dbmate/linux-x64/bin/dbmate
 #   $DIR/node_modules/node-pg-migrate/bin/node-pg-migrate.js
+#   $DIR/node_modules/drizzle-orm/node-postgres/migrator.js (required from a script in $DIR)
 set -euo pipefail
 
 DBMATE_VERSION=2.36.0
 NODE_PG_MIGRATE_VERSION=9.0.0
 PG_NODE_VERSION=8.23.1
+DRIZZLE_ORM_VERSION=0.45.4
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 dir=${PGBOOT_NPM_DIR:-$top/.cache/npm}
 want="dbmate@$DBMATE_VERSION node-pg-migrate@$NODE_PG_MIGRATE_VERSION pg@$PG_NODE_VERSION"
+want+=" drizzle-orm@$DRIZZLE_ORM_VERSION"
 dbmate=$dir/node_modules/@dbmate/linux-x64/bin/dbmate
 npm_migrate=$dir/node_modules/node-pg-migrate/bin/node-pg-migrate.js
+drizzle=$dir/node_modules/drizzle-orm/node-postgres/migrator.js
 
 say() { echo "install-npm-tools: $*" >&2; }
 
 installed() {
-	[[ -f $dir/.installed && $(cat "$dir/.installed") == "$want" && -x $dbmate && -f $npm_migrate ]]
+	[[ -f $dir/.installed && $(cat "$dir/.installed") == "$want" && -x $dbmate && -f $npm_migrate && -f $drizzle ]]
 }
 
 ensure_node() {

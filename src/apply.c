@@ -132,7 +132,7 @@ static void statement_checksum(const struct buf *sql, const struct stmt *st, cha
 static enum status record(struct run *r)
 {
 	if (r->down)
-		return history_remove(r->h, r->conn, r->m->version);
+		return history_remove(r->h, r->conn, mig_history_key(r->m));
 	return history_record(r->h, r->conn, r->m, r->checksum, clock_ms() - r->start);
 }
 
@@ -197,7 +197,8 @@ static enum status claim(struct run *r)
 	bool found = false;
 
 	if (st == ST_OK)
-		st = history_has(r->h, r->conn, r->m->version, &found);
+		st = history_has(r->h, r->conn, mig_history_key(r->m),
+				 r->m->version ? NULL : r->checksum, &found);
 	if (st == ST_OK)
 		r->skipped = r->down ? !found : found;
 	return st;
@@ -316,14 +317,14 @@ static enum status finish_body(void *arg)
 	struct run *r = arg;
 	enum status st = record(r);
 
-	return st == ST_OK ? history_progress_clear(r->h, r->conn, r->m->version) : st;
+	return st == ST_OK ? history_progress_clear(r->h, r->conn, mig_history_key(r->m)) : st;
 }
 
 /* After waiting for an earlier runner's backend: the statements it recorded meanwhile. */
 static enum status progress_again(struct run *r, size_t index, const char *pid, bool *done)
 {
 	struct progress pr;
-	enum status rc = history_progress_read(r->h, r->conn, r->m->version, &pr);
+	enum status rc = history_progress_read(r->h, r->conn, mig_history_key(r->m), &pr);
 
 	if (rc == ST_OK && pr.n > index) {
 		log_info("statement %zu of \"%s\" was completed by the runner of backend pid %s; "
@@ -425,7 +426,7 @@ static enum status after_recorded(struct run *r, const struct stmt *st, size_t i
 	if (PQtransactionStatus(r->conn) != PQTRANS_IDLE)
 		return ST_OK;
 	for (; rc == ST_OK && r->recorded < r->done.n; r->recorded++)
-		rc = history_progress_add(r->h, r->conn, r->m->version, r->recorded,
+		rc = history_progress_add(r->h, r->conn, mig_history_key(r->m), r->recorded,
 					  r->done.sums[r->recorded]);
 	return rc;
 }
@@ -486,7 +487,7 @@ static enum status apply_statements(struct run *r)
 	static const struct stmt_hooks hooks = { before_recorded, after_recorded };
 	struct progress before;
 	char *timeouts = timeouts_sql(r->cfg, false, false);
-	enum status rc = history_progress_read(r->h, r->conn, r->m->version, &before);
+	enum status rc = history_progress_read(r->h, r->conn, mig_history_key(r->m), &before);
 
 	r->start = clock_ms();
 	r->lock_timed_out = false;

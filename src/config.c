@@ -30,6 +30,7 @@ enum cfg_type {
 	T_SIGMAP,   /* "TERM:QUIT,INT:TERM" */
 	T_NAMES,    /* a comma-separated list of T_NAMEs */
 	T_ROLEATTRS, /* CREATE ROLE attributes: "NOSUPERUSER NOCREATEDB ..." */
+	T_REVMAP,   /* "<revision>=<version>": an alembic revision and a migration version */
 };
 
 struct cfg_spec {
@@ -87,6 +88,11 @@ static const struct cfg_spec specs[CFG_NKEYS] = {
 	[CFG_MIGRATE_TRANSACTION] = { "migrate", "transaction", T_ENUM, "file", "file|all", NULL,
 				      NULL },
 	[CFG_MIGRATE_LINT] = { "migrate", "lint", T_ENUM, "warn", "error|warn|off", NULL, NULL },
+	[CFG_MIGRATE_FORMAT] = { "migrate", "format", T_ENUM, "auto", "auto|pgboot|dbmate|golang-migrate|"
+				 "goose|flyway|node-pg-migrate|drizzle", NULL, NULL },
+	[CFG_MIGRATE_ADOPT] = { "migrate", "adopt", T_ENUM, "auto", "auto|never", NULL, NULL },
+	[CFG_MIGRATE_ADOPT_TABLE] = { "migrate", "adopt_table", T_TABLE, NULL, NULL, NULL, NULL },
+	[CFG_MIGRATE_ADOPT_ALEMBIC] = { "migrate", "adopt_alembic", T_REVMAP, NULL, NULL, NULL, NULL },
 	[CFG_EXEC_INIT] = { "exec", "init", T_ENUM, "auto", "auto|on|off", NULL, NULL },
 	[CFG_EXEC_INIT_GROUP] = { "exec", "init_group", T_ENUM, "false", "false|true", NULL, NULL },
 	[CFG_EXEC_INIT_SIGNAL_MAP] = { "exec", "init_signal_map", T_SIGMAP, NULL, NULL, NULL, NULL },
@@ -268,6 +274,16 @@ static const char *check_role_attributes(const char *value)
 	return NULL;
 }
 
+/* "<revision>=<version>": alembic's revision ids are at most 32 characters (its version_num). */
+static bool valid_revmap(const char *s)
+{
+	size_t rev = strspn(s, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_");
+	const char *v = s + rev + 1;
+
+	return rev > 0 && rev <= 32 && s[rev] == '=' && *v &&
+	       strspn(v, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.") == strlen(v);
+}
+
 /* Checks one value against its type; on failure says what was expected. */
 static const char *check_value(enum cfg_key key, const char *value)
 {
@@ -301,6 +317,9 @@ static const char *check_value(enum cfg_key key, const char *value)
 		return check_names(value);
 	case T_ROLEATTRS:
 		return check_role_attributes(value);
+	case T_REVMAP:
+		return valid_revmap(value) ? NULL
+		       : "expected <revision>=<version>, such as 3f2a1b9c0d4e=20240101120000";
 	default:
 		return NULL;
 	}

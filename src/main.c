@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adopt.h"
 #include "config.h"
 #include "conn.h"
 #include "create.h"
@@ -87,8 +88,7 @@ struct cli {
 	bool dry_run;    /* migrate/run --dry-run */
 	const char *arg; /* new NAME, baseline VERSION */
 	int64_t steps;   /* rollback --steps N */
-	int64_t to;      /* rollback --to VERSION, or -1 */
-	int64_t version; /* baseline VERSION */
+	const char *to;  /* rollback --to VERSION (mig_version_canon accepts it), or NULL */
 	bool force;      /* drop/reset: end other sessions; protected environments: go ahead */
 	const char *confirm; /* --confirm DBNAME, for protected environments */
 };
@@ -119,6 +119,8 @@ static void usage(FILE *out)
 		"  pgboot baseline [OPTIONS] VERSION\n"
 		"                             record migrations up to VERSION as applied, unrun\n"
 		"  pgboot repair [OPTIONS]    re-record the checksums of edited applied files\n"
+		"  pgboot adopt [OPTIONS]     record what another migration tool applied (its\n"
+		"                             table is only read); run and migrate do it first\n"
 		"  pgboot drop [OPTIONS] [--force]    drop the database (--force: end its sessions)\n"
 		"  pgboot reset [OPTIONS] [--force]   drop, create and migrate it (local development)\n"
 		"  In a protected environment (pgboot.protect), rollback, drop and reset also need\n"
@@ -169,7 +171,7 @@ static void version(void)
 }
 
 static command_fn cmd_migrate, cmd_status, cmd_plan, cmd_rollback, cmd_baseline, cmd_repair,
-	cmd_new, cmd_config, cmd_lint;
+	cmd_new, cmd_config, cmd_lint, cmd_adopt;
 
 /*
  * Every command, one row each, in the order of the phases. The help text, the refusals of
@@ -188,6 +190,7 @@ static const struct command commands[] = {
 	  cmd_rollback },
 	{ "baseline", CMD_MIGRATIONS | CMD_TAKES_VERSION, 0, cmd_baseline },
 	{ "repair", CMD_MIGRATIONS, 0, cmd_repair },
+	{ "adopt", CMD_MIGRATIONS, 0, cmd_adopt },
 	{ "new", CMD_OFFLINE | CMD_TAKES_NAME, 0, cmd_new },
 	{ "drop", CMD_DESTRUCTIVE | CMD_DROPS, OPT_FORCE | OPT_CONFIRM, NULL },
 	{ "reset", CMD_DESTRUCTIVE | CMD_DROPS | CMD_MIGRATIONS, OPT_FORCE | OPT_CONFIRM, cmd_migrate },
@@ -348,6 +351,15 @@ static int take_setting(int c, struct config *cfg)
 	return 1;
 }
 
+/* Whether text is a migration version: 12, 0003, 1.2 (mig_version_canon). */
+static bool is_version(const char *text)
+{
+	char *canon = mig_version_canon(text, strlen(text));
+
+	free(canon);
+	return canon != NULL;
+}
+
 /* One option: 1 to go on, 0 when --help or --version has been answered, or an error. */
 static int take_option(int c, char **argv, struct config *cfg, struct cli *cli)
 {
@@ -382,12 +394,14 @@ static int take_option(int c, char **argv, struct config *cfg, struct cli *cli)
 		cli->given |= c == 'j' ? OPT_JSON : c == 'k' ? OPT_CHECK : OPT_DRY_RUN;
 		return 1;
 	case 's':
-	case 't':
-		cli->given |= c == 's' ? OPT_STEPS : OPT_TO;
-		if (parse_int64(optarg, c == 's' ? 1 : 0, INT64_MAX, c == 's' ? &cli->steps : &cli->to) < 0)
-			return usage_error(c == 's' ? "--steps takes a whole number from 1, not"
-						    : "--to takes a version, not", optarg);
+		cli->given |= OPT_STEPS;
+		if (parse_int64(optarg, 1, INT64_MAX, &cli->steps) < 0)
+			return usage_error("--steps takes a whole number from 1, not", optarg);
 		return 1;
+	case 't':
+		cli->given |= OPT_TO;
+		cli->to = optarg;
+		return is_version(optarg) ? 1 : usage_error("--to takes a version, not", optarg);
 	case ':':
 		return usage_error("missing value for option", argv[optind - 1]);
 	case '?':
@@ -454,7 +468,7 @@ static int check_options(const struct cli *cli)
 		free(what);
 		return -1;
 	}
-	if (cli->steps && cli->to >= 0)
+	if (cli->steps && cli->to)
 		return usage_error("rollback takes --steps or --to, not both:", "--to");
 	if (cli->all && cli->nfiles)
 		return usage_error("lint takes --all or files, not both:", "--all");
@@ -475,8 +489,7 @@ static int take_argument(int i, int argc, char **argv, struct cli *cli)
 		return usage_error(i == argc ? "missing the argument of" : "too many arguments for",
 				   cli->cmd->name);
 	cli->arg = argv[i];
-	if (command_has(cli, CMD_TAKES_VERSION) &&
-	    parse_int64(cli->arg, 0, INT64_MAX, &cli->version) < 0)
+	if (command_has(cli, CMD_TAKES_VERSION) && !is_version(cli->arg))
 		return usage_error("baseline takes a version, not", cli->arg);
 	return i + 1;
 }
@@ -623,7 +636,7 @@ static enum status cmd_rollback(const struct config *cfg, const struct cli *cli,
 static enum status cmd_baseline(const struct config *cfg, const struct cli *cli,
 				struct wait_result *w, const struct mig_list *list)
 {
-	return mig_baseline(cfg, w->conn, list, cli->version);
+	return mig_baseline(cfg, w->conn, list, cli->arg);
 }
 
 static enum status cmd_repair(const struct config *cfg, const struct cli *cli,
@@ -631,6 +644,13 @@ static enum status cmd_repair(const struct config *cfg, const struct cli *cli,
 {
 	(void)cli;
 	return mig_repair(cfg, w->conn, list);
+}
+
+static enum status cmd_adopt(const struct config *cfg, const struct cli *cli,
+			     struct wait_result *w, const struct mig_list *list)
+{
+	(void)cli;
+	return adopt_command(cfg, w->conn, list);
 }
 
 static enum status cmd_new(const struct config *cfg, const struct cli *cli,
@@ -655,7 +675,7 @@ static enum status lint_offline(const struct config *cfg, const struct cli *cli)
 
 	mig_list_init(&list);
 	if (cli->all)
-		st = mig_scan(cfg_get(cfg, CFG_MIGRATE_DIR), &list);
+		st = mig_scan(cfg_get(cfg, CFG_MIGRATE_DIR), cfg_get(cfg, CFG_MIGRATE_FORMAT), &list);
 	if (st == ST_OK)
 		st = mig_lint(cfg, NULL, &list, cli->files, cli->nfiles, cli->json);
 	mig_list_release(&list);
@@ -712,7 +732,7 @@ static enum status run_phases(const struct config *cfg, const struct cli *cli)
 
 	mig_list_init(&list);
 	if (command_has(cli, CMD_MIGRATIONS))
-		st = mig_scan(cfg_get(cfg, CFG_MIGRATE_DIR), &list);
+		st = mig_scan(cfg_get(cfg, CFG_MIGRATE_DIR), cfg_get(cfg, CFG_MIGRATE_FORMAT), &list);
 	/* The files are hashed while the connection waits on the server. */
 	prehash_init(&ahead, &list);
 	w.idle = (struct db_idle){ prehash_step, &ahead };
@@ -776,7 +796,7 @@ static void log_warnings(struct config *cfg)
 
 int main(int argc, char **argv)
 {
-	struct cli cli = { .to = -1 };
+	struct cli cli = { 0 };
 	struct exec_init init;
 	struct config cfg;
 	char err[4096];

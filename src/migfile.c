@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "log.h"
 
 void mig_list_init(struct mig_list *list)
@@ -23,101 +24,175 @@ void mig_list_init(struct mig_list *list)
 void mig_list_release(struct mig_list *list)
 {
 	for (size_t i = 0; i < list->n; i++) {
+		free(list->items[i].version);
 		free(list->items[i].file);
 		free(list->items[i].path);
+		free(list->items[i].down_path);
 	}
 	free(list->items);
 	mig_list_init(list);
 }
 
-static bool ends_with(const char *s, const char *suffix)
+bool mig_ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
 
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-int mig_parse_name(const char *file, int64_t *version)
+static bool is_digit(char c)
 {
-	const char *p = file;
-	int64_t v = 0;
+	return c >= '0' && c <= '9';
+}
 
-	if (*p < '0' || *p > '9')
-		return 0;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (INT64_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (*p - '0');
+char *mig_version_canon(const char *text, size_t len)
+{
+	struct buf b;
+	size_t i = 0, keep = 0;
+
+	if (len == 0)
+		return NULL;
+	buf_init(&b);
+	while (i < len) {
+		size_t start = i;
+
+		while (i < len && is_digit(text[i]))
+			i++;
+		if (i == start || (i < len && (text[i] != '.' && text[i] != '_')) ||
+		    (i < len && i + 1 == len)) {
+			buf_release(&b);
+			return NULL; /* an empty segment, another character, or a trailing separator */
+		}
+		while (start + 1 < i && text[start] == '0')
+			start++;
+		if (b.len)
+			buf_append(&b, ".", 1);
+		buf_append(&b, text + start, i - start);
+		if (keep == 0 || !(i - start == 1 && text[start] == '0'))
+			keep = b.len; /* the end of the last segment that is not zero (or the first) */
+		i += i < len;
 	}
+	b.data[b.len = keep] = '\0';
+	return buf_detach(&b);
+}
+
+/* The next segment of version *p: its digits without leading zeros, as [*s, *s + *n). */
+static void next_segment(const char **p, const char **s, size_t *n)
+{
+	const char *q = *p;
+
+	while (*q == '0' && is_digit(q[1]))
+		q++;
+	*s = q;
+	while (is_digit(*q))
+		q++;
+	*n = (size_t)(q - *s);
+	if (*s + 1 == q && **s == '0')
+		*n = 0; /* zero: the same as a missing segment */
+	*p = *q ? q + 1 : q; /* past the '.' (or whatever a key not canonical holds there) */
+}
+
+/*
+ * Repeatable files' keys (their names) in Flyway's order, by description: '_' reads as a
+ * space; names that read alike are ordered by their bytes.
+ */
+static int key_cmp(const char *a, const char *b)
+{
+	const char *x = a, *y = b;
+
+	for (; *x && *y; x++, y++) {
+		unsigned char c = *x == '_' ? ' ' : (unsigned char)*x;
+		unsigned char d = *y == '_' ? ' ' : (unsigned char)*y;
+
+		if (c != d)
+			return c < d ? -1 : 1;
+	}
+	if (*x || *y)
+		return *x ? 1 : -1;
+	return strcmp(a, b);
+}
+
+int mig_version_cmp(const char *a, const char *b)
+{
+	if (!a || !b)
+		return (a == NULL) - (b == NULL);
+	if (!is_digit(*a) || !is_digit(*b))
+		return is_digit(*a) ? -1 : is_digit(*b) ? 1 : key_cmp(a, b);
+	while (*a || *b) {
+		const char *x, *y;
+		size_t nx, ny;
+		int c;
+
+		next_segment(&a, &x, &nx);
+		next_segment(&b, &y, &ny);
+		if (nx != ny)
+			return nx < ny ? -1 : 1;
+		if ((c = memcmp(x, y, nx)) != 0)
+			return c;
+	}
+	return 0;
+}
+
+const char *mig_history_key(const struct migration *m)
+{
+	return m->version ? m->version : m->file;
+}
+
+int mig_parse_name(const char *file, char **version)
+{
+	size_t digits = strspn(file, "0123456789");
+	const char *p = file + digits;
+
 	/* A name after the underscore, a .sql ending, and not a down migration. */
-	if (*p != '_' || p[1] == '\0' || !ends_with(p + 1, ".sql") || strlen(p + 1) <= 4 ||
-	    ends_with(p + 1, ".down.sql"))
+	if (digits == 0 || *p != '_' || p[1] == '\0' || !mig_ends_with(p + 1, ".sql") ||
+	    strlen(p + 1) <= 4 || mig_ends_with(p + 1, ".down.sql"))
 		return 0;
-	*version = v;
+	*version = mig_version_canon(file, digits);
 	return 1;
 }
 
 static int by_version(const void *a, const void *b)
 {
 	const struct migration *x = a, *y = b;
+	int c = mig_version_cmp(x->version, y->version);
 
-	if (x->version != y->version)
-		return x->version < y->version ? -1 : 1;
-	return strcmp(x->file, y->file);
+	return c ? c : strcmp(x->file, y->file);
 }
 
-static bool is_regular(const char *path)
+bool mig_is_regular(const char *path)
 {
 	struct stat st;
 
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static enum status check_duplicates(const struct mig_list *list)
+enum status mig_check_duplicates(const struct mig_list *list)
 {
 	for (size_t i = 1; i < list->n; i++) {
-		if (list->items[i].version == list->items[i - 1].version) {
-			log_error("migrations \"%s\" and \"%s\" have the same version %lld",
-				  list->items[i - 1].path, list->items[i].path,
-				  (long long)list->items[i].version);
+		const char *v = list->items[i].version;
+
+		if (v && mig_version_cmp(v, list->items[i - 1].version) == 0) {
+			log_error("migrations \"%s\" and \"%s\" have the same version %s",
+				  list->items[i - 1].path, list->items[i].path, v);
 			return ST_MIGRATION;
 		}
 	}
 	return ST_OK;
 }
 
-/* "V1_2__x.sql": a Flyway prefix, digits separated by single dots or underscores, "__". */
-static bool flyway_name(const char *file)
-{
-	const char *p = file + 1;
-
-	if (file[0] == 'R')
-		return strncmp(p, "__", 2) == 0 && ends_with(p + 2, ".sql");
-	if (file[0] != 'V' && file[0] != 'U' && file[0] != 'B')
-		return false;
-	if (*p < '0' || *p > '9')
-		return false;
-	for (;;) {
-		while (*p >= '0' && *p <= '9')
-			p++;
-		if (p[0] == '_' && p[1] == '_')
-			return ends_with(p + 2, ".sql");
-		if ((*p != '.' && *p != '_') || p[1] < '0' || p[1] > '9')
-			return false;
-		p++;
-	}
-}
-
 const char *mig_layout_of_name(const char *file)
 {
-	int64_t version;
+	char *version = NULL;
+	bool golang;
 
-	if (flyway_name(file))
+	if (layout_flyway_name(file, &version)) {
+		free(version);
 		return "Flyway";
+	}
 	/* golang-migrate: <version>_<name>.up.sql beside <version>_<name>.down.sql */
-	if (ends_with(file, ".up.sql") && mig_parse_name(file, &version) == 1)
-		return "golang-migrate";
-	return NULL;
+	golang = mig_ends_with(file, ".up.sql") && mig_parse_name(file, &version) == 1;
+	free(version);
+	return golang ? "golang-migrate" : NULL;
 }
 
 /* What a directory showed besides pgboot's migrations. */
@@ -175,9 +250,9 @@ static void note_other(const char *dir, const struct dirent *de, struct layout_s
 		note_layout(seen, tool, strcmp(tool, "Flyway") == 0 ?
 			    "V<version>__<name>.sql, U, B and R__ files" :
 			    "<version>_<name>.up.sql and .down.sql files", name);
-	} else if (ends_with(name, ".sql")) {
+	} else if (mig_ends_with(name, ".sql")) {
 		note_name(&seen->stray, name);
-		if (!ends_with(name, ".down.sql"))
+		if (!mig_ends_with(name, ".down.sql"))
 			log_warn("ignoring \"%s/%s\": not named <version>_<name>.sql", dir, name);
 	} else if (de->d_type == DT_DIR || de->d_type == DT_LNK || de->d_type == DT_UNKNOWN) {
 		note_folder(dir, name, seen);
@@ -196,14 +271,11 @@ static enum status check_layout(const char *dir, const struct mig_list *list,
 	char *hint;
 
 	if (seen->tool) {
-		hint = xasprintf("pgboot runs files named <version>_<name>.sql (a down part after a "
-				 "line \"-- pgboot:down\" or in <version>_<name>.down.sql): convert the "
-				 "files (\"pgboot baseline VERSION\" records what %s applied already), "
-				 "or keep using %s until pgboot reads its layout", seen->tool, seen->tool);
+		hint = xstrdup("set migrate.format to the tool's layout (or auto, which detects it)");
 		const struct log_field fields[] = { { "hint", hint }, { NULL, NULL } };
 
 		log_event(LOG_ERROR, fields, "migrations directory \"%s\" looks like %s's layout "
-			  "(%s: \"%s\"), which pgboot does not read yet", dir, seen->tool, seen->what,
+			  "(%s: \"%s\"), but migrate.format is pgboot", dir, seen->tool, seen->what,
 			  seen->example);
 		free(hint);
 		return ST_MIGRATION;
@@ -224,7 +296,23 @@ static enum status check_layout(const char *dir, const struct mig_list *list,
 	return ST_OK;
 }
 
-enum status mig_scan(const char *dir, struct mig_list *out)
+enum status mig_scan(const char *dir, const char *format, struct mig_list *out)
+{
+	enum mig_format f;
+	enum status st;
+
+	if (layout_format(format, &f) < 0) {
+		log_error("unknown migrate.format \"%s\"", format);
+		return ST_CONFIG;
+	}
+	if (f == MIG_FORMAT_AUTO && (st = layout_detect(dir, &f)) != ST_OK)
+		return st;
+	if (f == MIG_FORMAT_PGBOOT)
+		return mig_scan_pgboot(dir, out);
+	return layout_scan(dir, f, out);
+}
+
+enum status mig_scan_pgboot(const char *dir, struct mig_list *out)
 {
 	struct layout_seen seen = { 0 };
 	DIR *d = opendir(dir);
@@ -237,31 +325,30 @@ enum status mig_scan(const char *dir, struct mig_list *out)
 		return ST_CONFIG;
 	}
 	while ((errno = 0, de = readdir(d))) {
-		int64_t version;
+		char *version = NULL;
 		char *path;
 		int rc = mig_parse_name(de->d_name, &version);
 
-		if (rc < 0) {
-			log_error("migration \"%s/%s\": version does not fit in 63 bits", dir, de->d_name);
-			goto out;
-		}
 		if (rc == 0 || mig_layout_of_name(de->d_name)) {
+			free(version);
 			note_other(dir, de, &seen);
 			continue;
 		}
 		path = xasprintf("%s/%s", dir, de->d_name);
 		/* d_type spares a stat per file; links and unknown types are looked up */
-		if (de->d_type != DT_REG && !is_regular(path)) {
+		if (de->d_type != DT_REG && !mig_is_regular(path)) {
 			log_error("migration \"%s\" is not a regular file (a dangling link, a directory "
 				  "or a pipe)", path);
 			free(path);
+			free(version);
 			goto out;
 		}
 		if (out->n == cap) {
 			cap = cap ? cap * 2 : 32;
 			out->items = xrealloc(out->items, cap * sizeof(*out->items));
 		}
-		out->items[out->n++] = (struct migration){ version, xstrdup(de->d_name), path, 0, NULL };
+		out->items[out->n++] = (struct migration){ .version = version,
+							   .file = xstrdup(de->d_name), .path = path };
 	}
 	if (errno) {
 		log_error("could not read migrations directory \"%s\": %s", dir, strerror(errno));
@@ -272,7 +359,7 @@ enum status mig_scan(const char *dir, struct mig_list *out)
 		qsort(out->items, out->n, sizeof(*out->items), by_version);
 	st = check_layout(dir, out, &seen);
 	if (st == ST_OK)
-		st = check_duplicates(out);
+		st = mig_check_duplicates(out);
 out:
 	closedir(d);
 	free(seen.example);
@@ -302,22 +389,23 @@ struct marker_def {
 	const char *tool;
 	const char *doc; /* as the tool documents it */
 	bool down;
+	enum mig_mark what;
 };
 
 enum { MK_DBMATE_UP, MK_DBMATE_DOWN, MK_NPM_UP, MK_NPM_DOWN, MK_GOOSE };
 
 static const struct marker_def marker_defs[] = {
-	[MK_DBMATE_UP] = { "dbmate", "-- migrate:up", false },
-	[MK_DBMATE_DOWN] = { "dbmate", "-- migrate:down", true },
-	[MK_NPM_UP] = { "node-pg-migrate", "-- Up Migration", false },
-	[MK_NPM_DOWN] = { "node-pg-migrate", "-- Down Migration", true },
-	[MK_GOOSE + 0] = { "goose", "-- +goose Up", false },
-	[MK_GOOSE + 1] = { "goose", "-- +goose Down", true },
-	[MK_GOOSE + 2] = { "goose", "-- +goose StatementBegin", false },
-	[MK_GOOSE + 3] = { "goose", "-- +goose StatementEnd", false },
-	[MK_GOOSE + 4] = { "goose", "-- +goose NO TRANSACTION", false },
-	[MK_GOOSE + 5] = { "goose", "-- +goose ENVSUB ON", false },
-	[MK_GOOSE + 6] = { "goose", "-- +goose ENVSUB OFF", false },
+	[MK_DBMATE_UP] = { "dbmate", "-- migrate:up", false, MARK_UP },
+	[MK_DBMATE_DOWN] = { "dbmate", "-- migrate:down", true, MARK_DOWN },
+	[MK_NPM_UP] = { "node-pg-migrate", "-- Up Migration", false, MARK_UP },
+	[MK_NPM_DOWN] = { "node-pg-migrate", "-- Down Migration", true, MARK_DOWN },
+	[MK_GOOSE + 0] = { "goose", "-- +goose Up", false, MARK_UP },
+	[MK_GOOSE + 1] = { "goose", "-- +goose Down", true, MARK_DOWN },
+	[MK_GOOSE + 2] = { "goose", "-- +goose StatementBegin", false, MARK_OTHER },
+	[MK_GOOSE + 3] = { "goose", "-- +goose StatementEnd", false, MARK_OTHER },
+	[MK_GOOSE + 4] = { "goose", "-- +goose NO TRANSACTION", false, MARK_NO_TRANSACTION },
+	[MK_GOOSE + 5] = { "goose", "-- +goose ENVSUB ON", false, MARK_ENVSUB_ON },
+	[MK_GOOSE + 6] = { "goose", "-- +goose ENVSUB OFF", false, MARK_OTHER },
 };
 
 static const char *const goose_words[] = { "up", "down", "statementbegin", "statementend",
@@ -432,6 +520,17 @@ static int line_marker(const char *p, const char *e)
 	return kind >= 0 ? kind : npm_marker(q, e);
 }
 
+int mig_line_marker(const char *p, const char *e, struct mig_line_mark *out)
+{
+	int kind = line_marker(p, e);
+
+	if (kind < 0)
+		return 0;
+	*out = (struct mig_line_mark){ marker_defs[kind].tool, marker_defs[kind].doc,
+				       marker_defs[kind].what };
+	return 1;
+}
+
 /* Notes the marker on this line, if any: the first of all, and the first down one. */
 static void note_markers(const char *p, const char *e, int line, struct mig_marker *found)
 {
@@ -455,7 +554,7 @@ static void note_markers(const char *p, const char *e, int line, struct mig_mark
 	}
 }
 
-static bool is_pgboot_down(const char *p, size_t n)
+bool mig_is_pgboot_down(const char *p, size_t n)
 {
 	while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
 		n--;
@@ -475,7 +574,7 @@ static size_t scan_lines(const char *sql, size_t len, struct mig_marker *found)
 		const char *nl = memchr(sql + p, '\n', len - p);
 		size_t end = nl ? (size_t)(nl - sql) : len;
 
-		if (is_pgboot_down(sql + p, end - p))
+		if (mig_is_pgboot_down(sql + p, end - p))
 			return p;
 		if (!found->down_line)
 			note_markers(sql + p, sql + end, line, found);
@@ -505,23 +604,20 @@ static void refuse_marker(const struct migration *m, const struct mig_marker *mk
 	if (mk->down_line)
 		detail = xasprintf("its down part starts at line %d (\"%s\"), and pgboot would run it "
 				   "on the way up", mk->down_line, mk->down);
-	hint = xasprintf("pgboot runs a file up to a line \"-- pgboot:down\": put what undoes the "
-			 "migration after such a line, delete the %s markers (a file that must run "
-			 "outside a transaction starts with \"-- pgboot:no-transaction\"), then run "
-			 "\"pgboot repair\" if it was applied before; or keep using %s until pgboot "
-			 "reads its format", mk->tool, mk->tool);
+	hint = xasprintf("set migrate.format = %s (or auto, which detects it) to read the file as "
+			 "%s does, or convert it (README \"Other tools' layouts\")", mk->tool, mk->tool);
 	{
 		const struct log_field fields[] = { { "detail", detail }, { "hint", hint },
 						    { NULL, NULL } };
 
-		log_event(LOG_ERROR, fields, "%s:%d: \"%s\" is a %s marker, and pgboot does not read "
-			  "%s files yet", m->path, mk->line, mk->marker, mk->tool, mk->tool);
+		log_event(LOG_ERROR, fields, "%s:%d: \"%s\" is a %s marker, but migrate.format is "
+			  "pgboot", m->path, mk->line, mk->marker, mk->tool);
 	}
 	free(detail);
 	free(hint);
 }
 
-static int read_whole(const char *path, struct buf *sql)
+int mig_read_whole(const char *path, struct buf *sql)
 {
 	static const char bom[] = "\xef\xbb\xbf";
 	const char *nul;
@@ -548,7 +644,9 @@ int mig_read(const struct migration *m, struct buf *sql)
 {
 	struct mig_marker mk;
 
-	if (read_whole(m->path, sql) < 0)
+	if (m->format != MIG_FORMAT_PGBOOT)
+		return layout_read_up(m, sql);
+	if (mig_read_whole(m->path, sql) < 0)
 		return -1;
 	sql->len = scan_lines(sql->data, sql->len, &mk);
 	sql->data[sql->len] = '\0';
@@ -566,7 +664,9 @@ int mig_read_down(const struct migration *m, struct buf *sql, char **where, int 
 
 	*where = NULL;
 	*line_offset = 0;
-	if (read_whole(m->path, sql) < 0)
+	if (m->format != MIG_FORMAT_PGBOOT)
+		return layout_read_down(m, sql, where, line_offset);
+	if (mig_read_whole(m->path, sql) < 0)
 		return -1;
 	marker = down_marker(sql->data, sql->len);
 	if (marker < sql->len) {
@@ -588,7 +688,7 @@ int mig_read_down(const struct migration *m, struct buf *sql, char **where, int 
 		return 0;
 	}
 	*where = companion;
-	return read_whole(companion, sql) < 0 ? -1 : 1;
+	return mig_read_whole(companion, sql) < 0 ? -1 : 1;
 }
 
 void mig_checksum(const char *data, size_t len, char out[65])
@@ -613,6 +713,42 @@ void mig_checksum(const char *data, size_t len, char out[65])
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
 	EVP_MD_CTX_free(ctx);
 	hex_encode(md, 32, out);
+}
+
+int mig_file_checksum(const struct migration *m, char out[65])
+{
+	struct buf sql;
+	int rc;
+
+	buf_init(&sql);
+	rc = mig_read(m, &sql);
+	if (rc == 0)
+		mig_checksum(sql.data, sql.len, out);
+	buf_release(&sql);
+	return rc;
+}
+
+int mig_raw_checksum(const char *path, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 32;
+	struct buf raw;
+	int rc = -1;
+
+	buf_init(&raw);
+	if (read_file(path, &raw) < 0) {
+		log_error("could not read migration \"%s\": %s", path, strerror(errno));
+		goto out;
+	}
+	if (!EVP_Digest(raw.data, raw.len, md, &mdlen, EVP_sha256(), NULL)) {
+		log_error("could not compute a SHA-256 digest");
+		exit(70);
+	}
+	hex_encode(md, 32, out);
+	rc = 0;
+out:
+	buf_release(&raw);
+	return rc;
 }
 
 void mig_position(const char *sql, size_t len, int position, int *line, int *column)
@@ -661,30 +797,61 @@ static char *slug(const char *name)
 	return buf_detach(&b);
 }
 
-/* The next version: a timestamp when the directory uses them, else the newest plus one. */
-static void next_version(const struct mig_list *list, char *out, size_t size)
+/* digits + 1, malloc'd: "0099" -> "0100", "99" -> "100". */
+static char *increment(const char *digits)
 {
-	const struct migration *newest = list->n ? &list->items[list->n - 1] : NULL;
-	int width = newest ? (int)strspn(newest->file, "0123456789") : 4;
+	size_t n = strlen(digits);
+	char *out = xmalloc(n + 2);
+	size_t i = n;
 
-	if (newest && newest->version >= 10000000000000LL) {
+	memcpy(out + 1, digits, n + 1);
+	out[0] = '0';
+	while (i > 0 && out[i] == '9')
+		out[i--] = '0';
+	out[i]++;
+	if (out[0] == '0')
+		memmove(out, out + 1, n + 1);
+	return out;
+}
+
+/*
+ * The next version, malloc'd: a UTC timestamp when the directory uses them (14 digits or
+ * more), else the newest plus one, as wide as its file's digits.
+ */
+static char *next_version(const struct mig_list *list)
+{
+	const struct migration *newest = NULL;
+	char stamp[32], *v;
+	int width = 4;
+
+	for (size_t i = list->n; i > 0 && !newest; i--)
+		if (list->items[i - 1].version)
+			newest = &list->items[i - 1];
+	if (newest && strlen(newest->version) >= 14 && !strchr(newest->version, '.')) {
 		time_t now = time(NULL);
 		struct tm tm;
-		int64_t v;
 
 		gmtime_r(&now, &tm);
-		strftime(out, size, "%Y%m%d%H%M%S", &tm);
-		v = strtoll(out, NULL, 10);
-		if (v <= newest->version)
-			snprintf(out, size, "%" PRId64, newest->version + 1);
-		return;
+		strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
+		return mig_version_cmp(stamp, newest->version) > 0 ? xstrdup(stamp)
+								   : increment(newest->version);
 	}
-	snprintf(out, size, "%0*" PRId64, width, (newest ? newest->version : 0) + 1);
+	if (newest)
+		width = (int)strspn(newest->file, "0123456789");
+	v = increment(newest && !strchr(newest->version, '.') ? newest->version : "0");
+	if ((int)strlen(v) < width) {
+		char *padded = xasprintf("%0*d%s", width - (int)strlen(v), 0, v);
+
+		free(v);
+		v = padded;
+	}
+	return v;
 }
 
 enum status mig_new(const char *dir, const char *name)
 {
-	char *base = slug(name), *path = NULL, version[32];
+	char *base = slug(name), *path = NULL, *version = NULL;
+	enum mig_format format;
 	struct mig_list list;
 	enum status st = ST_CONFIG;
 	int fd;
@@ -698,10 +865,19 @@ enum status mig_new(const char *dir, const char *name)
 		log_error("could not create migrations directory \"%s\": %s", dir, strerror(errno));
 		goto out;
 	}
-	if ((st = mig_scan(dir, &list)) != ST_OK)
+	if ((st = layout_detect(dir, &format)) != ST_OK)
+		goto out;
+	if (format != MIG_FORMAT_PGBOOT) {
+		log_error("migrations directory \"%s\" is in %s's layout: create the file with %s; "
+			  "pgboot new writes pgboot's layout only", dir, layout_name(format),
+			  layout_name(format));
+		st = ST_CONFIG;
+		goto out;
+	}
+	if ((st = mig_scan_pgboot(dir, &list)) != ST_OK)
 		goto out;
 	st = ST_CONFIG;
-	next_version(&list, version, sizeof(version));
+	version = next_version(&list);
 	path = xasprintf("%s/%s_%s.sql", dir, version, base);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 	if (fd < 0) {
@@ -727,5 +903,6 @@ out:
 	mig_list_release(&list);
 	free(base);
 	free(path);
+	free(version);
 	return st;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "adopt.h"
 #include "apply.h"
 #include "history.h"
 #include "lock.h"
@@ -81,7 +82,7 @@ static enum status check_pending(const struct state *s, const struct mig_list *l
 				 enum lock_mode mode, struct lint *l)
 {
 	for (size_t i = 0; i < list->n; i++)
-		if (!history_find(&s->h, list->items[i].version) &&
+		if (!history_applied(&s->h, &list->items[i]) &&
 		    describe(&list->items[i], s->ctx.cfg, mode, NULL, l) < 0)
 			return ST_MIGRATION;
 	return ST_OK;
@@ -112,7 +113,7 @@ static enum status apply_together(struct state *s, const struct mig_list *list, 
 	size_t n = 0;
 
 	for (size_t i = 0; i < list->n; i++)
-		if (!history_find(&s->h, list->items[i].version))
+		if (!history_applied(&s->h, &list->items[i]))
 			files[n++] = &list->items[i];
 	st = apply_all(&s->ctx, files, n, applied);
 	free(files);
@@ -138,7 +139,7 @@ static enum status apply_locked(PGconn *conn, const struct config *cfg, struct s
 		char label[48];
 		bool skipped;
 
-		if (history_find(&s->h, m->version))
+		if (history_applied(&s->h, m))
 			continue;
 		snprintf(label, sizeof(label), "[%zu/%zu]", ++seen, pending);
 		st = apply_file(&s->ctx, m, label, &skipped);
@@ -157,6 +158,9 @@ enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_l
 
 	state_init(&s, conn, cfg);
 	st = history_read(&s.h, conn);
+	/* No history yet: another tool's is adopted first, then read as pgboot's own. */
+	if (st == ST_OK && s.h.table_missing && (st = adopt_run(cfg, conn, list, &s.h, false)) == ST_OK)
+		st = history_read(&s.h, conn);
 	if (st == ST_OK)
 		st = history_check(&s.h, cfg, list, &pending, true);
 	if (st == ST_OK && pending)
@@ -188,7 +192,7 @@ out:
 
 /* One line of the report: a file, an applied row, or both. */
 struct report_row {
-	int64_t version;
+	const char *version; /* a history key */
 	const char *name;
 	const char *state; /* applied, changed, pending, out-of-order, partial, missing */
 	const struct history_row *a;
@@ -207,9 +211,25 @@ static void print_text(const struct report_row *r)
 		printf("%s %s\n", r->state, r->name);
 }
 
+/*
+ * A version in JSON: a whole number as a number (as before versions were text), a dotted
+ * one as a string ("1.2"), a repeatable as null.
+ */
+static void json_version(struct buf *out, const char *version)
+{
+	if (version && version[strspn(version, "0123456789")] == '\0')
+		buf_puts(out, version);
+	else if (version && *version >= '0' && *version <= '9')
+		buf_json_string(out, version);
+	else
+		buf_puts(out, "null");
+}
+
 static void print_json(struct buf *out, const struct report_row *r, bool first)
 {
-	buf_printf(out, "%s{\"version\":%" PRId64 ",\"name\":", first ? "" : ",", r->version);
+	buf_printf(out, "%s{\"version\":", first ? "" : ",");
+	json_version(out, r->version);
+	buf_puts(out, ",\"name\":");
 	buf_json_string(out, r->name);
 	buf_puts(out, ",\"state\":");
 	buf_json_string(out, r->state);
@@ -228,18 +248,20 @@ static void print_json(struct buf *out, const struct report_row *r, bool first)
 static int file_row(const struct history *h, const struct migration *m,
 		    const struct progress_counts *pc, struct report_row *r)
 {
-	const struct history_row *newest = h->n ? &h->rows[h->n - 1] : NULL;
+	const struct history_row *newest = history_newest(h);
+	const char *key = mig_history_key(m);
 	char sum[65];
 	int same;
 
-	*r = (struct report_row){ m->version, m->file, "pending", history_find(h, m->version), 0 };
+	*r = (struct report_row){ key, m->file, "pending", history_find(h, key), 0 };
 	if (r->a) {
 		if ((same = history_matches(r->a, m, sum)) < 0)
 			return -1;
-		r->state = same ? "applied" : "changed";
-	} else if ((r->done = progress_count(pc, m->version))) {
+		/* a repeatable file that changed runs again: pending, not changed */
+		r->state = same ? "applied" : m->version ? "changed" : "pending";
+	} else if ((r->done = progress_count(pc, key))) {
 		r->state = "partial";
-	} else if (newest && m->version < newest->version) {
+	} else if (newest && m->version && mig_version_cmp(m->version, newest->version) < 0) {
 		r->state = "out-of-order";
 	}
 	return 0;
@@ -269,9 +291,11 @@ static int next_row(const struct history *h, const struct mig_list *list, size_t
 	const struct migration *m = *fi < list->n ? &list->items[*fi] : NULL;
 	const struct history_row *a = *hi < h->n ? &h->rows[*hi] : NULL;
 
-	if (m && (!a || m->version <= a->version)) {
+	int c = m && a ? mig_version_cmp(mig_history_key(m), a->version) : 0;
+
+	if (m && (!a || c <= 0)) {
 		(*fi)++;
-		*hi += a && a->version == m->version;
+		*hi += a && c == 0;
 		return file_row(h, m, pc, r);
 	}
 	/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): no file left, so a row is */
@@ -330,9 +354,9 @@ enum status mig_plan(const struct config *cfg, PGconn *conn, const struct mig_li
 	for (size_t i = 0; st == ST_OK && i < list->n; i++) {
 		const struct migration *m = &list->items[i];
 		struct preflight info;
-		long done = progress_count(&pc, m->version);
+		long done = progress_count(&pc, mig_history_key(m));
 
-		if (history_find(&h, m->version))
+		if (history_applied(&h, m))
 			continue;
 		if (describe(m, cfg, lock_configured(cfg), &info, NULL) < 0) {
 			st = ST_MIGRATION;
@@ -373,10 +397,10 @@ static enum status take_lock(PGconn *conn, const struct config *cfg, struct stat
 	return st;
 }
 
-static const struct migration *list_find(const struct mig_list *list, int64_t version)
+static const struct migration *list_find(const struct mig_list *list, const char *version)
 {
 	for (size_t i = 0; i < list->n; i++)
-		if (list->items[i].version == version)
+		if (mig_version_cmp(mig_history_key(&list->items[i]), version) == 0)
 			return &list->items[i];
 	return NULL;
 }
@@ -414,7 +438,7 @@ static enum status prepare_down(const struct state *s, const struct mig_list *li
 	int rc;
 
 	buf_init(&d->sql);
-	d->view = (struct migration){ a->version, a->name, NULL, 0, NULL };
+	d->view = (struct migration){ .version = a->version, .file = a->name };
 	if (!m) {
 		log_error("applied migration \"%s\" has no file: nothing was rolled back", a->name);
 		return ST_MIGRATION;
@@ -434,12 +458,24 @@ static enum status prepare_down(const struct state *s, const struct mig_list *li
 	return rc == 1 ? check_down(s, d) : ST_MIGRATION;
 }
 
-/* The applied migrations to undo, newest first: the last steps, or all above to. */
-static size_t rollback_targets(const struct history *h, int64_t steps, int64_t to)
+/* The rows of versioned migrations: the first ones (repeatable files' rows sort last). */
+static size_t versioned_rows(const struct history *h)
 {
-	size_t n = 0;
+	const struct history_row *newest = history_newest(h);
 
-	while (n < h->n && (to >= 0 ? h->rows[h->n - 1 - n].version > to : (int64_t)n < steps))
+	return newest ? (size_t)(newest - h->rows) + 1 : 0;
+}
+
+/*
+ * The applied migrations to undo, newest first: the last steps, or all above to (not
+ * NULL). Repeatable files have no down part and are never rolled back.
+ */
+static size_t rollback_targets(const struct history *h, int64_t steps, const char *to)
+{
+	size_t n = 0, rows = versioned_rows(h);
+
+	while (n < rows && (to ? mig_version_cmp(h->rows[rows - 1 - n].version, to) > 0
+			      : (int64_t)n < steps))
 		n++;
 	return n;
 }
@@ -452,7 +488,7 @@ static enum status roll_back(struct state *s, const struct mig_list *list, size_
 	enum status st = ST_OK;
 
 	for (; st == ST_OK && ready < n; ready++)
-		st = prepare_down(s, list, &s->h.rows[s->h.n - 1 - ready], &downs[ready]);
+		st = prepare_down(s, list, &s->h.rows[versioned_rows(&s->h) - 1 - ready], &downs[ready]);
 	for (size_t i = 0; st == ST_OK && i < n; i++) {
 		char label[48];
 
@@ -469,8 +505,9 @@ static enum status roll_back(struct state *s, const struct mig_list *list, size_
 
 /* What the command line asked of rollback and baseline. */
 struct command_args {
-	int64_t steps, to; /* rollback */
-	int64_t version;   /* baseline */
+	int64_t steps;       /* rollback */
+	const char *to;      /* rollback --to (canonical), or NULL */
+	const char *version; /* baseline (canonical) */
 };
 
 /*
@@ -499,8 +536,8 @@ static enum status rollback_locked(struct state *s, const struct mig_list *list,
 	size_t n;
 	enum status st;
 
-	if (args->to > 0 && !history_find(&s->h, args->to)) {
-		log_error("version %" PRId64 " is not applied: nothing was rolled back", args->to);
+	if (args->to && strcmp(args->to, "0") != 0 && !history_find(&s->h, args->to)) {
+		log_error("version %s is not applied: nothing was rolled back", args->to);
 		return ST_USAGE;
 	}
 	n = rollback_targets(&s->h, args->steps, args->to);
@@ -513,11 +550,14 @@ static enum status rollback_locked(struct state *s, const struct mig_list *list,
 }
 
 enum status mig_rollback(const struct config *cfg, PGconn *conn, const struct mig_list *list,
-			 int64_t steps, int64_t to)
+			 int64_t steps, const char *to)
 {
-	const struct command_args args = { .steps = steps, .to = to };
+	char *canon = to ? mig_version_canon(to, strlen(to)) : NULL;
+	const struct command_args args = { .steps = steps, .to = canon };
+	enum status st = with_lock(cfg, conn, list, rollback_locked, &args);
 
-	return with_lock(cfg, conn, list, rollback_locked, &args);
+	free(canon);
+	return st;
 }
 
 /* The files one command records in the history, and how it records each. */
@@ -549,17 +589,20 @@ static enum status in_transaction(struct state *s, const struct migration **file
 }
 
 /* VERSION must name a point among the files: not before the first, not past the newest. */
-static enum status baseline_target(const struct mig_list *list, int64_t version)
+static enum status baseline_target(const struct mig_list *list, const char *version)
 {
-	const struct migration *newest = list->n ? &list->items[list->n - 1] : NULL;
+	const struct migration *newest = NULL;
 
-	if (!newest || list->items[0].version > version) {
-		log_error("no migration has a version up to %" PRId64, version);
+	for (size_t i = list->n; i > 0 && !newest; i--)
+		if (list->items[i - 1].version)
+			newest = &list->items[i - 1];
+	if (!newest || mig_version_cmp(list->items[0].version, version) > 0) {
+		log_error("no migration has a version up to %s", version);
 		return ST_USAGE;
 	}
-	if (newest->version < version) {
-		log_error("version %" PRId64 " is beyond the newest migration file, \"%s\" (version %"
-			  PRId64 "): nothing was recorded", version, newest->file, newest->version);
+	if (mig_version_cmp(newest->version, version) < 0) {
+		log_error("version %s is beyond the newest migration file, \"%s\" (version %s): "
+			  "nothing was recorded", version, newest->file, newest->version);
 		return ST_USAGE;
 	}
 	return ST_OK;
@@ -574,8 +617,9 @@ static enum status baseline_locked(struct state *s, const struct mig_list *list,
 
 	if (st == ST_OK && s->h.table_missing)
 		st = create_history(s);
-	for (size_t i = 0; st == ST_OK && i < list->n && list->items[i].version <= args->version; i++)
-		if (!history_find(&s->h, list->items[i].version))
+	for (size_t i = 0; st == ST_OK && i < list->n && list->items[i].version &&
+			   mig_version_cmp(list->items[i].version, args->version) <= 0; i++)
+		if (!history_find(&s->h, mig_history_key(&list->items[i])))
 			files[n++] = &list->items[i];
 	if (st == ST_OK)
 		st = in_transaction(s, files, n, history_baseline);
@@ -586,11 +630,14 @@ static enum status baseline_locked(struct state *s, const struct mig_list *list,
 }
 
 enum status mig_baseline(const struct config *cfg, PGconn *conn, const struct mig_list *list,
-			 int64_t version)
+			 const char *version)
 {
-	const struct command_args args = { .version = version };
+	char *canon = mig_version_canon(version, strlen(version));
+	const struct command_args args = { .version = canon };
+	enum status st = canon ? with_lock(cfg, conn, list, baseline_locked, &args) : ST_USAGE;
 
-	return with_lock(cfg, conn, list, baseline_locked, &args);
+	free(canon);
+	return st;
 }
 
 static enum status repair_locked(struct state *s, const struct mig_list *list,
@@ -602,7 +649,7 @@ static enum status repair_locked(struct state *s, const struct mig_list *list,
 
 	(void)args;
 	for (size_t i = 0; st == ST_OK && i < list->n; i++) {
-		const struct history_row *a = history_find(&s->h, list->items[i].version);
+		const struct history_row *a = history_find(&s->h, mig_history_key(&list->items[i]));
 		char sum[65];
 		int same = a ? history_matches(a, &list->items[i], sum) : 1;
 
@@ -644,7 +691,8 @@ static int lint_named(struct lint *l, char *const *files, int nfiles)
 {
 	for (int i = 0; i < nfiles; i++) {
 		const char *slash = strrchr(files[i], '/');
-		struct migration m = { 0, (char *)(slash ? slash + 1 : files[i]), files[i], 0, NULL };
+		struct migration m = { .file = (char *)(slash ? slash + 1 : files[i]),
+				       .path = files[i] };
 
 		if (lint_migration(l, &m) < 0)
 			return -1;

@@ -40,16 +40,16 @@ enum status mig_lint(const struct config *cfg, PGconn *conn, const struct mig_li
 
 /*
  * Rolls back the newest applied migrations, newest first: steps of them, or all above
- * version to (when to >= 0). Every one needs its file, unchanged, with a down part; this
+ * version to (when to is not NULL; "0": all of them). Every one needs its file, unchanged, with a down part; this
  * is checked for all before any runs. Each down part runs in a transaction with the
  * removal of its history row.
  */
 enum status mig_rollback(const struct config *cfg, PGconn *conn, const struct mig_list *list,
-			 int64_t steps, int64_t to);
-/* Records every file up to version as applied without running it, to adopt a database
- * that already has that schema. */
+			 int64_t steps, const char *to);
+/* Records every file up to version (any form mig_version_canon accepts) as applied without
+ * running it, to adopt a database that already has that schema. */
 enum status mig_baseline(const struct config *cfg, PGconn *conn, const struct mig_list *list,
-			 int64_t version);
+			 const char *version);
 /* Re-records the checksums of applied files that were edited since (logged loudly). */
 enum status mig_repair(const struct config *cfg, PGconn *conn, const struct mig_list *list);
 

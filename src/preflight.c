@@ -185,7 +185,7 @@ int preflight_lint(struct lint *l, const struct mig_list *list, const struct his
 	for (size_t i = 0; i < list->n; i++) {
 		const struct migration *m = &list->items[i];
 
-		if ((!h || !history_find(h, m->version)) && lint_migration(l, m) < 0)
+		if ((!h || !history_applied(h, m)) && lint_migration(l, m) < 0)
 			return -1;
 	}
 	return 0;

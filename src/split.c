@@ -201,6 +201,19 @@ static size_t scan_word(const struct splitter *sp, size_t p, struct lex *lx)
 	return end;
 }
 
+/*
+ * Whether the line at p is goose's annotation doc ("-- +goose StatementBegin"), as goose
+ * reads it. Only goose files reach the splitter with goose's annotations: pgboot refuses
+ * them in every other layout before splitting (migfile.c, layout.c).
+ */
+static bool goose_line(const struct splitter *sp, size_t p, const char *doc)
+{
+	struct mig_line_mark mk;
+
+	return (p == 0 || sp->sql[p - 1] == '\n') &&
+	       mig_line_marker(sp->sql + p, sp->sql + line_end(sp, p), &mk) && strcmp(mk.doc, doc) == 0;
+}
+
 static void skip_space_and_comments(struct splitter *sp)
 {
 	size_t p = sp->pos;
@@ -210,8 +223,9 @@ static void skip_space_and_comments(struct splitter *sp)
 
 		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')
 			p++;
-		else if (c == '-' && p + 1 < sp->len && sp->sql[p + 1] == '-')
-			p = line_end(sp, p);
+		else if (c == '-' && p + 1 < sp->len && sp->sql[p + 1] == '-' &&
+			 !goose_line(sp, p, "-- +goose StatementBegin"))
+			p = line_end(sp, p); /* (a goose block stops here: split_next takes it whole) */
 		else if (c == '/' && p + 1 < sp->len && sp->sql[p + 1] == '*' &&
 			 !unterminated_comment(sp, p))
 			p = skip_block_comment(sp, p);
@@ -280,14 +294,45 @@ static int meta_command(struct splitter *sp, size_t p)
 	return -1;
 }
 
+/*
+ * goose's StatementBegin ... StatementEnd: the lines between are one statement, whatever
+ * their semicolons, as goose sends them (pressly/goose, internal/sqlparser/parser.go).
+ * sp is at the StatementBegin line. Returns 1, or 0 for a block of white space only.
+ */
+static int goose_block(struct splitter *sp, struct stmt *out)
+{
+	size_t start = line_end(sp, sp->pos), end;
+
+	start += start < sp->len;
+	for (end = start; end < sp->len && !goose_line(sp, end, "-- +goose StatementEnd");) {
+		end = line_end(sp, end);
+		end += end < sp->len;
+	}
+	advance_to(sp, start);
+	memset(out, 0, sizeof(*out));
+	out->start = start;
+	out->end = end;
+	out->line = sp->line;
+	out->column = 1;
+	out->kind = STMT_SQL;
+	advance_to(sp, end < sp->len ? line_end(sp, end) : end);
+	return strspn(sp->sql + start, " \t\r\n") < end - start;
+}
+
 int split_next(struct splitter *sp, struct stmt *out)
 {
 	struct lex lx = { 0 };
 	size_t p;
 
-	skip_space_and_comments(sp);
-	if (sp->pos >= sp->len)
-		return 0;
+	for (;;) {
+		skip_space_and_comments(sp);
+		if (sp->pos >= sp->len)
+			return 0;
+		if (sp->sql[sp->pos] != '-' || !goose_line(sp, sp->pos, "-- +goose StatementBegin"))
+			break;
+		if (goose_block(sp, out))
+			return 1;
+	}
 	memset(out, 0, sizeof(*out));
 	out->start = p = sp->pos;
 	out->line = sp->line;

@@ -428,7 +428,8 @@ table_exists() {
 history() {
 	[[ $(db_exists "$1") == 1 ]] || return 0
 	[[ $(table_exists "$1" pgboot.migrations) == t ]] || return 0
-	q "$1" "SELECT version, name, checksum FROM pgboot.migrations ORDER BY version"
+	q "$1" "SELECT version, name, checksum FROM pgboot.migrations
+		ORDER BY string_to_array(version::text, '.')::numeric[]"
 }
 
 # sha FILE: sha-256 hex of FILE as the contract defines it (CRLF read as LF)

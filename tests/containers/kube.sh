@@ -91,8 +91,8 @@ test_kube_base_init_then_app_and_probe() {
 	podman exec "$KUBE_POD-app" /usr/local/bin/pgboot status --check >"$PGB_WORK/probe" 2>&1 || PGB_RC=$?
 	sed 's/^/    | /' "$PGB_WORK/probe"
 	assert_exit 0
-	q pgboot_demo "CREATE TABLE keep AS SELECT * FROM pgboot.migrations WHERE version = 3;
-		DELETE FROM pgboot.migrations WHERE version = 3" >/dev/null
+	q pgboot_demo "CREATE TABLE keep AS SELECT * FROM pgboot.migrations WHERE version = '3';
+		DELETE FROM pgboot.migrations WHERE version = '3'" >/dev/null
 	PGB_RC=0
 	podman exec "$KUBE_POD-app" /usr/local/bin/pgboot status --check >"$PGB_WORK/probe" 2>&1 || PGB_RC=$?
 	sed 's/^/    | /' "$PGB_WORK/probe"

@@ -50,7 +50,7 @@ test_config_line_format() {
 		sed 's/^/    | /' "$PGB_WORK/bad-lines"
 		fail "lines not of the form \`section.key = value  (source)\`"
 	}
-	assert_eq 57 "$(wc -l <"$PGB_WORK/settings")" "number of settings (README lists 57)"
+	assert_eq 61 "$(wc -l <"$PGB_WORK/settings")" "number of settings (README lists 61)"
 	# entrypoint.ini documents every setting, in its section, set or commented out
 	local key section name
 	while read -r key _; do

@@ -417,7 +417,7 @@ test_deploy_k8s_base_pod_creates_migrates_then_the_app_reads() {
 	_run_app --once
 	assert_exit 0
 	assert_match "$PGB_OUT" '^ pgboot_demo +\| +0 +\| +0$'
-	assert_match "$PGB_OUT" '^ +3 \| 0003_posts_updated_at\.sql +\|'
+	assert_match "$PGB_OUT" '^ +3 +\| 0003_posts_updated_at\.sql +\|'
 }
 
 test_deploy_k8s_preview_pod_creates_the_branch_database_from_the_template() {
@@ -592,6 +592,6 @@ test_deploy_compose_app_runs_under_pgboot_as_in_its_image() {
 	assert_exit 0
 	assert_contains "$PGB_ERR" 'created database "pgboot_demo"'
 	assert_match "$PGB_OUT" '^ pgboot_demo +\| +0 +\| +0$'
-	assert_match "$PGB_OUT" '^ +1 \| 0001_create_accounts\.sql +\|'
-	assert_match "$PGB_OUT" '^ +3 \| 0003_posts_updated_at\.sql +\|'
+	assert_match "$PGB_OUT" '^ +1 +\| 0001_create_accounts\.sql +\|'
+	assert_match "$PGB_OUT" '^ +3 +\| 0003_posts_updated_at\.sql +\|'
 }

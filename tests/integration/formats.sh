@@ -1,10 +1,11 @@
 # shellcheck shell=bash
-# formats: other tools' migration files and folders are refused before anything runs, until
-# pgboot reads them. A file with dbmate's, goose's or node-pg-migrate's up and down markers
+# formats: with migrate.format = pgboot, other tools' migration files and folders are refused
+# before anything runs. A file with dbmate's, goose's or node-pg-migrate's up and down markers
 # would run whole, its down part included; a folder in Flyway's, golang-migrate's or
 # drizzle-kit's layout would apply nothing (or the wrong thing) and start the application.
-# dbmate and node-pg-migrate are the real tools (scripts/install-npm-tools.sh); goose cannot be
-# installed here, so its file is written by hand.
+# (With migrate.format = auto, the default, such files are read as their tool reads them:
+# layouts.sh.) dbmate and node-pg-migrate are the real tools (scripts/install-npm-tools.sh);
+# goose cannot be installed here, so its file is written by hand.
 
 _NPM_DIR=$PGB_TOP/.cache/npm
 _DBMATE=$_NPM_DIR/node_modules/@dbmate/linux-x64/bin/dbmate
@@ -50,13 +51,13 @@ _assert_kept() {
 _assert_refused_everywhere() {
 	local cmd
 	for cmd in migrate plan; do
-		pgb_run "$cmd"
+		pgb_run "$cmd" --migrate-format pgboot
 		assert_exit 65
-		assert_contains "$PGB_ERR" "$1:$2: \"$4\" is a $3 marker, and pgboot does not read $3 files yet"
-		assert_contains "$PGB_ERR" 'pgboot: hint: pgboot runs a file up to a line "-- pgboot:down"'
+		assert_contains "$PGB_ERR" "$1:$2: \"$4\" is a $3 marker, but migrate.format is pgboot"
+		assert_contains "$PGB_ERR" "pgboot: hint: set migrate.format = $3 (or auto, which detects it) to read the file as $3 does"
 		assert_not_contains "$PGB_ERR" "applying"
 	done
-	pgb_run run -- touch "$PGB_WORK/started"
+	pgb_run run --migrate-format pgboot -- touch "$PGB_WORK/started"
 	assert_exit 65
 	[[ ! -e $PGB_WORK/started ]] || fail "the application started"
 	_assert_kept
@@ -78,17 +79,20 @@ test_formats_dbmate_file_is_refused_and_its_table_kept() {
 	_assert_refused_everywhere "migrations/$f" 1 dbmate "-- migrate:up"
 	assert_contains "$PGB_ERR" 'pgboot: detail: its down part starts at line 5 ("-- migrate:down"), and pgboot would run it on the way up'
 	# `status` reads only applied files: it reports the file pending, not applied
-	pgb_run status --check
+	pgb_run status --check --migrate-format pgboot
 	assert_exit 1
 	# What the hint says: the down part after "-- pgboot:down", the markers deleted
 	sed -i -e '/^-- migrate:up/d' -e 's/^-- migrate:down$/-- pgboot:down/' "migrations/$f"
+	# pgboot adopts dbmate's history (adopt.sh), which its role must be able to read
+	q "$PGB_DB" "GRANT SELECT ON schema_migrations TO :\"r\"" -v r="$PGB_ROLE"
 	pgb_run migrate
 	assert_exit 0
+	assert_contains "$PGB_ERR" 'adopted 1 migration from dbmate'
 	assert_eq 3 "$(q "$PGB_DB" 'SELECT count(*) FROM users')" "rows of users after the converted file"
 	assert_eq 1 "$(q "$PGB_DB" 'SELECT count(*) FROM pgboot.migrations')" "pgboot history rows"
 	# applied files are read for their checksums at every start: a marker there is refused too
 	sed -i '1i -- migrate:up' "migrations/$f"
-	pgb_run status
+	pgb_run status --migrate-format pgboot
 	assert_exit 65
 	assert_contains "$PGB_ERR" "migrations/$f:1: \"-- migrate:up\" is a dbmate marker"
 	assert_not_contains "$PGB_ERR" "pgboot: detail:"
@@ -172,8 +176,8 @@ _assert_layout_refused() {
 		pgb_run $cmd
 		assert_exit 65
 		assert_contains "$PGB_ERR" "migrations directory \"migrations\" looks like $1's layout"
-		assert_contains "$PGB_ERR" "\"$2\"), which pgboot does not read yet"
-		assert_contains "$PGB_ERR" 'pgboot: hint: pgboot runs files named <version>_<name>.sql'
+		assert_contains "$PGB_ERR" "\"$2\"), but migrate.format is pgboot"
+		assert_contains "$PGB_ERR" 'pgboot: hint: set migrate.format to the tool'"'"'s layout (or auto, which detects it)'
 		assert_not_contains "$PGB_ERR" "waiting"
 		((PGB_ELAPSED_MS < 2000)) || fail "took $PGB_ELAPSED_MS ms: the refusal must come before any waiting"
 	done
@@ -182,7 +186,7 @@ _assert_layout_refused() {
 
 _nowhere() {
 	use_conn app app-pw "$PGB_DB"
-	export PGBOOT_DATABASE_PORT
+	export PGBOOT_DATABASE_PORT PGBOOT_MIGRATE_FORMAT=pgboot
 	PGBOOT_DATABASE_PORT=$(free_port)
 }
 
@@ -230,6 +234,7 @@ test_formats_drizzle_layouts_are_refused() {
 
 test_formats_sql_files_none_of_which_run_are_refused() {
 	_nowhere
+	unset PGBOOT_MIGRATE_FORMAT # auto finds no layout either, and says the same
 	migdir migrations schema.sql 'CREATE TABLE users (id int);' seed.sql 'SELECT 1;' README.md 'x'
 	pgb_run migrate
 	assert_exit 65

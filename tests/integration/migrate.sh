@@ -38,7 +38,7 @@ test_migrate_fresh_apply_with_history_and_checksums() {
 	assert_eq 3 "$(q "$PGB_DB" 'SELECT count(*) FROM pgboot.migrations
 		WHERE applied_at IS NOT NULL AND duration_ms >= 0 AND applied_by IS NOT NULL')" \
 		"history rows with applied_at, duration_ms and applied_by"
-	assert_eq "applied_at:timestamp with time zone,applied_by:text,checksum:text,duration_ms:bigint,name:text,version:bigint" \
+	assert_eq "applied_at:timestamp with time zone,applied_by:text,checksum:text,duration_ms:bigint,name:text,version:text" \
 		"$(q "$PGB_DB" "SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY column_name)
 			FROM information_schema.columns WHERE table_schema = 'pgboot' AND table_name = 'migrations'")" \
 		"columns of pgboot.migrations"
@@ -68,8 +68,8 @@ test_migrate_numeric_order() {
 		"order of the applying lines"
 	assert_eq "2,10,100,20250101120000" "$(q "$PGB_DB" "SELECT string_agg(name, ',' ORDER BY seq) FROM run_log")" \
 		"order in which the migrations ran"
-	assert_eq "1,2,10,100,20250101120000" "$(q "$PGB_DB" "SELECT string_agg(version::text, ',' ORDER BY version)
-		FROM pgboot.migrations")" "versions in the history"
+	assert_eq "1,2,10,100,20250101120000" "$(q "$PGB_DB" "SELECT string_agg(version, ','
+		ORDER BY string_to_array(version, '.')::numeric[]) FROM pgboot.migrations")" "versions in the history"
 }
 
 test_migrate_ignores_non_matching_files() {

@@ -223,7 +223,7 @@ test_sqlfiles_no_transaction_file_resumes_after_a_failure() {
 	assert_exit 65
 	assert_contains "$PGB_ERR" 'migrations/0002_index.sql:3:1: ERROR: could not create unique index "nt_code"'
 	assert_contains "$PGB_ERR" 'index public.nt_code is left INVALID'
-	assert_eq "1" "$(q "$PGB_DB" "SELECT string_agg(statement::text, ',') FROM pgboot.migrations_progress WHERE version = 2")" \
+	assert_eq "1" "$(q "$PGB_DB" "SELECT string_agg(statement::text, ',') FROM pgboot.migrations_progress WHERE version = '2'")" \
 		"statements recorded as done"
 	assert_eq f "$(q "$PGB_DB" "SELECT indisvalid FROM pg_index WHERE indexrelid = 'nt_code'::regclass")" "nt_code valid"
 	q "$PGB_DB" "UPDATE nt SET code = 'c' || id" >/dev/null

@@ -21,6 +21,7 @@ int main(void)
 		{ "pre-flight checks of migration files", test_preflight },
 		{ "JSON log fields", test_log },
 		{ "migration linting", test_lint },
+		{ "Flyway's checksum of a file", test_adopt },
 	};
 	int failed = 0, n = (int)(sizeof(tests) / sizeof(tests[0]));
 

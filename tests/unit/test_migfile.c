@@ -25,7 +25,7 @@ static void check_position(const char *sql, int pos, int want_line, int want_col
 static int read_migration(const char *data, size_t len, struct buf *sql)
 {
 	char path[] = "/tmp/pgboot-unit-XXXXXX";
-	struct migration m = { 1, path, path, 0, NULL };
+	struct migration m = { .version = (char *)"1", .file = path, .path = path };
 	int fd = mkstemp(path), rc = -1;
 
 	CHECK(fd >= 0);
@@ -61,22 +61,78 @@ static void check_read(void)
 	buf_release(&sql);
 }
 
+static void check_name(const char *file, const char *want)
+{
+	char *v = NULL;
+	int rc = mig_parse_name(file, &v);
+
+	CHECK(rc == (want != NULL));
+	if (want && rc == 1)
+		CHECK_STR(v, want);
+	free(v);
+}
+
+static void check_canon(const char *text, const char *want)
+{
+	char *v = mig_version_canon(text, strlen(text));
+
+	if (!want)
+		CHECK(v == NULL);
+	else
+		CHECK_STR(v, want);
+	free(v);
+}
+
 void test_migfile(void)
 {
-	int64_t v;
 	char a[65], b[65];
 
-	CHECK(mig_parse_name("0001_init.sql", &v) == 1 && v == 1);
-	CHECK(mig_parse_name("20250101120000_add_users.sql", &v) == 1 && v == 20250101120000);
-	CHECK(mig_parse_name("10_x.sql", &v) == 1 && v == 10);
-	CHECK(mig_parse_name("1_.sql", &v) == 0);          /* no name */
-	CHECK(mig_parse_name("_init.sql", &v) == 0);
-	CHECK(mig_parse_name("0001init.sql", &v) == 0);
-	CHECK(mig_parse_name("0001_init.txt", &v) == 0);
-	CHECK(mig_parse_name("0001_init.sql~", &v) == 0);
-	CHECK(mig_parse_name("README.md", &v) == 0);
-	CHECK(mig_parse_name("0001_init.down.sql", &v) == 0);
-	CHECK(mig_parse_name("99999999999999999999_big.sql", &v) == -1);
+	check_name("0001_init.sql", "1");
+	check_name("20250101120000_add_users.sql", "20250101120000");
+	check_name("10_x.sql", "10");
+	check_name("0000_zero.sql", "0");
+	check_name("99999999999999999999_big.sql", "99999999999999999999"); /* no length limit */
+	check_name("1_.sql", NULL);          /* no name */
+	check_name("_init.sql", NULL);
+	check_name("0001init.sql", NULL);
+	check_name("0001_init.txt", NULL);
+	check_name("0001_init.sql~", NULL);
+	check_name("README.md", NULL);
+	check_name("0001_init.down.sql", NULL);
+
+	check_canon("0001", "1");
+	check_canon("1_2", "1.2");
+	check_canon("1.0", "1");
+	check_canon("1.0.0", "1");
+	check_canon("0", "0");
+	check_canon("0.0", "0");
+	check_canon("1.0.2", "1.0.2");
+	check_canon("2024.01.15", "2024.1.15");
+	check_canon("010_002", "10.2");
+	check_canon("", NULL);
+	check_canon("1.", NULL);
+	check_canon(".1", NULL);
+	check_canon("1..2", NULL);
+	check_canon("1a", NULL);
+	check_canon("-1", NULL);
+
+	CHECK(mig_version_cmp("1.9", "1.10") < 0);
+	CHECK(mig_version_cmp("1.10", "1.9") > 0);
+	CHECK(mig_version_cmp("2", "10") < 0);
+	CHECK(mig_version_cmp("1", "1.0") == 0);
+	CHECK(mig_version_cmp("1.0.1", "1") > 0);
+	CHECK(mig_version_cmp("0001", "1") == 0);
+	CHECK(mig_version_cmp("99999999999999999999", "100000000000000000000") < 0);
+	CHECK(mig_version_cmp("20250101120000", "20250101120001") < 0);
+	CHECK(mig_version_cmp("1.2", "1.2") == 0);
+	CHECK(mig_version_cmp("999", "R__views.sql") < 0); /* repeatables' keys come last */
+	CHECK(mig_version_cmp("R__a.sql", "R__b.sql") < 0);
+	/* Flyway orders repeatable files by description, where '_' is a space */
+	CHECK(mig_version_cmp("R__v_1.sql", "R__v1.sql") < 0);
+	CHECK(mig_version_cmp("R__a_x.sql", "R__aB.sql") < 0);
+	CHECK(mig_version_cmp("R__a_b.sql", "R__a b.sql") > 0);
+	CHECK(mig_version_cmp("R__a.sql", NULL) < 0);
+	CHECK(mig_version_cmp(NULL, NULL) == 0);
 
 	/* CRLF line ends hash like LF; a lone CR does not. */
 	mig_checksum("a\nb\n", 4, a);

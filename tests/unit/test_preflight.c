@@ -11,7 +11,8 @@
 static int check(const char *text, const struct config *cfg, enum lock_mode mode, bool down,
 		 struct preflight *out, char *err, size_t size)
 {
-	struct migration m = { 1, "0001_x.sql", "m/0001_x.sql", down ? 2 : 0, NULL };
+	struct migration m = { .version = (char *)"1", .file = (char *)"0001_x.sql",
+			       .path = (char *)"m/0001_x.sql", .line_offset = down ? 2 : 0 };
 	struct buf sql;
 	int rc;
 

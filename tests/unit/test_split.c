@@ -149,8 +149,25 @@ static void test_places(void)
 	CHECK(line == 4 && col == 5);
 }
 
+/* goose's StatementBegin ... StatementEnd: one statement, whatever its semicolons. */
+static void test_goose_blocks(void)
+{
+	check_split("SELECT 1;\n-- +goose StatementBegin\nSELECT 2; SELECT 3\n-- +goose StatementEnd\nSELECT 4;",
+		    "SELECT 1;|SELECT 2; SELECT 3\n|SELECT 4;", "SSS");
+	/* in goose's own spelling rules: any case, "--" and "+goose" anywhere on the line */
+	check_split("--  +goose statementbegin\nA; B;\n-- +goose STATEMENTEND\n", "A; B;\n", "S");
+	/* an unterminated block runs to the end; an empty one is no statement */
+	check_split("-- +goose StatementBegin\nA; B", "A; B", "S");
+	check_split("-- +goose StatementBegin\n\n-- +goose StatementEnd\nC;", "C;", "S");
+	/* only in column 1, as goose reads it; elsewhere a comment */
+	check_split(" -- +goose StatementBegin\nA; B;", "A;|B;", "SS");
+	check_place("X;\n-- +goose StatementBegin\nA;\n-- +goose StatementEnd\nB;", 1, 3, 1);
+	check_place("X;\n-- +goose StatementBegin\nA;\n-- +goose StatementEnd\nB;", 2, 5, 1);
+}
+
 void test_split(void)
 {
+	test_goose_blocks();
 	test_quotes();
 	test_structure();
 	test_kinds();

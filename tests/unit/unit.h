@@ -45,6 +45,7 @@ void test_expand(void);
 void test_lint(void);
 void test_preflight(void);
 void test_log(void);
+void test_adopt(void);
 
 /* Sends stderr to a temporary file until unit_captured_stderr, which copies what came. */
 void unit_capture_stderr(void);

@@ -1,0 +1,1 @@
+CREATE TABLE long_version_big (id int);

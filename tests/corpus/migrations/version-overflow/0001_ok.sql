@@ -1,1 +1,0 @@
-CREATE TABLE bad_big_ok (id int);
