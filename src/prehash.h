@@ -3,7 +3,8 @@
  * being set up (a step at a time, whenever the connection waits on the server), so that a
  * start with nothing pending does not read and hash every file after the history query.
  * It is quiet: a file it cannot take as a whole (unreadable, a NUL byte, a down part or
- * another tool's markers) is left to the usual path, which reads it again and says why.
+ * another tool's markers), and every file of another tool's layout (layout.c rebuilds
+ * what its checksum covers), is left to the usual path, which reads it again and says why.
  */
 #ifndef PGBOOT_PREHASH_H
 #define PGBOOT_PREHASH_H

@@ -13,22 +13,25 @@ struct prehash_case {
 	const char *data;
 	size_t len;
 	bool taken;
+	enum mig_format format; /* the layout the file is read in */
 };
 
 /*
  * prehash gives a file the checksum mig_read and mig_checksum give its up part, or leaves
  * it (NULL) when that needs more than the whole file: a NUL byte, a down part, another
- * tool's markers, an unreadable file.
+ * tool's markers, an unreadable file, a file in another tool's layout.
  */
 void test_prehash(void)
 {
 	static const struct prehash_case cases[] = {
-		{ "CREATE TABLE t (id int);\n", 25, true },
-		{ "\xef\xbb\xbfSELECT 1;\r\nSELECT 2;\r\n", 25, true },
-		{ "", 0, true },
-		{ "SELECT 1;\n-- pgboot:down\nSELECT 2;\n", 35, false },
-		{ "-- migrate:up\nSELECT 1;\n", 24, false },
-		{ "SELECT\0 1;\n", 11, false },
+		{ "CREATE TABLE t (id int);\n", 25, true, MIG_FORMAT_PGBOOT },
+		{ "\xef\xbb\xbfSELECT 1;\r\nSELECT 2;\r\n", 25, true, MIG_FORMAT_PGBOOT },
+		{ "", 0, true, MIG_FORMAT_PGBOOT },
+		{ "SELECT 1;\n-- pgboot:down\nSELECT 2;\n", 35, false, MIG_FORMAT_PGBOOT },
+		{ "-- migrate:up\nSELECT 1;\n", 24, false, MIG_FORMAT_PGBOOT },
+		{ "SELECT\0 1;\n", 11, false, MIG_FORMAT_PGBOOT },
+		/* a drizzle piece without its ";": layout.c's checksum adds one */
+		{ "SELECT 1\n", 9, false, MIG_FORMAT_DRIZZLE },
 	};
 	size_t n = sizeof(cases) / sizeof(cases[0]);
 	struct mig_list list = { xcalloc(n + 1, sizeof(struct migration)), n + 1 };
@@ -41,9 +44,11 @@ void test_prehash(void)
 
 		CHECK(fd >= 0 && write(fd, cases[i].data, cases[i].len) == (ssize_t)cases[i].len);
 		close(fd);
-		list.items[i] = (struct migration){ (int64_t)i + 1, path, path, 0, NULL };
+		list.items[i] = (struct migration){ .version = (char *)"1", .file = path, .path = path,
+						   .format = cases[i].format };
 	}
-	list.items[n] = (struct migration){ (int64_t)n + 1, "gone", "/nonexistent/x.sql", 0, NULL };
+	list.items[n] = (struct migration){ .version = (char *)"2", .file = (char *)"gone",
+					     .path = (char *)"/nonexistent/x.sql" };
 	prehash_init(&p, &list);
 	while (prehash_step(&p))
 		steps++;
