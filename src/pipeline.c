@@ -90,8 +90,12 @@ bool pipeline_fits(PGconn *conn, const struct mig_lock *lock, const struct buf *
 		return false;
 	split_init(&sp, sql->data, sql->len);
 	while ((rc = split_next(&sp, &st)) == 1)
-		/* anything that might be a COPY keeps the path that feeds and reads COPY data */
-		if (st.kind != STMT_SQL || copy_word(sql->data + st.start, st.end - st.start))
+		/*
+		 * Anything that might be a COPY keeps the path that feeds and reads COPY data; a
+		 * goose block may hold several commands, which only the simple protocol takes.
+		 */
+		if (st.kind != STMT_SQL || st.block ||
+		    copy_word(sql->data + st.start, st.end - st.start))
 			return false;
 	return rc == 0;
 }

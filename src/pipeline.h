@@ -46,8 +46,10 @@ struct pipeline_result {
 
 /*
  * Whether the file in sql can be sent in one pipeline on conn: a server of PostgreSQL 14
- * or later, a file of at most 1 MiB, statements that are all plain SQL (no COPY, no transaction control of the
- * file's own), and with the session lock, its server process known.
+ * or later, a file of at most 1 MiB, statements that are all plain SQL (no COPY, no
+ * transaction control of the file's own, no goose StatementBegin block: the extended
+ * protocol a pipeline uses takes one command per query), and with the session lock, its
+ * server process known.
  */
 bool pipeline_fits(PGconn *conn, const struct mig_lock *lock, const struct buf *sql);
 /*

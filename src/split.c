@@ -315,6 +315,7 @@ static int goose_block(struct splitter *sp, struct stmt *out)
 	out->line = sp->line;
 	out->column = 1;
 	out->kind = STMT_SQL;
+	out->block = true;
 	advance_to(sp, end < sp->len ? line_end(sp, end) : end);
 	return strspn(sp->sql + start, " \t\r\n") < end - start;
 }

@@ -9,6 +9,7 @@
 #ifndef PGBOOT_SPLIT_H
 #define PGBOOT_SPLIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum stmt_kind {
@@ -25,6 +26,7 @@ struct stmt {
 	int line, column;            /* where it starts, 1-based; columns count characters */
 	enum stmt_kind kind;
 	size_t data_start, data_end; /* COPY FROM STDIN: the data lines, without the "\." line */
+	bool block;                  /* a goose StatementBegin block: may hold several commands */
 };
 
 struct splitter {
