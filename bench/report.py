@@ -718,6 +718,10 @@ def findings(F, P, meta, G, rows):
                                    ms((a_k.get(k) or {}).get("median_ms"), 2),
                                    (b_k.get(k) or {}).get("n", 0),
                                    ms((b_k.get(k) or {}).get("median_ms"), 2)) for k in keys]))
+                lines.append("A message is counted by how its bytes begin: pgboot sends each "
+                             "transactional file as one pipeline, which begins with BEGIN, so "
+                             "its BEGIN row is the whole file (statements, history row, "
+                             "COMMIT) and its reply time that of the whole file.")
                 extra = sum((a_k.get(k) or {}).get("n", 0) - (b_k.get(k) or {}).get("n", 0)
                             for k in keys if k != "migration statements")
                 if extra > 0:
