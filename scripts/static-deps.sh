@@ -158,8 +158,10 @@ run() {
 trim_openssl() {
 	sed -i -E -e '/^ *\$ECASM_(x86_64|aarch64)=/s/ ?ecp_nistz256[-a-z0-9_]*\.[csS]//g' \
 		-e '/^ *\$ECDEF_(x86_64|aarch64)=/s/ ?ECP_NISTZ256_ASM//' crypto/ec/build.info
-	! grep -Eq '^ *\$EC(ASM|DEF)_(x86_64|aarch64)=.*(nistz256|NISTZ256)' crypto/ec/build.info ||
+	if [ "$(grep -Ec '^ *\$ECASM_(x86_64|aarch64)=' crypto/ec/build.info)" -ne 2 ] ||
+		grep -Eq '^ *\$EC(ASM|DEF)_(x86_64|aarch64)=.*(nistz256|NISTZ256)' crypto/ec/build.info; then
 		die "could not take ecp_nistz256 out of OpenSSL's crypto/ec/build.info"
+	fi
 }
 
 build_openssl() {
