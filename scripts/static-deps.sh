@@ -31,18 +31,22 @@ DEBIAN_SUITES="bookworm bookworm-updates bookworm-security"
 # ---- Build options (hashed into the cache key) --------------------------------------
 DEPS_CFLAGS="-Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables -fstack-protector-strong"
 # A TLS 1.2/1.3 client: ECDHE (P-256/384/521, X25519, X448) with RSA, ECDSA or EdDSA
-# certificates, AES-GCM/CCM/CBC, ChaCha20-Poly1305, SHA-1/2/3 and HMAC for SCRAM, 3DES
-# for old encrypted keys; the rest off (finite-field DHE, DSA, old protocols, CMS,
-# OCSP, ...). no-filenames drops source file names from error records (about 40 kB).
+# certificates, AES-GCM/CCM/CBC, SHA-1/2/3 and HMAC for SCRAM, AES and 3DES for encrypted
+# keys; the rest off (finite-field DHE, DSA, old protocols, CMS, OCSP, ...).
+# no-chacha no-poly1305: TLS 1.3 servers must offer AES-128-GCM and OpenSSL servers
+# (PostgreSQL's) pick AES-256-GCM first, in TLS 1.2 too (45 kB). no-pic: the binary is
+# not position-independent anyway (4 kB). no-filenames drops source file names from error
+# records (about 40 kB); error strings stay, so TLS failures keep their reason.
 # no-secure-memory is needed under musl; no-afalgeng, no-ktls and no-async avoid the
-# Linux kernel headers that musl-gcc cannot see.
+# Linux kernel headers that musl-gcc cannot see. See docs/static-build.md.
 OPENSSL_OPTIONS="no-shared no-module no-secure-memory no-afalgeng no-ktls no-async
  no-engine no-dso no-comp no-ssl3 no-tls1 no-tls1_1 no-dtls no-srp no-psk no-srtp
  no-nextprotoneg no-weak-ssl-ciphers no-ct no-ocsp no-cms no-ts no-cmp no-sctp no-fips
  no-legacy no-tests no-ui-console no-idea no-mdc2 no-rc2 no-rc4 no-rc5 no-md4
  no-whirlpool no-seed no-camellia no-aria no-sm2 no-sm3 no-sm4 no-bf no-cast no-gost
  no-dsa no-dh no-ec2m no-siphash no-blake2 no-scrypt no-rmd160 no-ocb no-siv
- no-multiblock no-padlockeng no-capieng no-rfc3779 no-filenames no-dgram"
+ no-multiblock no-padlockeng no-capieng no-rfc3779 no-filenames no-dgram no-chacha
+ no-poly1305 no-pic"
 POSTGRESQL_OPTIONS="--with-ssl=openssl --without-readline --without-zlib --without-icu
  --without-gssapi --without-ldap --without-pam --without-libxml --without-libxslt
  --without-lz4 --without-zstd --without-systemd --without-selinux --without-perl
@@ -63,7 +67,7 @@ cache_key() {
 	local hash
 	hash=$({
 		printf '%s\n' "$DEPS_CFLAGS" "$OPENSSL_OPTIONS" "$POSTGRESQL_OPTIONS"
-		declare -f build_openssl build_libpq build_inih build_cjson
+		declare -f trim_openssl build_openssl build_libpq build_inih build_cjson
 	} | sha256sum | cut -c1-10)
 	printf 'openssl-%s_pq-%s_inih-%s_cjson-%s_%s_%s' "$OPENSSL_VERSION" "$POSTGRESQL_VERSION" \
 		"$INIH_VERSION" "$CJSON_VERSION" "$(uname -m)" "$hash" | tr '~+:' '___'
@@ -146,6 +150,20 @@ run() {
 	fi
 }
 
+# trim_openssl: no P-256 assembly (ecp_nistz256, x86_64 and aarch64). Its precomputed table
+# alone is 150 kB, the largest object in the binary; P-256 then takes the generic Montgomery
+# code that P-384 and P-521 use, whose scalar multiplication for secret scalars is OpenSSL's
+# constant-time ladder. The rest of the assembly (AES-NI, GHASH, SHA, BN, X25519) stays.
+# shellcheck disable=SC2016 # $ECASM... are build.info variables, not shell ones
+trim_openssl() {
+	sed -i -E -e '/^ *\$ECASM_(x86_64|aarch64)=/s/ ?ecp_nistz256[-a-z0-9_]*\.[csS]//g' \
+		-e '/^ *\$ECDEF_(x86_64|aarch64)=/s/ ?ECP_NISTZ256_ASM//' crypto/ec/build.info
+	if [ "$(grep -Ec '^ *\$ECASM_(x86_64|aarch64)=' crypto/ec/build.info)" -ne 2 ] ||
+		grep -Eq '^ *\$EC(ASM|DEF)_(x86_64|aarch64)=.*(nistz256|NISTZ256)' crypto/ec/build.info; then
+		die "could not take ecp_nistz256 out of OpenSSL's crypto/ec/build.info"
+	fi
+}
+
 build_openssl() {
 	local target
 	case $(uname -m) in
@@ -155,6 +173,7 @@ build_openssl() {
 	esac
 	log "building OpenSSL (about a minute)"
 	cd "$work/openssl"
+	trim_openssl
 	# Its "built on" string then comes from the changelog: the build is reproducible.
 	SOURCE_DATE_EPOCH=$(dpkg-parsechangelog -l debian/changelog -S Timestamp)
 	export SOURCE_DATE_EPOCH
