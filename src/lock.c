@@ -159,7 +159,7 @@ static int backend_pid(PGconn *conn)
 	int pid = 0;
 
 	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
-		pid = atoi(PQgetvalue(res, 0, 0));
+		pid = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	return pid;
 }

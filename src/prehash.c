@@ -7,7 +7,7 @@
 #include "util.h"
 
 /* Files larger than this are hashed when needed: only a pending file is ever that big. */
-#define PREHASH_MAX_BYTES (1024 * 1024)
+#define PREHASH_MAX_BYTES ((size_t)1024 * 1024)
 
 void prehash_init(struct prehash *p, struct mig_list *list)
 {
@@ -25,8 +25,9 @@ static int hash_whole(const struct migration *m, struct buf *sql, char out[65])
 	size_t skip;
 
 	/* Other layouts' checksums cover their up section as layout.c rebuilds it. */
-	if (m->format != MIG_FORMAT_PGBOOT || stat(m->path, &sb) < 0 || sb.st_size > PREHASH_MAX_BYTES ||
-	    read_file(m->path, sql) < 0 || sql->len > PREHASH_MAX_BYTES ||
+	if (m->format != MIG_FORMAT_PGBOOT || stat(m->path, &sb) < 0 ||
+	    (size_t)sb.st_size > PREHASH_MAX_BYTES || read_file(m->path, sql) < 0 ||
+	    sql->len > PREHASH_MAX_BYTES ||
 	    memchr(sql->data, '\0', sql->len))
 		return -1;
 	skip = sql->len >= 3 && memcmp(sql->data, bom, 3) == 0 ? 3 : 0;
