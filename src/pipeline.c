@@ -39,7 +39,7 @@ static const char *const reset_sql[] = {
  * file twice: larger files go statement by statement, where a round trip per statement
  * costs little beside their size.
  */
-#define PIPELINE_MAX_BYTES (1024 * 1024)
+#define PIPELINE_MAX_BYTES ((size_t)1024 * 1024)
 
 /* The queries of one pipeline, in the order sent. */
 struct pipe {

@@ -1,5 +1,6 @@
 #include "prehash.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -7,7 +8,7 @@
 #include "util.h"
 
 /* Files larger than this are hashed when needed: only a pending file is ever that big. */
-#define PREHASH_MAX_BYTES (1024 * 1024)
+#define PREHASH_MAX_BYTES ((size_t)1024 * 1024)
 
 void prehash_init(struct prehash *p, struct mig_list *list)
 {
@@ -24,7 +25,7 @@ static int hash_whole(const struct migration *m, struct buf *sql, char out[65])
 	struct stat sb;
 	size_t skip;
 
-	if (stat(m->path, &sb) < 0 || sb.st_size > PREHASH_MAX_BYTES ||
+	if (stat(m->path, &sb) < 0 || (uintmax_t)sb.st_size > PREHASH_MAX_BYTES ||
 	    read_file(m->path, sql) < 0 || sql->len > PREHASH_MAX_BYTES ||
 	    memchr(sql->data, '\0', sql->len))
 		return -1;
