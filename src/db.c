@@ -562,9 +562,9 @@ void db_retry_init(struct db_retry *r, const struct config *cfg)
 {
 	db_backoff_init(&r->other, cfg->initial_delay_ms, cfg->max_delay_ms, false);
 	db_backoff_init(&r->fast, smaller(RETRY_STARTING_FAST_MS, cfg->max_delay_ms),
-			smaller((int64_t)RETRY_STARTING_FAST_MS * 2, cfg->max_delay_ms), true);
+			smaller(2 * (int64_t)RETRY_STARTING_FAST_MS, cfg->max_delay_ms), true);
 	db_backoff_init(&r->slow, smaller(RETRY_STARTING_SLOW_MS, cfg->max_delay_ms),
-			smaller((int64_t)RETRY_STARTING_SLOW_MS * 2, cfg->max_delay_ms), true);
+			smaller(2 * (int64_t)RETRY_STARTING_SLOW_MS, cfg->max_delay_ms), true);
 	r->refused_ms = smaller(RETRY_REFUSED_MS, cfg->max_delay_ms);
 	r->starting_since = -1;
 }

@@ -156,12 +156,13 @@ static int backend_pid(PGconn *conn)
 {
 	struct db_error err;
 	PGresult *res = db_query(conn, "SELECT pg_catalog.pg_backend_pid()", 0, NULL, &err);
-	int pid = 0;
+	int64_t pid = 0;
 
-	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
-		pid = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+	    parse_int64(PQgetvalue(res, 0, 0), 1, INT32_MAX, &pid) < 0)
+		pid = 0;
 	PQclear(res);
-	return pid;
+	return (int)pid;
 }
 
 /*

@@ -1,5 +1,6 @@
 #include "prehash.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
