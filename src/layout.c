@@ -576,15 +576,7 @@ static int detect_verdict(const char *dir, struct detect *d, enum mig_format *ou
 		}
 	}
 	if (n == 0 && d->stray) {
-		const struct log_field fields[] = {
-			{ "hint", "name them <version>_<name>.sql (0001_init.sql, "
-				  "20250101120000_add_users.sql), or point migrate.dir at the right "
-				  "directory" },
-			{ NULL, NULL },
-		};
-
-		log_event(LOG_ERROR, fields, "migrations directory \"%s\" holds .sql files (\"%s\") "
-			  "but no migration pgboot would run, in no layout pgboot knows", dir, d->stray);
+		mig_log_stray(dir, d->stray);
 		return -1;
 	}
 	return 0;

@@ -15,6 +15,18 @@
 #include "layout.h"
 #include "log.h"
 
+void mig_log_stray(const char *dir, const char *stray)
+{
+	const struct log_field fields[] = {
+		{ "hint", "name them <version>_<name>.sql (0001_init.sql, "
+			  "20250101120000_add_users.sql), or point migrate.dir at the right directory" },
+		{ NULL, NULL },
+	};
+
+	log_event(LOG_ERROR, fields, "migrations directory \"%s\" holds .sql files (\"%s\") but "
+		  "no migration pgboot would run, in no layout pgboot knows", dir, stray);
+}
+
 void mig_list_init(struct mig_list *list)
 {
 	list->items = NULL;
@@ -281,16 +293,7 @@ static enum status check_layout(const char *dir, const struct mig_list *list,
 		return ST_MIGRATION;
 	}
 	if (list->n == 0 && seen->stray) {
-		const struct log_field fields[] = {
-			{ "hint", "name them <version>_<name>.sql (0001_init.sql, "
-				  "20250101120000_add_users.sql), or point migrate.dir at the right "
-				  "directory" },
-			{ NULL, NULL },
-		};
-
-		log_event(LOG_ERROR, fields, "migrations directory \"%s\" holds .sql files (\"%s\") "
-			  "but no migration pgboot would run, in no layout pgboot knows", dir,
-			  seen->stray);
+		mig_log_stray(dir, seen->stray);
 		return ST_MIGRATION;
 	}
 	return ST_OK;

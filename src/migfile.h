@@ -46,6 +46,8 @@ struct mig_list {
 };
 
 void mig_list_init(struct mig_list *list);
+/* Logs that dir holds .sql files (stray names one) of which pgboot would run none. */
+void mig_log_stray(const char *dir, const char *stray);
 void mig_list_release(struct mig_list *list);
 
 /*
