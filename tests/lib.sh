@@ -751,3 +751,33 @@ pgb_test_main() {
 	trap '_pgb_on_err "$?" "$BASH_COMMAND"' ERR
 	"$PGB_TEST"
 }
+
+# --- other migration tools (adopt.sh, formats.sh, layouts.sh) -------------------------------
+# The npm tools, installed at pinned versions into .cache/npm by scripts/install-npm-tools.sh.
+PGB_NPM_DIR=$PGB_TOP/.cache/npm
+PGB_DBMATE=$PGB_NPM_DIR/node_modules/@dbmate/linux-x64/bin/dbmate
+PGB_NODE_PG_MIGRATE=$PGB_NPM_DIR/node_modules/node-pg-migrate/bin/node-pg-migrate.js
+
+# pgb_npm_tools: installs them (as root; cached), failing the test when it cannot.
+pgb_npm_tools() {
+	"$PGB_TOP/scripts/install-npm-tools.sh" || fail "could not install the npm migration tools"
+	[[ -x $PGB_DBMATE && -f $PGB_NODE_PG_MIGRATE ]] ||
+		fail "dbmate or node-pg-migrate is missing after scripts/install-npm-tools.sh"
+}
+
+# pgb_superuser_url DB: a URL for another tool (never printed: it holds the superuser's password)
+pgb_superuser_url() {
+	printf 'postgres://postgres:%s@%s:%s/%s?sslmode=disable' "$PGB_SUPERPASS" "$PGB_HOST" "$PGB_PORT" "$1"
+}
+
+# pgb_tool LOG CMD...: runs another tool with its output in $PGB_WORK/LOG, the superuser's
+# password masked wherever it is shown; a failure of the tool fails the test.
+pgb_tool() {
+	local log=$PGB_WORK/$1 mask=${PGB_SUPERPASS:-pgb-no-password}
+	shift
+	echo "+ ${1##*/} ${*:2}" | sed "s/$mask/***/g"
+	"$@" >"$log" 2>&1 </dev/null || {
+		sed "s/$mask/***/g; s/^/    | /" "$log"
+		fail "${1##*/} failed"
+	}
+}

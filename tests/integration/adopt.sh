@@ -9,31 +9,13 @@
 # cannot be installed here: their tables are built with the DDL and rows their sources write,
 # cited at each test. Fixtures: tests/fixtures/adopt/.
 
-_NPM_DIR=$PGB_TOP/.cache/npm
-_DBMATE=$_NPM_DIR/node_modules/@dbmate/linux-x64/bin/dbmate
-_NODE_PG_MIGRATE=$_NPM_DIR/node_modules/node-pg-migrate/bin/node-pg-migrate.js
 _FIXTURES=$PGB_TESTS_DIR/fixtures/adopt
 
+# _npm_tools: dbmate and node-pg-migrate (tests/lib.sh), and drizzle-orm's migrator
 _npm_tools() {
-	"$PGB_TOP/scripts/install-npm-tools.sh" || fail "could not install dbmate, node-pg-migrate and drizzle-orm"
-	[[ -x $_DBMATE && -f $_NODE_PG_MIGRATE && -f $_NPM_DIR/node_modules/drizzle-orm/node-postgres/migrator.js ]] ||
-		fail "the npm tools are missing after scripts/install-npm-tools.sh"
-}
-
-# _superuser_url DB: a URL for the other tools (never printed: it holds the superuser's password)
-_superuser_url() {
-	printf 'postgres://postgres:%s@%s:%s/%s?sslmode=disable' "$PGB_SUPERPASS" "$PGB_HOST" "$PGB_PORT" "$1"
-}
-
-# _tool LOG CMD...: run another tool with its output in $PGB_WORK/LOG, failing the test if it fails
-_tool() {
-	local log=$PGB_WORK/$1
-	shift
-	echo "+ ${1##*/} ${*:2}" | sed "s/$PGB_SUPERPASS/***/g"
-	"$@" >"$log" 2>&1 </dev/null || {
-		sed "s/$PGB_SUPERPASS/***/g; s/^/    | /" "$log"
-		fail "${1##*/} failed"
-	}
+	pgb_npm_tools
+	[[ -f $PGB_NPM_DIR/node_modules/drizzle-orm/node-postgres/migrator.js ]] ||
+		fail "drizzle-orm is missing after scripts/install-npm-tools.sh"
 }
 
 # _setup: an empty database, pgboot connected to it as the superuser (the tools were too)
@@ -76,7 +58,7 @@ test_adopt_dbmate_real() {
 	_npm_tools
 	_setup
 	cp "$_FIXTURES"/dbmate/*.sql migrations/
-	_tool dbmate.log "$_DBMATE" --url "$(_superuser_url "$PGB_DB")" --migrations-dir migrations \
+	pgb_tool dbmate.log "$PGB_DBMATE" --url "$(pgb_superuser_url "$PGB_DB")" --migrations-dir migrations \
 		--no-dump-schema up
 	before=$(_dump schema_migrations)
 	assert_eq 3 "$(q "$PGB_DB" 'SELECT count(*) FROM schema_migrations')" "dbmate's history rows"
@@ -96,7 +78,7 @@ test_adopt_node_pg_migrate_real() {
 	_npm_tools
 	_setup
 	cp "$_FIXTURES"/node-pg-migrate/*.sql migrations/
-	DATABASE_URL=$(_superuser_url "$PGB_DB") _tool npm.log node "$_NODE_PG_MIGRATE" up -m migrations
+	DATABASE_URL=$(pgb_superuser_url "$PGB_DB") pgb_tool npm.log node "$PGB_NODE_PG_MIGRATE" up -m migrations
 	before=$(_dump pgmigrations)
 	assert_eq 3 "$(q "$PGB_DB" 'SELECT count(*) FROM pgmigrations')" "node-pg-migrate's history rows"
 	printf -- "-- Up Migration\nINSERT INTO markers VALUES ('1700000000004_four');\n\n-- Down Migration\nDELETE FROM markers;\n" \
@@ -113,8 +95,8 @@ test_adopt_node_pg_migrate_real() {
 
 # _drizzle DIR: drizzle-orm's own migrator applies DIR (fixtures/adopt/drizzle-migrate.cjs)
 _drizzle() {
-	DRIZZLE_URL=$(_superuser_url "$PGB_DB") NODE_PATH=$_NPM_DIR/node_modules \
-		_tool drizzle.log node "$_FIXTURES/drizzle-migrate.cjs" "$PWD/$1"
+	DRIZZLE_URL=$(pgb_superuser_url "$PGB_DB") NODE_PATH=$PGB_NPM_DIR/node_modules \
+		pgb_tool drizzle.log node "$_FIXTURES/drizzle-migrate.cjs" "$PWD/$1"
 }
 
 # _drizzle_add TAG WHEN: a new journal entry and its file, as drizzle-kit generate writes them
@@ -170,7 +152,7 @@ test_adopt_edited_after_the_tool_applied_it_is_reported() {
 # _alembic ARGS...: alembic itself, with the fixture's env.py and revisions
 _alembic() {
 	ALEMBIC_URL=postgresql://postgres:$PGB_SUPERPASS@$PGB_HOST:$PGB_PORT/$PGB_DB \
-		_tool alembic.log /usr/bin/python3 -m alembic -c "$_FIXTURES/alembic/alembic.ini" "$@"
+		pgb_tool alembic.log /usr/bin/python3 -m alembic -c "$_FIXTURES/alembic/alembic.ini" "$@"
 }
 
 test_adopt_alembic_real() {

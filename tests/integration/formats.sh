@@ -7,30 +7,6 @@
 # layouts.sh.) dbmate and node-pg-migrate are the real tools (scripts/install-npm-tools.sh);
 # goose cannot be installed here, so its file is written by hand.
 
-_NPM_DIR=$PGB_TOP/.cache/npm
-_DBMATE=$_NPM_DIR/node_modules/@dbmate/linux-x64/bin/dbmate
-_NODE_PG_MIGRATE=$_NPM_DIR/node_modules/node-pg-migrate/bin/node-pg-migrate.js
-
-_npm_tools() {
-	"$PGB_TOP/scripts/install-npm-tools.sh" || fail "could not install dbmate and node-pg-migrate"
-}
-
-# _superuser_url DB: a URL for the other tools (never printed: it holds the superuser's password)
-_superuser_url() {
-	printf 'postgres://postgres:%s@%s:%s/%s?sslmode=disable' "$PGB_SUPERPASS" "$PGB_HOST" "$PGB_PORT" "$1"
-}
-
-# _tool LOG CMD...: run another tool with its output in $PGB_WORK/LOG, failing the test if it fails
-_tool() {
-	local log=$PGB_WORK/$1
-	shift
-	echo "+ ${1##*/} ${*:2}" | sed "s/$PGB_SUPERPASS/***/g"
-	"$@" >"$log" 2>&1 </dev/null || {
-		sed "s/$PGB_SUPERPASS/***/g; s/^/    | /" "$log"
-		fail "${1##*/} failed"
-	}
-}
-
 # _users_with_rows: the database owned by the app role, with a table users of 3 rows
 _users_with_rows() {
 	q postgres "CREATE DATABASE :\"d\" OWNER :\"r\"" -v d="$PGB_DB" -v r="$PGB_ROLE"
@@ -65,15 +41,15 @@ _assert_refused_everywhere() {
 
 test_formats_dbmate_file_is_refused_and_its_table_kept() {
 	local f
-	_npm_tools
+	pgb_npm_tools
 	app_role
 	_users_with_rows
 	# the file as `dbmate new` writes it, filled in; dbmate itself applies it (IF NOT EXISTS)
-	_tool dbmate.log "$_DBMATE" --migrations-dir migrations new create_users
+	pgb_tool dbmate.log "$PGB_DBMATE" --migrations-dir migrations new create_users
 	f=$(cd migrations && echo *_create_users.sql)
 	sed -i -e '/^-- migrate:up$/a CREATE TABLE IF NOT EXISTS users (id int PRIMARY KEY, name text);' \
 		-e '/^-- migrate:down$/a DROP TABLE users;' "migrations/$f"
-	_tool dbmate.log "$_DBMATE" --url "$(_superuser_url "$PGB_DB")" --migrations-dir migrations \
+	pgb_tool dbmate.log "$PGB_DBMATE" --url "$(pgb_superuser_url "$PGB_DB")" --migrations-dir migrations \
 		--no-dump-schema up
 	assert_eq 1 "$(q "$PGB_DB" 'SELECT count(*) FROM schema_migrations')" "dbmate's history rows"
 	_assert_refused_everywhere "migrations/$f" 1 dbmate "-- migrate:up"
@@ -108,16 +84,16 @@ test_formats_dbmate_options_are_markers_too() {
 
 test_formats_node_pg_migrate_file_is_refused_and_its_table_kept() {
 	local f
-	_npm_tools
+	pgb_npm_tools
 	app_role
 	_users_with_rows
 	# the file as `node-pg-migrate create --migration-file-language sql` writes it, filled in;
 	# node-pg-migrate itself applies it
-	_tool npm.log node "$_NODE_PG_MIGRATE" create users --migration-file-language sql -m migrations
+	pgb_tool npm.log node "$PGB_NODE_PG_MIGRATE" create users --migration-file-language sql -m migrations
 	f=$(cd migrations && echo *_users.sql)
 	sed -i -e '/^-- Up Migration$/a CREATE TABLE IF NOT EXISTS users (id int PRIMARY KEY, name text);' \
 		-e 's/^-- Down Migration$/&\nDROP TABLE users;/' "migrations/$f"
-	DATABASE_URL=$(_superuser_url "$PGB_DB") _tool npm.log node "$_NODE_PG_MIGRATE" up -m migrations
+	DATABASE_URL=$(pgb_superuser_url "$PGB_DB") pgb_tool npm.log node "$PGB_NODE_PG_MIGRATE" up -m migrations
 	assert_eq 1 "$(q "$PGB_DB" 'SELECT count(*) FROM pgmigrations')" "node-pg-migrate's history rows"
 	_assert_refused_everywhere "migrations/$f" 1 node-pg-migrate "-- Up Migration"
 	assert_contains "$PGB_ERR" 'its down part starts at line 4 ("-- Down Migration")'

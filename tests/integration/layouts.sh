@@ -128,32 +128,13 @@ _index_valid() {
 		-v i="$1"
 }
 
-_NPM_DIR=$PGB_TOP/.cache/npm
-_DBMATE=$_NPM_DIR/node_modules/@dbmate/linux-x64/bin/dbmate
-_NODE_PG_MIGRATE=$_NPM_DIR/node_modules/node-pg-migrate/bin/node-pg-migrate.js
-
-_npm_tools() {
-	"$PGB_TOP/scripts/install-npm-tools.sh" || fail "could not install dbmate and node-pg-migrate"
-}
-
-# _tool LOG CMD...: run another tool with its output in $PGB_WORK/LOG, failing the test if it fails
-_tool() {
-	local log=$PGB_WORK/$1
-	shift
-	echo "+ ${1##*/} ${*:2}"
-	"$@" >"$log" 2>&1 </dev/null || {
-		sed 's/^/    | /' "$log"
-		fail "${1##*/} failed"
-	}
-}
-
 test_layouts_dbmate() {
 	local f g
-	_npm_tools
+	pgb_npm_tools
 	app_role
 	_runs_table
 	# the file as `dbmate new` writes it, filled in; the second one from the same template
-	_tool dbmate.log "$_DBMATE" --migrations-dir migrations new create_items
+	pgb_tool dbmate.log "$PGB_DBMATE" --migrations-dir migrations new create_items
 	f=$(cd migrations && echo *_create_items.sql)
 	assert_eq "$(printf '%s\n' '-- migrate:up' '' '' '-- migrate:down')" "$(cat "migrations/$f")" "dbmate new's template"
 	g=$((${f%%_*} + 1))_index_items.sql
@@ -190,10 +171,10 @@ test_layouts_dbmate() {
 
 test_layouts_node_pg_migrate() {
 	local f
-	_npm_tools
+	pgb_npm_tools
 	app_role
 	_runs_table
-	_tool npm.log node "$_NODE_PG_MIGRATE" create items --migration-file-language sql -m migrations
+	pgb_tool npm.log node "$PGB_NODE_PG_MIGRATE" create items --migration-file-language sql -m migrations
 	f=$(cd migrations && echo *_items.sql)
 	sed -i -e "/^-- Up Migration$/a CREATE TABLE items (id int);\nINSERT INTO runs (name) VALUES ('items');" \
 		-e 's/^-- Down Migration$/&\nDROP TABLE items;/' "migrations/$f"
