@@ -88,7 +88,7 @@ VALGRIND_UNIT    := valgrind --tool=memcheck --leak-check=full --errors-for-leak
 	--suppressions=mk/valgrind.supp --log-file=$(VALGRIND_DIR)/unit.log
 VALGRIND_CHECK_FILES := badinput.sh faults.sh
 VALGRIND_RUN     = VALGRIND_LOG_DIR=$(CURDIR)/$(VALGRIND_REPORTS) VALGRIND_PGBOOT=$(CURDIR)/pgboot \
-	PGBOOT=$(CURDIR)/mk/valgrind-pgboot PGB_TEST_TIMEOUT=600 PGB_TIME_SCALE=5 \
+	PGBOOT=$(CURDIR)/mk/valgrind-pgboot PGB_TEST_TIMEOUT=600 PGB_TIME_SCALE=10 \
 	mk/run-checked.sh valgrind $(VALGRIND_REPORTS)
 
 valgrind-unit: tests/unit/unit_tests
