@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ struct run {
 	bool skipped;         /* another runner applied (or rolled back) the file meanwhile */
 	bool down;            /* rolling back: the down part runs, the history row goes */
 	bool outer;           /* inside the one transaction of migrate.transaction = all */
+	bool no_pipeline;     /* a batch's pipeline found the file busy: the usual way only */
 	size_t ran;           /* statements this process ran to completion, over all attempts */
 	size_t resumed_at;    /* no-transaction: the first statement this process ran, or 0 */
 	struct progress done; /* no-transaction: the statements done, with their checksums */
@@ -575,20 +577,24 @@ static void log_blockers(PGconn *conn, const struct migration *m, int64_t attemp
  */
 static enum status with_retries(PGconn *conn, const struct config *cfg,
 				const struct migration *m,
-				enum status (*attempt)(void *arg, bool *lock_timed_out), void *arg)
+				enum status (*attempt)(void *arg, bool *lock_timed_out), void *arg,
+				bool timed_out_once)
 {
 	struct db_backoff backoff;
 
 	/* Retries after a lock timeout wait 1 s, 2 s, 4 s ... (at most 30 s), half jittered. */
 	db_backoff_init(&backoff, 500, 30000, true);
 	for (int64_t n = 1;; n++) {
-		bool lock_timed_out = false;
-		enum status st;
+		/* timed_out_once: the first attempt was made already (in a batch) and timed out */
+		bool lock_timed_out = timed_out_once && n == 1;
+		enum status st = ST_MIGRATION;
 		int64_t delay;
 
-		if (sig_caught())
-			return ST_SIGNAL;
-		st = attempt(arg, &lock_timed_out);
+		if (!lock_timed_out) {
+			if (sig_caught())
+				return ST_SIGNAL;
+			st = attempt(arg, &lock_timed_out);
+		}
 		if (st != ST_MIGRATION || !lock_timed_out || n > cfg->lock_retries)
 			return st;
 		delay = db_backoff_next(&backoff);
@@ -614,14 +620,15 @@ static enum status pipeline_failure(struct run *r, size_t index, const struct db
 /* A transactional file in one round trip (pipeline.c); false: apply it the usual way. */
 static bool pipelined(struct run *r, enum status *st)
 {
-	struct pipeline_file f = { r->conn, r->cfg, r->h, r->lock, r->m, &r->sql, r->checksum };
+	struct pipeline_file f = { r->m, &r->sql, r->checksum };
+	struct pipeline_batch b = { r->conn, r->cfg, r->h, r->lock, &f, 1, NULL, NULL };
 	struct pipeline_result res;
 
-	if (r->plan.no_transaction || r->plan.wrapped || r->down || r->outer ||
+	if (r->plan.no_transaction || r->plan.wrapped || r->down || r->outer || r->no_pipeline ||
 	    !pipeline_fits(r->conn, r->lock, &r->sql))
 		return false;
 	r->start = clock_ms();
-	pipeline_apply(&f, &res);
+	pipeline_apply(&b, &res);
 	r->lock_timed_out = res.st == ST_MIGRATION && db_is(&res.err, SQLSTATE_LOCK_NOT_AVAILABLE);
 	*st = res.in_statement ? pipeline_failure(r, res.failed, &res.err) : res.st;
 	return !res.again;
@@ -661,26 +668,179 @@ static void log_applied(const struct run *r, int64_t ms)
 			 n == 1 ? "" : "s");
 }
 
-enum status apply_file(const struct apply_ctx *ctx, const struct migration *m, const char *label,
-		       bool *skipped)
+/* Reads m into r, checked, with its checksum; -1 when preflight refused it (logged). */
+static int run_read(struct run *r, const struct apply_ctx *ctx, const struct migration *m)
 {
-	struct run r = { .conn = ctx->conn, .cfg = ctx->cfg, .h = ctx->h, .lock = ctx->lock, .m = m };
-	int64_t start = clock_ms();
-	enum status st = ST_MIGRATION;
+	*r = (struct run){ .conn = ctx->conn, .cfg = ctx->cfg, .h = ctx->h, .lock = ctx->lock, .m = m };
+	buf_init(&r->sql);
+	if (preflight_read(m, ctx->cfg, ctx->lock->mode, &r->sql, &r->plan) < 0)
+		return -1;
+	mig_checksum(r->sql.data, r->sql.len, r->checksum);
+	return 0;
+}
 
-	buf_init(&r.sql);
-	if (preflight_read(m, ctx->cfg, ctx->lock->mode, &r.sql, &r.plan) < 0)
-		goto out;
-	mig_checksum(r.sql.data, r.sql.len, r.checksum);
-	log_info("applying %s %s%s", m->file, label, r.plan.no_transaction ? " (no transaction)" : "");
-	st = with_retries(r.conn, r.cfg, m, attempt_file, &r);
-	if (st == ST_OK && r.skipped)
-		log_info("%s was applied by another runner meanwhile", m->file);
+static void log_applying(const struct run *r, const char *label)
+{
+	log_info("applying %s %s%s", r->m->file, label, r->plan.no_transaction ? " (no transaction)" : "");
+}
+
+/*
+ * The usual way for a file read into r: its attempts, with the lock-timeout retries (the
+ * first attempt made already when timed_out_once), and what came of it.
+ */
+static enum status apply_run(struct run *r, bool timed_out_once)
+{
+	int64_t start = clock_ms();
+	enum status st = with_retries(r->conn, r->cfg, r->m, attempt_file, r, timed_out_once);
+
+	if (st == ST_OK && r->skipped)
+		log_info("%s was applied by another runner meanwhile", r->m->file);
 	else if (st == ST_OK)
-		log_applied(&r, clock_ms() - start);
-out:
-	*skipped = r.skipped;
-	buf_release(&r.sql);
+		log_applied(r, clock_ms() - start);
+	return st;
+}
+
+/* apply_pending: the files, each read at most once, and how far they are done. */
+struct pending {
+	const struct apply_ctx *ctx;
+	const struct migration *const *files;
+	size_t n;
+	struct run *runs; /* runs[i].m is NULL until files[i] is read */
+	size_t *applied;
+	size_t batch;     /* the first file of the batch in flight */
+	size_t refused;   /* the file whose preflight failed, or SIZE_MAX */
+	int64_t last;     /* clock_ms() when the batch was sent or its previous file committed */
+};
+
+/* Reads files[i] unless read already; -1 when preflight refused it (logged once). */
+static int pending_read(struct pending *pd, size_t i)
+{
+	if (i == pd->refused)
+		return -1;
+	if (pd->runs[i].m)
+		return 0;
+	if (run_read(&pd->runs[i], pd->ctx, pd->files[i]) == 0)
+		return 0;
+	buf_release(&pd->runs[i].sql);
+	pd->refused = i;
+	return -1;
+}
+
+static void pending_label(const struct pending *pd, size_t i, char *label, size_t size)
+{
+	snprintf(label, size, "[%zu/%zu]", i + 1, pd->n);
+}
+
+/* A file of the batch in flight was committed. */
+static void batch_committed(void *arg, size_t k)
+{
+	struct pending *pd = arg;
+	struct run *r = &pd->runs[pd->batch + k];
+	int64_t now = clock_ms();
+
+	log_applied(r, now - pd->last);
+	pd->last = now;
+	(*pd->applied)++;
+}
+
+/*
+ * The files from pd->batch on that go in one pipeline: read, transactional, plain SQL,
+ * together at most PIPELINE_MAX_BYTES. Returns how many (0: the first one does not fit,
+ * or its preflight failed).
+ */
+static size_t batch_collect(struct pending *pd)
+{
+	size_t k = 0, bytes = 0;
+
+	for (size_t i = pd->batch; i < pd->n; i++, k++) {
+		struct run *r = &pd->runs[i];
+
+		if (pending_read(pd, i) < 0)
+			break;
+		if (r->plan.no_transaction || r->plan.wrapped || bytes + r->sql.len > PIPELINE_MAX_BYTES ||
+		    !pipeline_fits(r->conn, r->lock, &r->sql))
+			break;
+		bytes += r->sql.len;
+	}
+	return k;
+}
+
+/* Sends files [pd->batch, pd->batch + k) in one pipeline; *next: the first file left. */
+static enum status batch_apply(struct pending *pd, size_t k, size_t *next)
+{
+	const struct apply_ctx *ctx = pd->ctx;
+	struct pipeline_file *pf = xcalloc(k, sizeof(*pf));
+	struct pipeline_batch b = { ctx->conn, ctx->cfg, ctx->h, ctx->lock, pf, k, batch_committed, pd };
+	struct pipeline_result res;
+	struct run *r;
+	char label[48];
+	enum status st;
+
+	for (size_t j = 0; j < k; j++) {
+		r = &pd->runs[pd->batch + j];
+		pf[j] = (struct pipeline_file){ r->m, &r->sql, r->checksum };
+		r->start = clock_ms();
+		pending_label(pd, pd->batch + j, label, sizeof(label));
+		log_applying(r, label);
+	}
+	pd->last = clock_ms();
+	pipeline_apply(&b, &res);
+	free(pf);
+	*next = pd->batch + k;
+	if (res.committed == k && res.st == ST_OK)
+		return ST_OK;
+	r = &pd->runs[pd->batch + res.at];
+	*next = pd->batch + res.at + 1;
+	if (res.again) {
+		/* migrate.lock = transaction: the lock was busy or the file applied meanwhile */
+		r->no_pipeline = true;
+		st = apply_run(r, false);
+		*pd->applied += st == ST_OK && !r->skipped;
+		return st;
+	}
+	if (!res.in_statement)
+		return res.st; /* logged */
+	st = pipeline_failure(r, res.failed, &res.err);
+	if (st != ST_MIGRATION || !db_is(&res.err, SQLSTATE_LOCK_NOT_AVAILABLE))
+		return st;
+	/* A lock timeout: retried as a file of its own, after the delay the first retry waits. */
+	st = apply_run(r, true);
+	*pd->applied += st == ST_OK && !r->skipped;
+	return st;
+}
+
+enum status apply_pending(const struct apply_ctx *ctx, const struct migration *const *files,
+			  size_t n, size_t *applied)
+{
+	struct pending pd = { ctx, files, n, xcalloc(n + 1, sizeof(struct run)), applied, 0,
+			      SIZE_MAX, 0 };
+	enum status st = ST_OK;
+	char label[48];
+
+	*applied = 0;
+	while (st == ST_OK && pd.batch < n) {
+		size_t k = batch_collect(&pd), next = pd.batch + 1;
+		struct run *r = &pd.runs[pd.batch];
+
+		if (sig_caught()) {
+			st = ST_SIGNAL;
+		} else if (k > 0) {
+			st = batch_apply(&pd, k, &next);
+		} else if (pd.batch == pd.refused) {
+			st = ST_MIGRATION; /* logged by preflight */
+		} else {
+			pending_label(&pd, pd.batch, label, sizeof(label));
+			log_applying(r, label);
+			st = apply_run(r, false);
+			*applied += st == ST_OK && !r->skipped;
+		}
+		for (size_t i = pd.batch; i < next; i++)
+			buf_release(&pd.runs[i].sql);
+		pd.batch = next;
+	}
+	for (size_t i = 0; i < n; i++)
+		buf_release(&pd.runs[i].sql);
+	free(pd.runs);
 	return st;
 }
 
@@ -696,7 +856,7 @@ enum status apply_down(const struct apply_ctx *ctx, const struct migration *m, s
 	if (preflight_check(m, &r.sql, ctx->cfg, ctx->lock->mode, true, &r.plan) < 0)
 		goto out;
 	log_info("rolling back %s %s%s", m->file, label, r.plan.no_transaction ? " (no transaction)" : "");
-	st = with_retries(r.conn, r.cfg, m, attempt_file, &r);
+	st = with_retries(r.conn, r.cfg, m, attempt_file, &r, false);
 	if (st == ST_OK && r.skipped)
 		log_info("%s was rolled back by another runner meanwhile", m->file);
 	else if (st == ST_OK)
@@ -767,5 +927,5 @@ enum status apply_all(const struct apply_ctx *ctx, const struct migration *const
 {
 	struct all a = { ctx, files, n, applied, false };
 
-	return with_retries(ctx->conn, ctx->cfg, files[0], attempt_all, &a);
+	return with_retries(ctx->conn, ctx->cfg, files[0], attempt_all, &a, false);
 }

@@ -25,16 +25,18 @@ struct apply_ctx {
 };
 
 /*
- * Applies m; label is the "[3/12]" of the progress line. In LOCK_SESSION mode the
- * caller holds the migration lock, and the run stops (ST_UNAVAILABLE) as soon as it is
- * found lost; in LOCK_TRANSACTION, the file's transaction takes it, reads the history
- * again and sets *skipped when another runner applied the file meanwhile.
- * migrate.lock_timeout and statement_timeout hold for its
- * statements; a lock timeout is retried lock_retries times. Errors are logged with the
- * file's line and column.
+ * Applies the pending files in order until one fails; *applied counts those applied, and
+ * each file's progress line is labelled "[i/n]". In LOCK_SESSION mode the caller holds
+ * the migration lock, and the run stops (ST_UNAVAILABLE) as soon as it is found lost; in
+ * LOCK_TRANSACTION, each file's transaction takes it, reads the history again and skips
+ * the file when another runner applied it meanwhile. migrate.lock_timeout and
+ * statement_timeout hold for the statements; a lock timeout is retried lock_retries
+ * times. Errors are logged with the file's line and column. Consecutive transactional
+ * files that fit a pipeline (pipeline.c) go in one, each in its own transaction: a batch
+ * costs about one round trip, a failing file commits nothing, and nothing after it runs.
  */
-enum status apply_file(const struct apply_ctx *ctx, const struct migration *m, const char *label,
-		       bool *skipped);
+enum status apply_pending(const struct apply_ctx *ctx, const struct migration *const *files,
+			  size_t n, size_t *applied);
 /*
  * Runs the down part of m, held in sql (taken over: sql is left empty), and removes its
  * history row in the same transaction (after it, for a no-transaction down part). m is a

@@ -120,11 +120,26 @@ static enum status apply_together(struct state *s, const struct mig_list *list, 
 	return st;
 }
 
+/* The pending files (checked already), each in its own transaction or none. */
+static enum status apply_each(struct state *s, const struct mig_list *list, size_t *applied)
+{
+	const struct migration **files = xcalloc(list->n + 1, sizeof(*files));
+	enum status st;
+	size_t n = 0;
+
+	for (size_t i = 0; i < list->n; i++)
+		if (!history_applied(&s->h, &list->items[i]))
+			files[n++] = &list->items[i];
+	st = apply_pending(&s->ctx, files, n, applied);
+	free(files);
+	return st;
+}
+
 /* Under the lock: the history again (another runner may have applied some), then the rest. */
 static enum status apply_locked(PGconn *conn, const struct config *cfg, struct state *s,
 				const struct mig_list *list, size_t *applied)
 {
-	size_t pending, seen = 0;
+	size_t pending;
 	enum status st = history_read(&s->h, conn);
 
 	*applied = 0;
@@ -134,17 +149,8 @@ static enum status apply_locked(PGconn *conn, const struct config *cfg, struct s
 		st = history_check(&s->h, cfg, list, &pending, false);
 	if (st == ST_OK && cfg->one_transaction)
 		return apply_together(s, list, applied);
-	for (size_t i = 0; st == ST_OK && i < list->n; i++) {
-		const struct migration *m = &list->items[i];
-		char label[48];
-		bool skipped;
-
-		if (history_applied(&s->h, m))
-			continue;
-		snprintf(label, sizeof(label), "[%zu/%zu]", ++seen, pending);
-		st = apply_file(&s->ctx, m, label, &skipped);
-		*applied += st == ST_OK && !skipped;
-	}
+	if (st == ST_OK)
+		st = apply_each(s, list, applied);
 	return st;
 }
 
