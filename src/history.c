@@ -205,14 +205,6 @@ int history_matches(const struct history_row *a, const struct migration *m, char
 	return strcmp(sum, a->checksum) == 0;
 }
 
-static bool in_list(const struct mig_list *list, const char *version)
-{
-	for (size_t i = 0; i < list->n; i++)
-		if (mig_version_cmp(mig_history_key(&list->items[i]), version) == 0)
-			return true;
-	return false;
-}
-
 static void log_out_of_order(const struct migration *m, const struct history_row *newest)
 {
 	const struct log_field fields[] = {
@@ -242,11 +234,16 @@ enum status history_check(struct history *h, const struct config *cfg,
 	const struct history_row *newest = history_newest(h);
 
 	*pending = 0;
+	for (size_t i = 0; i < h->n; i++)
+		h->rows[i].listed = false;
 	for (size_t i = 0; i < list->n; i++) {
 		const struct migration *m = &list->items[i];
 		struct history_row *a = (struct history_row *)history_find(h, mig_history_key(m));
 		char sum[65];
 		int same;
+
+		if (a)
+			a->listed = true;
 
 		if (!a && newest && m->version && mig_version_cmp(m->version, newest->version) < 0 &&
 		    !cfg->out_of_order) {
@@ -270,7 +267,7 @@ enum status history_check(struct history *h, const struct config *cfg,
 	}
 	for (size_t i = 0; warn && i < h->n; i++)
 		/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): rows holds n entries */
-		if (!in_list(list, h->rows[i].version))
+		if (!h->rows[i].listed)
 			log_warn("applied migration %s (\"%s\") has no file in the directory",
 				 h->rows[i].version, h->rows[i].name);
 	return ST_OK;

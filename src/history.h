@@ -22,6 +22,7 @@ struct history_row {
 	char *applied_at;
 	char *duration_ms;
 	bool stale; /* a repeatable file's row whose checksum no longer matches (history_check) */
+	bool listed; /* a file of the list has its version (history_check) */
 };
 
 /*

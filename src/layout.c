@@ -477,7 +477,50 @@ struct detect {
 	const char *why[MIG_FORMAT_AUTO];
 	const char *plain; /* a <version>_<name>.sql file without any marker */
 	const char *stray; /* a .sql file of no layout */
+	struct layout_sums *sums; /* or NULL */
 };
+
+/* Keeps the checksum of a file read whole; names come in name order. */
+static void sums_add(struct layout_sums *s, const char *name, const struct buf *sql)
+{
+	char sum[65];
+
+	if (mig_whole_checksum(sql->data ? sql->data : "", sql->len, sum) < 0)
+		return;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		s->names = xrealloc(s->names, s->cap * sizeof(*s->names));
+		s->sums = xrealloc(s->sums, s->cap * sizeof(*s->sums));
+	}
+	s->names[s->n] = xstrdup(name);
+	memcpy(s->sums[s->n++], sum, 65);
+}
+
+static int by_string(const void *key, const void *elem)
+{
+	return strcmp(key, *(char *const *)elem);
+}
+
+void layout_sums_take(struct layout_sums *sums, struct mig_list *list)
+{
+	if (sums->n && list->n && !list->sums) {
+		list->sums = xcalloc(list->n, sizeof(*list->sums));
+		for (size_t i = 0; i < list->n; i++) {
+			struct migration *m = &list->items[i];
+			char **at = bsearch(m->file, sums->names, sums->n, sizeof(*sums->names), by_string);
+
+			if (at && m->format == MIG_FORMAT_PGBOOT) {
+				memcpy(list->sums[i], sums->sums[at - sums->names], 65);
+				m->sum_ahead = list->sums[i];
+			}
+		}
+	}
+	for (size_t i = 0; i < sums->n; i++)
+		free(sums->names[i]);
+	free(sums->names);
+	free(sums->sums);
+	memset(sums, 0, sizeof(*sums));
+}
 
 static void saw(struct detect *d, enum mig_format f, const char *name, const char *why)
 {
@@ -516,6 +559,8 @@ static void file_markers(const char *dir, const char *name, struct detect *d)
 			layout_format(mk.tool, &f);
 		p = end + 1;
 	}
+	if (readable && f == MIG_FORMAT_AUTO && d->sums)
+		sums_add(d->sums, name, &sql);
 	if (readable && f == MIG_FORMAT_AUTO && !d->plain)
 		d->plain = name;
 	else if (f != MIG_FORMAT_AUTO)
@@ -582,10 +627,10 @@ static int detect_verdict(const char *dir, struct detect *d, enum mig_format *ou
 	return 0;
 }
 
-enum status layout_detect(const char *dir, enum mig_format *out)
+enum status layout_detect(const char *dir, enum mig_format *out, struct layout_sums *sums)
 {
 	struct entries e;
-	struct detect d = { 0 };
+	struct detect d = { .sums = sums };
 	enum status st = entries_read(dir, &e);
 
 	for (size_t i = 0; st == ST_OK && i < e.n; i++)

@@ -20,13 +20,24 @@ const char *layout_name(enum mig_format f);
  */
 char layout_flyway_name(const char *name, char **version);
 
+/* Checksums of files by name, in name order (layout_detect). */
+struct layout_sums {
+	char **names;
+	char (*sums)[65];
+	size_t n, cap;
+};
+
 /*
  * Detects dir's layout: the one layout its entries (and the markers in its files) match.
  * An empty directory, or one without .sql files, is pgboot's. Returns ST_OK, ST_CONFIG
  * when it cannot be read, or ST_MIGRATION (logged, naming what it saw) when it matches
- * two layouts, or none while it holds .sql files.
+ * two layouts, or none while it holds .sql files. With sums, the checksums of the files it
+ * read whole and found without markers (mig_whole_checksum) are kept there, so that
+ * pgboot's layout does not read them again to check them against the history.
  */
-enum status layout_detect(const char *dir, enum mig_format *out);
+enum status layout_detect(const char *dir, enum mig_format *out, struct layout_sums *sums);
+/* Gives the files of list that sums holds their checksum (sum_ahead), and frees sums. */
+void layout_sums_take(struct layout_sums *sums, struct mig_list *list);
 /*
  * Lists dir's migrations in format f (not pgboot's, not auto) into out, sorted: versions
  * by mig_version_cmp, then repeatable files in their tool's order. Returns ST_OK,

@@ -31,6 +31,7 @@ void mig_list_init(struct mig_list *list)
 {
 	list->items = NULL;
 	list->n = 0;
+	list->sums = NULL;
 }
 
 void mig_list_release(struct mig_list *list)
@@ -42,6 +43,7 @@ void mig_list_release(struct mig_list *list)
 		free(list->items[i].down_path);
 	}
 	free(list->items);
+	free(list->sums);
 	mig_list_init(list);
 }
 
@@ -308,11 +310,19 @@ enum status mig_scan(const char *dir, const char *format, struct mig_list *out)
 		log_error("unknown migrate.format \"%s\"", format);
 		return ST_CONFIG;
 	}
-	if (f == MIG_FORMAT_AUTO && (st = layout_detect(dir, &f)) != ST_OK)
+	struct layout_sums sums = { 0 };
+
+	if (f == MIG_FORMAT_AUTO && (st = layout_detect(dir, &f, &sums)) != ST_OK) {
+		layout_sums_take(&sums, out);
 		return st;
+	}
 	if (f == MIG_FORMAT_PGBOOT)
-		return mig_scan_pgboot(dir, out);
-	return layout_scan(dir, f, out);
+		st = mig_scan_pgboot(dir, out);
+	else
+		st = layout_scan(dir, f, out);
+	/* the files detection read whole are not read again to be checked (prehash.c) */
+	layout_sums_take(&sums, out);
+	return st;
 }
 
 enum status mig_scan_pgboot(const char *dir, struct mig_list *out)
@@ -701,7 +711,7 @@ void mig_checksum(const char *data, size_t len, char out[65])
 	unsigned int mdlen = 32;
 	size_t start = 0;
 
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+	if (!ctx || !EVP_DigestInit_ex(ctx, sha256_md(), NULL)) {
 		log_error("could not compute a SHA-256 digest");
 		exit(70);
 	}
@@ -718,11 +728,30 @@ void mig_checksum(const char *data, size_t len, char out[65])
 	hex_encode(md, 32, out);
 }
 
+int mig_whole_checksum(const char *text, size_t len, char out[65])
+{
+	static const char bom[] = "\xef\xbb\xbf";
+	struct mig_marker mk;
+	size_t skip;
+
+	if (len > MIG_WHOLE_MAX_BYTES || memchr(text, '\0', len))
+		return -1;
+	skip = len >= 3 && memcmp(text, bom, 3) == 0 ? 3 : 0;
+	if (memmem(text, len, "pgboot:down", 11) || mig_find_marker(text + skip, len - skip, &mk))
+		return -1;
+	mig_checksum(text + skip, len - skip, out);
+	return 0;
+}
+
 int mig_file_checksum(const struct migration *m, char out[65])
 {
 	struct buf sql;
 	int rc;
 
+	if (m->sum_ahead) {
+		memcpy(out, m->sum_ahead, 65);
+		return 0;
+	}
 	buf_init(&sql);
 	rc = mig_read(m, &sql);
 	if (rc == 0)
@@ -743,7 +772,7 @@ int mig_raw_checksum(const char *path, char out[65])
 		log_error("could not read migration \"%s\": %s", path, strerror(errno));
 		goto out;
 	}
-	if (!EVP_Digest(raw.data, raw.len, md, &mdlen, EVP_sha256(), NULL)) {
+	if (!EVP_Digest(raw.data, raw.len, md, &mdlen, sha256_md(), NULL)) {
 		log_error("could not compute a SHA-256 digest");
 		exit(70);
 	}
@@ -868,7 +897,7 @@ enum status mig_new(const char *dir, const char *name)
 		log_error("could not create migrations directory \"%s\": %s", dir, strerror(errno));
 		goto out;
 	}
-	if ((st = layout_detect(dir, &format)) != ST_OK)
+	if ((st = layout_detect(dir, &format, NULL)) != ST_OK)
 		goto out;
 	if (format != MIG_FORMAT_PGBOOT) {
 		log_error("migrations directory \"%s\" is in %s's layout: create the file with %s; "

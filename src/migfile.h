@@ -43,6 +43,8 @@ struct migration {
 struct mig_list {
 	struct migration *items;
 	size_t n;
+	char (*sums)[65]; /* the checksums the items' sum_ahead point to when the layout's
+			   * detection read the files whole (mig_scan), or NULL */
 };
 
 void mig_list_init(struct mig_list *list);
@@ -158,6 +160,13 @@ void mig_checksum(const char *data, size_t len, char out[65]);
  * (mig_read). Returns 0, or -1 when the file cannot be read or is refused (logged).
  */
 int mig_file_checksum(const struct migration *m, char out[65]);
+/*
+ * The checksum of a pgboot-layout file's whole text as mig_read would give its up part
+ * (a byte order mark skipped), into out; -1 when that takes more than the whole text: a
+ * NUL byte, more than MIG_WHOLE_MAX_BYTES, a down part or another tool's markers.
+ */
+#define MIG_WHOLE_MAX_BYTES ((size_t)1024 * 1024)
+int mig_whole_checksum(const char *text, size_t len, char out[65]);
 /*
  * Lowercase hex SHA-256 of the file at path exactly as stored (no BOM removed, CRLF
  * kept): what drizzle's migrator records as a migration's hash. Returns 0, or -1 (logged).

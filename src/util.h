@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -64,6 +66,8 @@ int64_t clock_ms(void);
 
 /* Writes n bytes as lowercase hex into out (2n + 1 bytes with the NUL). */
 void hex_encode(const unsigned char *bytes, size_t n, char *out);
+/* OpenSSL's SHA-256, looked up once. */
+const EVP_MD *sha256_md(void);
 /* Lowercase hex SHA-256 of data into out (65 bytes with the NUL). */
 void sha256_hex(const void *data, size_t len, char out[65]);
 /* The first 8 bytes of SHA-256 of s, as a signed 64-bit number (advisory lock keys). */

@@ -16,6 +16,7 @@ int main(void)
 		{ "backoff bounds", test_backoff },
 		{ "retry pause by failure", test_retry },
 		{ "migration checksums ahead of the connection", test_prehash },
+		{ "migration checksums of the layout's detection", test_detect_sums },
 		{ "statement splitting", test_split },
 		{ "variable expansion and identifiers", test_expand },
 		{ "pre-flight checks of migration files", test_preflight },

@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "migfile.h"
@@ -34,7 +35,7 @@ void test_prehash(void)
 		{ "SELECT 1\n", 9, false, MIG_FORMAT_DRIZZLE },
 	};
 	size_t n = sizeof(cases) / sizeof(cases[0]);
-	struct mig_list list = { xcalloc(n + 1, sizeof(struct migration)), n + 1 };
+	struct mig_list list = { .items = xcalloc(n + 1, sizeof(struct migration)), .n = n + 1 };
 	struct prehash p;
 	size_t steps = 0;
 
@@ -74,4 +75,57 @@ void test_prehash(void)
 		free(list.items[i].path);
 	}
 	free(list.items);
+}
+
+/* Writes text into dir/name. */
+static void put(const char *dir, const char *name, const char *text)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+
+	CHECK(f && fputs(text, f) >= 0 && fclose(f) == 0);
+	free(path);
+}
+
+/*
+ * The layout's detection reads every <version>_<name>.sql file whole: mig_scan keeps the
+ * checksum of each it can take whole, the same as mig_read and mig_checksum give, so that
+ * prehash and the history check do not read it again; a file with a down part keeps none.
+ */
+void test_detect_sums(void)
+{
+	char dir[] = "/tmp/pgboot-unit-dir-XXXXXX";
+	struct mig_list list;
+	struct prehash p;
+
+	CHECK(mkdtemp(dir) != NULL);
+	put(dir, "0001_a.sql", "CREATE TABLE a (id int);\n");
+	put(dir, "0002_b.sql", "CREATE TABLE b (id int);\n-- pgboot:down\nDROP TABLE b;\n");
+	put(dir, "0003_c.sql", "\xef\xbb\xbfSELECT 1;\r\n");
+	mig_list_init(&list);
+	CHECK(mig_scan(dir, "auto", &list) == ST_OK);
+	CHECK(list.n == 3);
+	for (size_t i = 0; i < list.n; i++) {
+		struct buf sql;
+		char want[65];
+
+		CHECK((list.items[i].sum_ahead != NULL) == (i != 1));
+		buf_init(&sql);
+		if (list.items[i].sum_ahead && mig_read(&list.items[i], &sql) == 0) {
+			mig_checksum(sql.data, sql.len, want);
+			CHECK_STR(list.items[i].sum_ahead, want);
+		}
+		buf_release(&sql);
+	}
+	/* prehash leaves the sums it did not make, and makes none for a file already hashed */
+	prehash_init(&p, &list);
+	while (prehash_step(&p))
+		;
+	prehash_release(&p);
+	CHECK(list.items[0].sum_ahead != NULL && list.items[1].sum_ahead == NULL);
+	for (size_t i = 0; i < list.n; i++) {
+		unlink(list.items[i].path);
+	}
+	mig_list_release(&list);
+	CHECK(rmdir(dir) == 0);
 }

@@ -40,6 +40,7 @@ void test_redact(void);
 void test_backoff(void);
 void test_retry(void);
 void test_prehash(void);
+void test_detect_sums(void);
 void test_split(void);
 void test_expand(void);
 void test_lint(void);
