@@ -42,6 +42,7 @@ struct run {
 	bool down;            /* rolling back: the down part runs, the history row goes */
 	bool outer;           /* inside the one transaction of migrate.transaction = all */
 	bool no_pipeline;     /* a batch's pipeline found the file busy: the usual way only */
+	bool announced;       /* its "applying" line was logged */
 	size_t ran;           /* statements this process ran to completion, over all attempts */
 	size_t resumed_at;    /* no-transaction: the first statement this process ran, or 0 */
 	struct progress done; /* no-transaction: the statements done, with their checksums */
@@ -679,9 +680,12 @@ static int run_read(struct run *r, const struct apply_ctx *ctx, const struct mig
 	return 0;
 }
 
-static void log_applying(const struct run *r, const char *label)
+/* "applying x.sql [3/12]", once per file. */
+static void log_applying(struct run *r, const char *label)
 {
-	log_info("applying %s %s%s", r->m->file, label, r->plan.no_transaction ? " (no transaction)" : "");
+	if (!r->announced)
+		log_info("applying %s %s%s", r->m->file, label, r->plan.no_transaction ? " (no transaction)" : "");
+	r->announced = true;
 }
 
 /*
@@ -708,8 +712,8 @@ struct pending {
 	struct run *runs; /* runs[i].m is NULL until files[i] is read */
 	size_t *applied;
 	size_t batch;     /* the first file of the batch in flight */
+	size_t batch_n;   /* and how many it holds */
 	size_t refused;   /* the file whose preflight failed, or SIZE_MAX */
-	int64_t last;     /* clock_ms() when the batch was sent or its previous file committed */
 };
 
 /* Reads files[i] unless read already; -1 when preflight refused it (logged once). */
@@ -731,16 +735,30 @@ static void pending_label(const struct pending *pd, size_t i, char *label, size_
 	snprintf(label, size, "[%zu/%zu]", i + 1, pd->n);
 }
 
-/* A file of the batch in flight was committed. */
+/* Announces file i, which the server runs from now on. */
+static void pending_start(struct pending *pd, size_t i)
+{
+	char label[48];
+
+	pd->runs[i].start = clock_ms();
+	pending_label(pd, i, label, sizeof(label));
+	log_applying(&pd->runs[i], label);
+}
+
+/*
+ * File k of the batch in flight was committed: the server goes on with the next one, which
+ * is announced now (a flush request after each COMMIT brings each file's results as soon
+ * as it ends), so the log says which file runs, and names none that a failure skipped.
+ */
 static void batch_committed(void *arg, size_t k)
 {
 	struct pending *pd = arg;
 	struct run *r = &pd->runs[pd->batch + k];
-	int64_t now = clock_ms();
 
-	log_applied(r, now - pd->last);
-	pd->last = now;
+	log_applied(r, clock_ms() - r->start);
 	(*pd->applied)++;
+	if (k + 1 < pd->batch_n)
+		pending_start(pd, pd->batch + k + 1);
 }
 
 /*
@@ -773,17 +791,14 @@ static enum status batch_apply(struct pending *pd, size_t k, size_t *next)
 	struct pipeline_batch b = { ctx->conn, ctx->cfg, ctx->h, ctx->lock, pf, k, batch_committed, pd };
 	struct pipeline_result res;
 	struct run *r;
-	char label[48];
 	enum status st;
 
 	for (size_t j = 0; j < k; j++) {
 		r = &pd->runs[pd->batch + j];
 		pf[j] = (struct pipeline_file){ r->m, &r->sql, r->checksum };
-		r->start = clock_ms();
-		pending_label(pd, pd->batch + j, label, sizeof(label));
-		log_applying(r, label);
 	}
-	pd->last = clock_ms();
+	pd->batch_n = k;
+	pending_start(pd, pd->batch);
 	pipeline_apply(&b, &res);
 	free(pf);
 	*next = pd->batch + k;
@@ -812,10 +827,9 @@ static enum status batch_apply(struct pending *pd, size_t k, size_t *next)
 enum status apply_pending(const struct apply_ctx *ctx, const struct migration *const *files,
 			  size_t n, size_t *applied)
 {
-	struct pending pd = { ctx, files, n, xcalloc(n + 1, sizeof(struct run)), applied, 0,
-			      SIZE_MAX, 0 };
+	struct pending pd = { ctx, files, n, xcalloc(n + 1, sizeof(struct run)), applied, 0, 0,
+			      SIZE_MAX };
 	enum status st = ST_OK;
-	char label[48];
 
 	*applied = 0;
 	while (st == ST_OK && pd.batch < n) {
@@ -829,8 +843,7 @@ enum status apply_pending(const struct apply_ctx *ctx, const struct migration *c
 		} else if (pd.batch == pd.refused) {
 			st = ST_MIGRATION; /* logged by preflight */
 		} else {
-			pending_label(&pd, pd.batch, label, sizeof(label));
-			log_applying(r, label);
+			pending_start(&pd, pd.batch);
 			st = apply_run(r, false);
 			*applied += st == ST_OK && !r->skipped;
 		}

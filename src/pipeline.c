@@ -173,6 +173,9 @@ static void send_end(struct pipe *p, size_t i)
 		free(held);
 	}
 	send_one(p, Q_COMMIT, i, 0, "COMMIT", 0, NULL);
+	/* The server sends the file's results as soon as it ends, not at the sync. */
+	if (!p->send_failed && !PQsendFlushRequest(b->conn))
+		p->send_failed = true;
 }
 
 /*
