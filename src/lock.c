@@ -47,6 +47,17 @@ static void log_holder(PGconn *conn, const char *key)
 	PQclear(res);
 }
 
+/* Frees the notifications libpq has queued; whether there was one. */
+static bool drain_notified(PGconn *conn)
+{
+	PGnotify *n = PQnotifies(conn);
+	bool any = n != NULL;
+
+	for (; n; n = PQnotifies(conn))
+		PQfreemem(n);
+	return any;
+}
+
 /*
  * Sleeps up to ms, waking early when conn (listening) receives a notification. Returns -1
  * when a termination signal came.
@@ -57,9 +68,15 @@ static int wait_notified(PGconn *conn, bool listening, int64_t ms)
 
 	if (!listening)
 		return db_sleep(ms);
+	/*
+	 * A notification that came while the last poll ran (the holder let go between its
+	 * query and its ROLLBACK) was read with their results and waits in libpq's queue: the
+	 * socket has nothing more to say, and sleeping on it would miss the wake-up.
+	 */
+	if (drain_notified(conn))
+		return sig_caught() ? -1 : 0;
 	for (;;) {
 		int64_t left = until - clock_ms();
-		PGnotify *n;
 
 		if (sig_caught())
 			return -1;
@@ -67,12 +84,8 @@ static int wait_notified(PGconn *conn, bool listening, int64_t ms)
 			return 0;
 		if (!PQconsumeInput(conn))
 			return 0;
-		if ((n = PQnotifies(conn))) {
-			do
-				PQfreemem(n);
-			while ((n = PQnotifies(conn)));
+		if (drain_notified(conn))
 			return 0;
-		}
 	}
 }
 
@@ -104,7 +117,8 @@ static int poll_once(PGconn *conn, const char *sql, bool own, enum status *st)
  * polls a read-committed transaction holds no snapshot either. Either in the caller's
  * open transaction, or (own) in a transaction of its own that stays open once taken.
  */
-static enum status poll_lock(PGconn *conn, const struct config *cfg, const char *key, bool own)
+static enum status poll_lock(PGconn *conn, const struct config *cfg, const char *key, bool own,
+			     struct mig_lock *hook)
 {
 	/*
 	 * The simple protocol, with the key (a number pgboot formatted) in the text: a query
@@ -140,6 +154,15 @@ static enum status poll_lock(PGconn *conn, const struct config *cfg, const char 
 			st = ST_SIGNAL;
 			break;
 		}
+		/* Woken: the holder may have done what this runner waits to do. */
+		if (hook && hook->needed_not) {
+			int done = hook->needed_not(hook->needed_arg, &st);
+
+			if (done != 0) {
+				hook->unneeded = done > 0;
+				break;
+			}
+		}
 	}
 	free(sql);
 	return st;
@@ -148,7 +171,7 @@ static enum status poll_lock(PGconn *conn, const struct config *cfg, const char 
 enum status lock_in_transaction(const struct mig_lock *l, PGconn *conn,
 				const struct config *cfg)
 {
-	return poll_lock(conn, cfg, l->key, false);
+	return poll_lock(conn, cfg, l->key, false, NULL);
 }
 
 /* The server process of conn, which a pooler's BackendKeyData does not tell; 0 if unknown. */
@@ -193,10 +216,11 @@ static enum status hold(struct mig_lock *l, const struct config *cfg, bool *no_s
 			  err.message);
 		return err.interrupted ? ST_SIGNAL : ST_UNAVAILABLE;
 	}
-	st = poll_lock(l->conn, cfg, l->key, true);
-	if (st == ST_OK)
+	l->unneeded = false;
+	st = poll_lock(l->conn, cfg, l->key, true, l);
+	if (st == ST_OK && !l->unneeded)
 		l->backend_pid = backend_pid(l->conn);
-	if (st != ST_OK) {
+	if (st != ST_OK || l->unneeded) {
 		PQfinish(l->conn);
 		l->conn = NULL;
 	}

@@ -24,6 +24,15 @@ struct mig_lock {
 	enum lock_mode mode; /* the mode in effect: set by lock_take */
 	PGconn *conn;        /* with LOCK_SESSION once taken: the connection holding it */
 	int backend_pid;     /* and its server process (through a pooler too), or 0 */
+	/*
+	 * Optional, set by the caller before lock_take: asked each time a waiter wakes
+	 * (the holder let go, or its pause ended) whether the lock is still needed. 1: no
+	 * (the work was done meanwhile): lock_take stops waiting, with unneeded set; 0: yes;
+	 * -1: stop, with the status in *st (logged).
+	 */
+	int (*needed_not)(void *arg, enum status *st);
+	void *needed_arg;
+	bool unneeded;       /* set by lock_take: needed_not said the work was done */
 };
 
 /* The mode migrate.lock asks for (lock_take may fall back from it). */
@@ -35,7 +44,8 @@ void lock_init(struct mig_lock *l, const char *table, const struct config *cfg);
  * lock there, in an open transaction, until lock_release. When the server has no slot
  * left for that connection (53300), with fallback the mode in effect becomes
  * LOCK_TRANSACTION (warned about); without, ST_UNAVAILABLE. In LOCK_TRANSACTION mode it
- * does nothing: lock_in_transaction takes it. Errors are logged.
+ * does nothing: lock_in_transaction takes it. While it waits, needed_not (when set) may end
+ * the wait: ST_OK with unneeded set and nothing held. Errors are logged.
  */
 enum status lock_take(struct mig_lock *l, const struct config *cfg, bool fallback);
 /*

@@ -154,11 +154,44 @@ static enum status apply_locked(PGconn *conn, const struct config *cfg, struct s
 	return st;
 }
 
+/* What a runner waiting for the lock checks when it wakes. */
+struct waiting {
+	struct state *s;
+	PGconn *conn;
+	const struct config *cfg;
+	const struct mig_list *list;
+};
+
+/*
+ * lock_take's needed_not: whether the runner holding the lock applied everything this one
+ * would (then it need not take the lock just to find nothing left, one runner after the
+ * other). Every file must have its history row; then the history is checked as under the
+ * lock (a file changed since another runner applied it stops this one, 65).
+ */
+static int applied_meanwhile(void *arg, enum status *st)
+{
+	struct waiting *w = arg;
+	struct history *h = &w->s->h;
+	size_t pending = 0;
+
+	if ((*st = history_read(h, w->conn)) != ST_OK)
+		return -1;
+	if (h->table_missing)
+		return 0;
+	for (size_t i = 0; i < w->list->n; i++)
+		if (!history_find(h, mig_history_key(&w->list->items[i])))
+			return 0;
+	if ((*st = history_check(h, w->cfg, w->list, &pending, false)) != ST_OK)
+		return -1;
+	return pending == 0;
+}
+
 enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_list *list)
 {
 	int64_t start = clock_ms();
 	char elapsed[32];
 	struct state s;
+	struct waiting waiting;
 	size_t pending = 0, applied = 0;
 	enum status st;
 
@@ -179,8 +212,15 @@ enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_l
 	/* Writes are about to start: a standby fails here, unless wait.for_primary waited. */
 	if ((st = wait_primary(cfg, conn, 0, false)) != ST_OK)
 		goto out;
+	waiting = (struct waiting){ &s, conn, cfg, list };
+	s.lock.needed_not = applied_meanwhile;
+	s.lock.needed_arg = &waiting;
 	if ((st = lock_take(&s.lock, cfg, true)) != ST_OK)
 		goto out;
+	if (s.lock.unneeded) {
+		log_info("no pending migrations: another runner applied them");
+		goto out;
+	}
 	/* Without a slot for the lock's connection, the mode changed: the files may not fit it. */
 	st = s.lock.mode == lock_configured(cfg) ? ST_OK : check_pending(&s, list, s.lock.mode, NULL);
 	if (st == ST_OK)

@@ -2,9 +2,10 @@
  * pipeline: transactional migration files in about one round trip, with libpq's pipeline
  * mode (the protocol of PostgreSQL 14 and later, which poolers such as PgBouncer pass on).
  * For each file of a batch, in order: BEGIN, the timeouts, the file's statements, its
- * history row, the session reset, a check that the migration lock is still held and
- * COMMIT; one sync ends the batch, then the results are read in order. Each file is a
- * transaction of its own. The server skips everything after the first error up to the
+ * history row, the session reset, a check that the migration lock is still held, COMMIT
+ * and a flush request (the server sends the file's results as soon as it ends); one sync
+ * ends the batch, and the results are read in order. Each file is a transaction of its
+ * own. The server skips everything after the first error up to the
  * sync, and the failing file's transaction is rolled back: the files before it are
  * committed, it and the files after it are not, as on the path that waits for each
  * statement.

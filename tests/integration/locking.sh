@@ -159,3 +159,51 @@ test_locking_killed_no_transaction_run_resumes() {
 	assert_eq "1|0001_nt.sql|$(sha migrations/0001_nt.sql)" "$(history "$PGB_DB")" "history"
 	assert_eq 0 "$(q "$PGB_DB" 'SELECT count(*) FROM pgboot.migrations_progress')" "progress rows left"
 }
+
+# A runner waiting for the migration lock wakes when the holder lets it go and reads the
+# history: when everything it would apply is applied, it is done without taking the lock.
+# Here another session is queued for the lock behind the holder, so the lock passes to that
+# session and the waiter could never take it: it must still end at once with exit 0, not
+# wait out migrate.lock_wait.
+test_locking_waiter_finds_the_work_done_without_the_lock() {
+	app_role
+	migdir migrations 0001_slow.sql $'CREATE TABLE lw (id int);\nSELECT pg_sleep(1.5);'
+	pgb_bg migrate
+	local holder=$PGB_PID t0 key queued
+	t0=$(ms_now)
+	until [[ $(q "$PGB_DB" "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(1.5)%' AND state = 'active' AND pid <> pg_backend_pid()") == 1 ]]; do
+		(($(ms_now) - t0 < 15000)) || fail "the first runner did not start its migration"
+		sleep 0.02
+	done
+	key=$(q "$PGB_DB" "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1")
+	# a session queued for the lock behind the holder gets it when the holder lets go
+	psql_db "$PGB_DB" -c "SELECT pg_advisory_lock($key); SELECT pg_sleep(20);" >/dev/null 2>&1 &
+	queued=$!
+	_pgb_register_pid "$queued"
+	until [[ $(q "$PGB_DB" "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") == 1 ]]; do
+		(($(ms_now) - t0 < 15000)) || fail "the session did not queue for the lock"
+		sleep 0.02
+	done
+	PGB_OUT=$PGB_WORK/out2 PGB_ERR=$PGB_WORK/err2
+	env --default-signal=INT,TERM "$PGBOOT" migrate --migrate-lock-wait 20s >"$PGB_OUT" 2>"$PGB_ERR" </dev/null &
+	local waiter=$!
+	_pgb_register_pid "$waiter"
+	PGB_PID=$holder
+	PGB_ERR=$PGB_WORK/err
+	pgb_wait_pid 30
+	assert_exit 0
+	# the holder is done; the lock went to the queued session
+	t0=$(ms_now)
+	until [[ $(q "$PGB_DB" "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") == 1 ]]; do
+		(($(ms_now) - t0 < 10000)) || fail "the queued session did not get the lock"
+		sleep 0.02
+	done
+	PGB_PID=$waiter PGB_ERR=$PGB_WORK/err2 PGB_OUT=$PGB_WORK/out2
+	pgb_wait_pid 15
+	assert_exit 0
+	assert_contains "$PGB_ERR" 'waiting for another pgboot to finish migrating'
+	assert_contains "$PGB_ERR" 'no pending migrations: another runner applied them'
+	assert_not_contains "$PGB_ERR" 'applying'
+	assert_eq 1 "$(q "$PGB_DB" 'SELECT count(*) FROM pgboot.migrations')" "history rows"
+	kill "$queued" 2>/dev/null || true
+}

@@ -189,6 +189,8 @@ test_pipeline_failure_inside_a_batch_keeps_the_files_before_it() {
 	assert_contains "$PGB_ERR" 'applied 0001_a.sql'
 	assert_contains "$PGB_ERR" 'applied 0002_b.sql'
 	assert_not_contains "$PGB_ERR" 'applied 0003_bad.sql'
+	# the log names no file that the failure skipped
+	assert_not_contains "$PGB_ERR" 'applying 0004_d.sql'
 	assert_eq "1,2" "$(q "$PGB_DB" "SELECT string_agg(version::text, ',' ORDER BY version) FROM pgboot.migrations")" "history"
 	assert_eq t "$(table_exists "$PGB_DB" pipe_b)" "pipe_b exists"
 	assert_eq f "$(table_exists "$PGB_DB" pipe_c)" "pipe_c exists"
@@ -260,6 +262,7 @@ test_pipeline_lost_lock_inside_a_batch() {
 	pgb_wait_pid 30
 	assert_exit 69
 	assert_contains "$PGB_ERR" 'lost the migration lock before committing "0002_slow.sql"'
+	assert_not_contains "$PGB_ERR" 'applying 0003_later.sql'
 	assert_eq "1" "$(q "$PGB_DB" "SELECT string_agg(version::text, ',' ORDER BY version) FROM pgboot.migrations")" "history"
 	assert_eq f "$(table_exists "$PGB_DB" pipe_slow)" "pipe_slow exists"
 	assert_eq f "$(table_exists "$PGB_DB" pipe_later)" "pipe_later exists"
@@ -286,6 +289,8 @@ test_pipeline_sigterm_inside_a_batch() {
 	pgb_wait_pid 20
 	assert_exit 143
 	assert_contains "$PGB_ERR" 'migration "migrations/0002_slow.sql" was cancelled; its transaction was rolled back'
+	assert_contains "$PGB_ERR" 'applied 0001_quick.sql'
+	assert_not_contains "$PGB_ERR" 'applying 0003_later.sql'
 	assert_eq "1" "$(q "$PGB_DB" "SELECT string_agg(version::text, ',' ORDER BY version) FROM pgboot.migrations")" "history"
 	assert_eq f "$(table_exists "$PGB_DB" pipe_slow)" "pipe_slow exists"
 	assert_eq 0 "$(q "$PGB_DB" "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()")" \
