@@ -131,7 +131,7 @@ static enum status poll_lock(PGconn *conn, const struct config *cfg, const char 
 	char *sql = xasprintf("%sSELECT pg_catalog.pg_try_advisory_xact_lock(%s::bigint)",
 			      own ? "BEGIN; SET LOCAL idle_in_transaction_session_timeout = 0; " : "",
 			      key);
-	int64_t deadline = clock_ms() + cfg->lock_wait_ms;
+	int64_t deadline = hook && hook->deadline ? hook->deadline : clock_ms() + cfg->lock_wait_ms;
 	struct db_backoff backoff;
 	enum status st = ST_OK;
 	struct db_error listen_err;
@@ -141,7 +141,7 @@ static enum status poll_lock(PGconn *conn, const struct config *cfg, const char 
 	if (own && db_exec(conn, "LISTEN " LOCK_CHANNEL, 0, NULL, &listen_err) < 0)
 		log_debug("could not listen for the migration lock: %s", listen_err.message);
 	for (int attempt = 1; poll_once(conn, sql, own, &st) == 0; attempt++) {
-		if (attempt == 1)
+		if (attempt == 1 && !(hook && hook->said_waiting))
 			log_info("waiting for another pgboot to finish migrating");
 		if (clock_ms() >= deadline) {
 			log_error("could not take the migration lock within %s (migrate.lock_wait)",
@@ -189,6 +189,78 @@ static int backend_pid(PGconn *conn)
 }
 
 /*
+ * Whether a session holds the lock (pg_locks shows every role's): 1, 0, or -1 with st set.
+ * The simple protocol, with the key in the text, as poll_lock's.
+ */
+static int held_now(PGconn *conn, const char *key, enum status *st)
+{
+	char *sql = xasprintf("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = "
+			      "'advisory' AND granted AND objsubid = 1 AND classid::bigint = "
+			      "((%s::bigint >> 32) & 4294967295) AND objid::bigint = (%s::bigint & "
+			      "4294967295))", key, key);
+	struct db_error err;
+	PGresult *res = db_query(conn, sql, 0, NULL, &err);
+	int held = -1;
+
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		held = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	else
+		*st = db_report(&err, "see whether another runner holds the migration lock");
+	PQclear(res);
+	free(sql);
+	return held;
+}
+
+/*
+ * With the runner's own connection: while another session holds the lock, waits on that
+ * connection (listening for the holder's notification, polling pg_locks with backoff)
+ * until the lock looks free, needed_not says the work was done, or migrate.lock_wait ends.
+ */
+static enum status wait_free(struct mig_lock *l, const struct config *cfg)
+{
+	PGconn *conn = l->main;
+	struct db_backoff backoff;
+	struct db_error err;
+	enum status st = ST_OK;
+	bool listening;
+	int held = held_now(conn, l->key, &st);
+
+	if (held <= 0)
+		return st;
+	db_backoff_init(&backoff, cfg->initial_delay_ms, cfg->max_delay_ms, false);
+	listening = db_exec(conn, "LISTEN " LOCK_CHANNEL, 0, NULL, &err) == 0;
+	if (!listening)
+		log_debug("could not listen for the migration lock: %s", err.message);
+	log_info("waiting for another pgboot to finish migrating");
+	l->said_waiting = true;
+	while (held > 0) {
+		int done;
+
+		if (clock_ms() >= l->deadline) {
+			log_error("could not take the migration lock within %s (migrate.lock_wait)",
+				  cfg_get(cfg, CFG_MIGRATE_LOCK_WAIT));
+			log_holder(conn, l->key);
+			st = ST_UNAVAILABLE;
+			break;
+		}
+		if (wait_notified(conn, listening, db_backoff_next(&backoff)) < 0) {
+			st = ST_SIGNAL;
+			break;
+		}
+		if (l->needed_not && (done = l->needed_not(l->needed_arg, &st)) != 0) {
+			l->unneeded = done > 0;
+			break;
+		}
+		held = held_now(conn, l->key, &st);
+	}
+	if (listening && PQstatus(conn) == CONNECTION_OK &&
+	    db_exec(conn, "UNLISTEN " LOCK_CHANNEL, 0, NULL, &err) < 0)
+		log_debug("could not stop listening for the migration lock: %s", err.message);
+	drain_notified(conn);
+	return st;
+}
+
+/*
  * The session mode holds a transaction-level lock in a transaction left open on a
  * connection of its own: a pooler in transaction mode cannot give that server connection
  * to anyone else while the transaction is open, and closing the connection releases the
@@ -201,6 +273,13 @@ static enum status hold(struct mig_lock *l, const struct config *cfg, bool *no_s
 	struct db_error err;
 	enum status st;
 
+	l->unneeded = false;
+	l->said_waiting = false;
+	l->deadline = clock_ms() + cfg->lock_wait_ms;
+	if (l->main && ((st = wait_free(l, cfg)) != ST_OK || l->unneeded)) {
+		l->deadline = 0;
+		return st;
+	}
 	/*
 	 * No slot for a second connection (53300) is not retried: every runner holds its
 	 * first connection while it waits, so a full server would stay full.
@@ -216,8 +295,8 @@ static enum status hold(struct mig_lock *l, const struct config *cfg, bool *no_s
 			  err.message);
 		return err.interrupted ? ST_SIGNAL : ST_UNAVAILABLE;
 	}
-	l->unneeded = false;
 	st = poll_lock(l->conn, cfg, l->key, true, l);
+	l->deadline = 0;
 	if (st == ST_OK && !l->unneeded)
 		l->backend_pid = backend_pid(l->conn);
 	if (st != ST_OK || l->unneeded) {

@@ -33,6 +33,15 @@ struct mig_lock {
 	int (*needed_not)(void *arg, enum status *st);
 	void *needed_arg;
 	bool unneeded;       /* set by lock_take: needed_not said the work was done */
+	/*
+	 * Optional, set by the caller before lock_take: the runner's own connection. While
+	 * another session holds the lock, the runner waits on it, and opens the lock's own
+	 * connection only once the lock looks free: a waiting replica holds one connection,
+	 * not two, and one that finds the work done never opens the second.
+	 */
+	PGconn *main;
+	bool said_waiting;   /* "waiting for another pgboot" was logged */
+	int64_t deadline;    /* clock_ms() when migrate.lock_wait ends, during lock_take */
 };
 
 /* The mode migrate.lock asks for (lock_take may fall back from it). */

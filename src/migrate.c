@@ -215,6 +215,7 @@ enum status mig_apply(const struct config *cfg, PGconn *conn, const struct mig_l
 	waiting = (struct waiting){ &s, conn, cfg, list };
 	s.lock.needed_not = applied_meanwhile;
 	s.lock.needed_arg = &waiting;
+	s.lock.main = conn;
 	if ((st = lock_take(&s.lock, cfg, true)) != ST_OK)
 		goto out;
 	if (s.lock.unneeded) {
