@@ -17,11 +17,12 @@ import sys
 
 NAMES = {
     "pgboot": "pgboot migrate",
-    "pgboot-before": "pgboot migrate, before pipelining",
+    "pgboot-before": "pgboot migrate, the binary before (LAT_BEFORE)",
     "dbmate": "dbmate up",
     "psql-file": "psql -f (BEGIN/COMMIT per file)",
 }
 GOAL = 0.35
+GOAL_DELAY = 1  # ms each way: the goal's 2 ms round trip
 
 
 def load(outdir):
@@ -138,27 +139,33 @@ def page(s, delays, tools, meta, png):
     top = delays[-1]
     p = s[(top, "pgboot")]
     b = s.get((top, "pgboot-before"))
-    text = ("- pgboot sends each transactional file in one pipeline (libpq's pipeline mode): "
-            "BEGIN and the timeouts, the statements, the history row, the lock check and "
-            "COMMIT go together, and the results are read in order: %.2f round trips per file"
+    text = ("- pgboot sends consecutive transactional files in one pipeline (libpq's pipeline "
+            "mode), each in its own transaction: BEGIN and the timeouts, the statements, the "
+            "history row, the session reset, the lock check and COMMIT of every file go "
+            "together, and the results are read in order: %.2f round trips per file"
             % (p["rt_per_file"] or 0))
     if b:
-        text += (", against %.2f before, when it waited for each statement (%s ms against %s "
+        text += (", against %.2f for the binary before (LAT_BEFORE; %s ms against %s "
                  "ms at %d ms each way, run by run %.2fx)" % (
                      b["rt_per_file"] or 0, fmt(p["median"]), fmt(b["median"]), top,
                      b["run_by_run"] or 0))
-    lines.append(text + ". What is left per file is the server's work, the WAL flush of "
-                 "each COMMIT (fsync on) and one round trip.")
+    lines.append(text + ". What is left per file is the server's work and the WAL flush of "
+                 "each COMMIT (fsync on); the round trips are those of the connection, the "
+                 "history and the lock, whatever the number of files.")
 
+    # The goal is set at a 2 ms round trip (1 ms each way); the other delays are shown.
+    goal_delay = GOAL_DELAY if (GOAL_DELAY, "pgboot") in s else top
+    p = s[(goal_delay, "pgboot")]
     for t in tools:
         if t.startswith("pgboot"):
             continue
-        x = s[(top, t)]
+        x = s[(goal_delay, t)]
         if p["median"] and x["median"]:
             met = "met" if p["median"] / x["median"] <= GOAL else "**missed**"
-            lines.append("- Goal at %d ms each way: pgboot at most %.2fx %s: %.2fx (run by run "
-                         "%.2fx), %s." % (top, GOAL, NAMES[t], p["median"] / x["median"],
-                                          x["run_by_run"] or 0, met))
+            lines.append("- Goal at %d ms each way (a %d ms round trip): pgboot at most %.2fx "
+                         "%s: %.2fx (run by run %.2fx), %s." % (
+                             goal_delay, 2 * goal_delay, GOAL, NAMES[t],
+                             p["median"] / x["median"], x["run_by_run"] or 0, met))
     delays_us = ", ".join("%d ms: %.2f ms" % (d, s[(d, "pgboot")]["delay_us"] / 1000)
                           for d in delays)
     lines.append("- The delay the proxy really added per chunk (median, with its own sleep's "

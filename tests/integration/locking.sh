@@ -160,18 +160,19 @@ test_locking_killed_no_transaction_run_resumes() {
 	assert_eq 0 "$(q "$PGB_DB" 'SELECT count(*) FROM pgboot.migrations_progress')" "progress rows left"
 }
 
-# A runner waiting for the migration lock wakes when the holder lets it go and reads the
-# history: when everything it would apply is applied, it is done without taking the lock.
+# A runner waiting for the migration lock waits on its own connection (one connection, not
+# two), wakes when the holder lets it go and reads the history: when everything it would
+# apply is applied, it is done without taking the lock.
 # Here another session is queued for the lock behind the holder, so the lock passes to that
 # session and the waiter could never take it: it must still end at once with exit 0, not
 # wait out migrate.lock_wait.
 test_locking_waiter_finds_the_work_done_without_the_lock() {
 	app_role
-	migdir migrations 0001_slow.sql $'CREATE TABLE lw (id int);\nSELECT pg_sleep(1.5);'
+	migdir migrations 0001_slow.sql $'CREATE TABLE lw (id int);\nSELECT pg_sleep(3);'
 	pgb_bg migrate
 	local holder=$PGB_PID t0 key queued
 	t0=$(ms_now)
-	until [[ $(q "$PGB_DB" "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(1.5)%' AND state = 'active' AND pid <> pg_backend_pid()") == 1 ]]; do
+	until [[ $(q "$PGB_DB" "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND state = 'active' AND pid <> pg_backend_pid()") == 1 ]]; do
 		(($(ms_now) - t0 < 15000)) || fail "the first runner did not start its migration"
 		sleep 0.02
 	done
@@ -185,9 +186,17 @@ test_locking_waiter_finds_the_work_done_without_the_lock() {
 		sleep 0.02
 	done
 	PGB_OUT=$PGB_WORK/out2 PGB_ERR=$PGB_WORK/err2
-	env --default-signal=INT,TERM "$PGBOOT" migrate --migrate-lock-wait 20s >"$PGB_OUT" 2>"$PGB_ERR" </dev/null &
+	env --default-signal=INT,TERM "$PGBOOT" migrate --migrate-lock-wait 20s \
+		--database-application-name pgboot-waiter >"$PGB_OUT" 2>"$PGB_ERR" </dev/null &
 	local waiter=$!
 	_pgb_register_pid "$waiter"
+	until grep -q 'waiting for another pgboot' "$PGB_ERR"; do
+		(($(ms_now) - t0 < 15000)) || fail "the second runner did not wait for the lock"
+		sleep 0.02
+	done
+	# while it waits, the second runner holds one server connection, not two
+	assert_eq 1 "$(q "$PGB_DB" "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgboot-waiter'")" \
+		"connections of the waiting runner"
 	PGB_PID=$holder
 	PGB_ERR=$PGB_WORK/err
 	pgb_wait_pid 30

@@ -79,3 +79,104 @@ test_tls_require_against_a_server_without_ssl() {
 	assert_exit 69
 	assert_contains "$PGB_ERR" 'server does not support SSL, but SSL was required'
 }
+
+# --- client certificates (pg_hba.conf "cert": no password, the certificate's CN is the role) --
+
+# _cert_cluster: a started TLS cluster that asks $PGB_ROLE for a client certificate signed by
+# the throwaway CA (and accepts no password from it), the role, and in CERT_DIR the CA.
+_cert_cluster() {
+	pg_init
+	pg_enable_tls
+	CERT_DIR=$PGB_TMP/tls
+	echo "ssl_ca_file = '$CERT_DIR/ca.crt'" >>"$PGB_DATADIR/postgresql.conf"
+	local hba
+	hba=$(cat "$PGB_DATADIR/pg_hba.conf")
+	{ printf 'hostssl all "%s" all cert\nhost all "%s" all reject\n' "$PGB_ROLE" "$PGB_ROLE"; printf '%s\n' "$hba"; } \
+		>"$PGB_DATADIR/pg_hba.conf"
+	pg_start_server
+	mkrole "$PGB_ROLE" app-pw CREATEDB
+}
+
+# _client_cert KEYTYPE...: CERT_DIR/client.crt for CN=$PGB_ROLE, signed by the CA, with its
+# key unencrypted in CERT_DIR/plain.key (KEYTYPE: openssl req -newkey arguments)
+_client_cert() {
+	local log=$CERT_DIR/client-openssl.log
+	_pgb_openssl "$log" req -new -newkey "$@" -nodes -subj "/CN=$PGB_ROLE" \
+		-keyout "$CERT_DIR/plain.key" -out "$CERT_DIR/client.csr" || fail "could not make the client key"
+	_pgb_openssl "$log" x509 -req -in "$CERT_DIR/client.csr" -CA "$CERT_DIR/ca.crt" \
+		-CAkey "$CERT_DIR/ca.key" -set_serial "$RANDOM" -days 2 -out "$CERT_DIR/client.crt" ||
+		fail "could not sign the client certificate"
+	chmod 600 "$CERT_DIR/plain.key"
+}
+
+# _cert_run KEYFILE [SSLPASSWORD] [ARGS...]: pgboot run with the client certificate and that
+# key, given in database.url (verify-full against the CA), the migration of _cert_migration
+_cert_run() {
+	local key=$1 pw=${2:-} url
+	shift 2 || shift
+	url="postgresql://$PGB_ROLE@localhost:$PGB_PORT/$PGB_DB?sslmode=verify-full&sslrootcert=$PGB_CA"
+	url+="&sslcert=$CERT_DIR/client.crt&sslkey=$key"
+	[[ -z $pw ]] || url+="&sslpassword=$pw"
+	clear_conn
+	migdir migrations 1_cert_seen.sql 'CREATE TABLE cert_seen AS SELECT ssl, client_dn FROM pg_stat_ssl
+WHERE pid = pg_backend_pid();'
+	pgb_run run --database-url "$url" "$@" -- touch "$PGB_WORK/app-ran"
+}
+
+# _cert_seen: what the migration saw of its own connection: "ssl|client_dn"
+_cert_seen() {
+	q "$PGB_DB" 'SELECT ssl, client_dn FROM cert_seen'
+}
+
+test_tls_client_certificate_with_a_plain_rsa_key() {
+	_cert_cluster
+	_client_cert rsa:2048
+	_cert_run "$CERT_DIR/plain.key"
+	assert_exit 0
+	assert_eq "t|/CN=$PGB_ROLE" "$(_cert_seen)" "TLS and the client certificate's name, seen by the server"
+	[[ -e $PGB_WORK/app-ran ]] || fail "the application did not run"
+}
+
+# A P-256 key in PKCS#8, encrypted with AES-256-CBC: sslpassword decrypts it.
+test_tls_client_key_pkcs8_aes256_with_sslpassword() {
+	_cert_cluster
+	_client_cert ec -pkeyopt ec_paramgen_curve:P-256
+	_pgb_openssl "$CERT_DIR/client-openssl.log" pkey -in "$CERT_DIR/plain.key" -aes256 \
+		-passout pass:Key-pw-4821 -out "$CERT_DIR/enc.key" || fail "could not encrypt the key"
+	chmod 600 "$CERT_DIR/enc.key"
+	assert_contains "$CERT_DIR/enc.key" 'BEGIN ENCRYPTED PRIVATE KEY'
+	_cert_run "$CERT_DIR/enc.key" Key-pw-4821
+	assert_exit 0
+	assert_eq "t|/CN=$PGB_ROLE" "$(_cert_seen)" "TLS and the client certificate's name, seen by the server"
+}
+
+# An RSA key in the traditional PEM format, encrypted with DES-EDE3-CBC (openssl rsa -des3),
+# still common: the static binary keeps 3DES for it.
+test_tls_client_key_traditional_des3_with_sslpassword() {
+	_cert_cluster
+	_client_cert rsa:2048
+	_pgb_openssl "$CERT_DIR/client-openssl.log" rsa -in "$CERT_DIR/plain.key" -des3 -traditional \
+		-passout pass:Key-pw-4821 -out "$CERT_DIR/enc.key" || fail "could not encrypt the key"
+	chmod 600 "$CERT_DIR/enc.key"
+	assert_contains "$CERT_DIR/enc.key" 'DEK-Info: DES-EDE3-CBC'
+	_cert_run "$CERT_DIR/enc.key" Key-pw-4821
+	assert_exit 0
+	assert_eq "t|/CN=$PGB_ROLE" "$(_cert_seen)" "TLS and the client certificate's name, seen by the server"
+}
+
+# A wrong sslpassword: the key cannot be loaded, the run fails with the reason, and neither
+# password is printed.
+test_tls_client_key_wrong_sslpassword() {
+	_cert_cluster
+	_client_cert rsa:2048
+	_pgb_openssl "$CERT_DIR/client-openssl.log" rsa -in "$CERT_DIR/plain.key" -aes128 -traditional \
+		-passout pass:Key-pw-4821 -out "$CERT_DIR/enc.key" || fail "could not encrypt the key"
+	chmod 600 "$CERT_DIR/enc.key"
+	_cert_run "$CERT_DIR/enc.key" Wrong-pw-7730 --wait-timeout 2s
+	assert_exit 69
+	assert_contains "$PGB_ERR" "could not load private key file \"$CERT_DIR/enc.key\""
+	assert_contains "$PGB_ERR" 'bad decrypt'
+	assert_not_contains "$PGB_ERR" 'Wrong-pw-7730'
+	assert_not_contains "$PGB_ERR" 'Key-pw-4821'
+	[[ ! -e $PGB_WORK/app-ran ]] || fail "the application ran"
+}
