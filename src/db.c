@@ -166,6 +166,25 @@ static int poll_connection(PGconn *conn, int64_t deadline, struct db_idle *idle,
 	}
 }
 
+/*
+ * libpq could not use one of the client's own TLS files (sslcert, sslkey, sslrootcert): a
+ * key that sslpassword does not decrypt, a key readable by others, a file it cannot read.
+ * The same attempt would fail the same way: not worth a retry.
+ */
+static bool client_file_failed(const char *message)
+{
+	static const char *const says[] = {
+		"could not load private key file", "could not read certificate file",
+		"could not open certificate file", "could not read root certificate file",
+		"certificate present, but not private key file", "has group or world access",
+	};
+
+	for (size_t i = 0; i < sizeof(says) / sizeof(says[0]); i++)
+		if (strstr(message, says[i]))
+			return true;
+	return false;
+}
+
 static PGconn *connect_as(const struct conn_params *as, const char *dbname, int64_t timeout_ms,
 			  struct db_idle *idle, struct db_error *err)
 {
@@ -195,8 +214,10 @@ static PGconn *connect_as(const struct conn_params *as, const char *dbname, int6
 		goto fail;
 	}
 	PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);
-	if (poll_connection(conn, deadline, idle, err) < 0)
+	if (poll_connection(conn, deadline, idle, err) < 0) {
+		err->no_attempt = err->no_attempt || client_file_failed(err->message);
 		goto fail;
+	}
 	PQsetErrorVerbosity(conn, PQERRORS_DEFAULT);
 	PQsetNoticeReceiver(conn, receive_notice, NULL);
 	return conn;

@@ -105,23 +105,12 @@ static enum status check_and_lint_pending(const struct state *s, const struct mi
 	return st;
 }
 
-/* migrate.transaction = all: the pending files in one transaction (checked already). */
-static enum status apply_together(struct state *s, const struct mig_list *list, size_t *applied)
-{
-	const struct migration **files = xcalloc(list->n + 1, sizeof(*files));
-	enum status st = ST_OK;
-	size_t n = 0;
-
-	for (size_t i = 0; i < list->n; i++)
-		if (!history_applied(&s->h, &list->items[i]))
-			files[n++] = &list->items[i];
-	st = apply_all(&s->ctx, files, n, applied);
-	free(files);
-	return st;
-}
-
-/* The pending files (checked already), each in its own transaction or none. */
-static enum status apply_each(struct state *s, const struct mig_list *list, size_t *applied)
+/*
+ * The pending files (checked already): with migrate.transaction = all in one transaction,
+ * else each in its own transaction or none.
+ */
+static enum status apply_pending_files(struct state *s, const struct mig_list *list,
+				       size_t *applied)
 {
 	const struct migration **files = xcalloc(list->n + 1, sizeof(*files));
 	enum status st;
@@ -130,7 +119,8 @@ static enum status apply_each(struct state *s, const struct mig_list *list, size
 	for (size_t i = 0; i < list->n; i++)
 		if (!history_applied(&s->h, &list->items[i]))
 			files[n++] = &list->items[i];
-	st = apply_pending(&s->ctx, files, n, applied);
+	st = s->ctx.cfg->one_transaction ? apply_all(&s->ctx, files, n, applied)
+					 : apply_pending(&s->ctx, files, n, applied);
 	free(files);
 	return st;
 }
@@ -147,10 +137,8 @@ static enum status apply_locked(PGconn *conn, const struct config *cfg, struct s
 		st = create_history(s);
 	if (st == ST_OK)
 		st = history_check(&s->h, cfg, list, &pending, false);
-	if (st == ST_OK && cfg->one_transaction)
-		return apply_together(s, list, applied);
 	if (st == ST_OK)
-		st = apply_each(s, list, applied);
+		st = apply_pending_files(s, list, applied);
 	return st;
 }
 

@@ -626,6 +626,20 @@ pgb_runners() {
 	echo "$n runners done in $(($(ms_now) - t0)) ms"
 }
 
+# pgb_await_active PATTERN [DB]: until a session other than the caller's runs a query LIKE
+# PATTERN in DB (default $PGB_DB), 15 s at most; then pgboot's stderr so far and a failure.
+pgb_await_active() {
+	local t0
+	t0=$(ms_now)
+	until [[ $(q "${2:-$PGB_DB}" "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE :'p' AND pid <> pg_backend_pid()" -v p="$1") -ge 1 ]]; do
+		if (($(ms_now) - t0 > 15000)); then
+			[[ -f ${PGB_ERR:-} ]] && sed 's/^/    | /' "$PGB_ERR"
+			fail "no session ran a query like $1"
+		fi
+		sleep 0.02
+	done
+}
+
 # migdir DIR [NAME CONTENT]...: a fresh directory holding exactly the given files; each CONTENT
 # is written followed by a newline.
 migdir() {

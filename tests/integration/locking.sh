@@ -171,11 +171,8 @@ test_locking_waiter_finds_the_work_done_without_the_lock() {
 	migdir migrations 0001_slow.sql $'CREATE TABLE lw (id int);\nSELECT pg_sleep(3);'
 	pgb_bg migrate
 	local holder=$PGB_PID t0 key queued
+	pgb_await_active '%pg_sleep(3)%'
 	t0=$(ms_now)
-	until [[ $(q "$PGB_DB" "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND state = 'active' AND pid <> pg_backend_pid()") == 1 ]]; do
-		(($(ms_now) - t0 < 15000)) || fail "the first runner did not start its migration"
-		sleep 0.02
-	done
 	key=$(q "$PGB_DB" "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1")
 	# a session queued for the lock behind the holder gets it when the holder lets go
 	psql_db "$PGB_DB" -c "SELECT pg_advisory_lock($key); SELECT pg_sleep(20);" >/dev/null 2>&1 &

@@ -65,12 +65,7 @@ test_pipeline_lost_lock_before_commit_commits_nothing() {
 	migdir migrations \
 		0001_slow.sql $'CREATE TABLE pipe_slow (id int);\nSELECT pg_sleep(2);\nINSERT INTO pipe_slow VALUES (1);'
 	pgb_bg migrate
-	local t0
-	t0=$(ms_now)
-	until [[ $(q "$PGB_DB" "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()") -ge 1 ]]; do
-		(($(ms_now) - t0 < 15000)) || fail "the migration did not start"
-		sleep 0.02
-	done
+	pgb_await_active '%pg_sleep(2)%'
 	q "$PGB_DB" "SELECT pg_terminate_backend($(_pipe_lock_pid))" >/dev/null
 	pgb_wait_pid 30
 	assert_exit 69
@@ -252,12 +247,7 @@ test_pipeline_lost_lock_inside_a_batch() {
 		0002_slow.sql $'CREATE TABLE pipe_slow (id int);\nSELECT pg_sleep(2);' \
 		0003_later.sql 'CREATE TABLE pipe_later (id int);'
 	pgb_bg migrate
-	local t0
-	t0=$(ms_now)
-	until [[ $(q "$PGB_DB" "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()") -ge 1 ]]; do
-		(($(ms_now) - t0 < 15000)) || fail "the migration did not start"
-		sleep 0.02
-	done
+	pgb_await_active '%pg_sleep(2)%'
 	q "$PGB_DB" "SELECT pg_terminate_backend($(_pipe_lock_pid))" >/dev/null
 	pgb_wait_pid 30
 	assert_exit 69
@@ -279,12 +269,7 @@ test_pipeline_sigterm_inside_a_batch() {
 		0002_slow.sql $'CREATE TABLE pipe_slow (id int);\nSELECT pg_sleep(30);' \
 		0003_later.sql 'CREATE TABLE pipe_later (id int);'
 	pgb_bg migrate
-	local t0
-	t0=$(ms_now)
-	until [[ $(q "$PGB_DB" "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()") -ge 1 ]]; do
-		(($(ms_now) - t0 < 15000)) || fail "the migration did not start"
-		sleep 0.02
-	done
+	pgb_await_active '%pg_sleep(30)%'
 	kill -TERM "$PGB_PID"
 	pgb_wait_pid 20
 	assert_exit 143

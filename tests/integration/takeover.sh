@@ -18,19 +18,6 @@ _counts() {
 	q "$PGB_DB" "SELECT string_agg(what || ':' || n, ',' ORDER BY what) FROM (SELECT what, count(*) AS n FROM public.marks GROUP BY what) c"
 }
 
-# _await_active PATTERN: until a session runs a query LIKE PATTERN (15 s at most)
-_await_active() {
-	local t0
-	t0=$(ms_now)
-	until [[ $(q "$PGB_DB" "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE :'p' AND pid <> pg_backend_pid()" -v p="$1") -ge 1 ]]; do
-		if (($(ms_now) - t0 > 15000)); then
-			sed 's/^/    | /' "$PGB_ERR"
-			fail "no session ran a query like $1"
-		fi
-		sleep 0.02
-	done
-}
-
 # _lock_pid: the backend holding pgboot's migration lock
 _lock_pid() {
 	q "$PGB_DB" "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
@@ -83,7 +70,7 @@ test_takeover_lock_connection_lost_inside_a_no_transaction_file() {
 	_marks
 	_files_nt_then_tx
 	pgb_bg migrate --migrate-lock-wait 60s
-	_await_active '%nt-2%'
+	pgb_await_active '%nt-2%'
 	_waiters 2 migrate --migrate-lock-wait 60s
 	sleep 0.3
 	q "$PGB_DB" "SELECT pg_terminate_backend($(_lock_pid))" >/dev/null
@@ -102,7 +89,7 @@ test_takeover_lock_connection_lost_inside_a_transactional_file() {
 	_marks
 	_files_nt_then_tx
 	pgb_bg migrate --migrate-lock-wait 60s
-	_await_active '%tx-2%'
+	pgb_await_active '%tx-2%'
 	_waiters 3 migrate --migrate-lock-wait 60s
 	sleep 0.3
 	q "$PGB_DB" "SELECT pg_terminate_backend($(_lock_pid))" >/dev/null
@@ -119,7 +106,7 @@ test_takeover_main_connection_lost_while_the_lock_lives() {
 	_marks
 	_files_nt_then_tx
 	pgb_bg migrate --migrate-lock-wait 60s
-	_await_active '%nt-2%'
+	pgb_await_active '%nt-2%'
 	_waiters 2 migrate --migrate-lock-wait 60s
 	sleep 0.3
 	q "$PGB_DB" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%''nt-2''%' AND pid <> pg_backend_pid()" >/dev/null
@@ -140,7 +127,7 @@ _big() {
 _hold_writer() {
 	psql_db "$PGB_DB" -c "BEGIN; LOCK TABLE public.big IN ROW EXCLUSIVE MODE; SELECT pg_sleep($1); COMMIT;" >/dev/null 2>&1 &
 	_pgb_register_pid "$!"
-	_await_active '%LOCK TABLE public.big%'
+	pgb_await_active '%LOCK TABLE public.big%'
 }
 
 _index_state() {
@@ -155,7 +142,7 @@ test_takeover_index_still_built_by_a_killed_runner_is_waited_for() {
 		$'-- pgboot:no-transaction\nCREATE INDEX CONCURRENTLY big_v ON public.big (v);\nINSERT INTO public.marks VALUES (\'after-index\');'
 	_hold_writer 4
 	pgb_bg migrate
-	_await_active 'CREATE INDEX CONCURRENTLY big_v%'
+	pgb_await_active 'CREATE INDEX CONCURRENTLY big_v%'
 	assert_eq invalid "$(_index_state big_v)" "index while its build waits"
 	kill -KILL "$PGB_PID"
 	pgb_wait_pid 5
@@ -178,7 +165,7 @@ test_takeover_index_build_outlasting_the_lock_wait_names_its_backend() {
 	migdir migrations 0001_idx.sql $'-- pgboot:no-transaction\nCREATE INDEX CONCURRENTLY big_w ON public.big (v);'
 	_hold_writer 6
 	pgb_bg migrate
-	_await_active 'CREATE INDEX CONCURRENTLY big_w%'
+	pgb_await_active 'CREATE INDEX CONCURRENTLY big_w%'
 	kill -KILL "$PGB_PID"
 	pgb_wait_pid 5
 	pgb_run migrate --migrate-lock-wait 1s
@@ -196,7 +183,7 @@ test_takeover_sigterm_in_a_no_transaction_file_says_what_was_committed() {
 		$'-- pgboot:no-transaction\nINSERT INTO public.marks VALUES (\'one\');\nINSERT INTO public.marks VALUES (\'two\');\nCREATE INDEX CONCURRENTLY big_t ON public.big (v);\nINSERT INTO public.marks VALUES (\'four\');'
 	_hold_writer 3
 	pgb_bg migrate
-	_await_active 'CREATE INDEX CONCURRENTLY big_t%'
+	pgb_await_active 'CREATE INDEX CONCURRENTLY big_t%'
 	kill -TERM "$PGB_PID"
 	pgb_wait_pid 10
 	assert_exit 143
