@@ -80,19 +80,25 @@ test_pipeline_lost_lock_before_commit_commits_nothing() {
 	assert_eq 1 "$(q "$PGB_DB" 'SELECT count(*) FROM pipe_slow')" "rows in pipe_slow"
 }
 
-test_pipeline_lock_timeout_is_retried() {
+# _migrate_past_a_lock [NAME CONTENT]...: a logged database where 0001_t.sql made pipe_busy;
+# then pgboot migrates those files after it while a session holds pipe_busy for 1.5 s, its
+# 200 ms lock timeouts retried after 1 s, 2 s... (3 retries at most).
+_migrate_past_a_lock() {
 	_logged_db
 	migdir migrations 0001_t.sql $'CREATE TABLE pipe_busy (id int);'
 	pgb_run migrate
 	assert_exit 0
-	migdir migrations 0001_t.sql $'CREATE TABLE pipe_busy (id int);' \
-		0002_alter.sql $'CREATE TABLE pipe_b2 (id int);\nALTER TABLE pipe_busy ADD COLUMN n int;'
-	# a session holds the table for 1.5 s; 200 ms lock timeouts are retried after 1 s, 2 s...
+	migdir migrations 0001_t.sql $'CREATE TABLE pipe_busy (id int);' "$@"
 	q "$PGB_DB" "BEGIN; LOCK TABLE pipe_busy; SELECT pg_sleep(1.5); COMMIT;" >/dev/null &
 	local locker=$!
 	sleep 0.3
 	pgb_run migrate --migrate-lock-timeout 200ms --migrate-lock-retries 3
 	wait "$locker"
+}
+
+test_pipeline_lock_timeout_is_retried() {
+	_migrate_past_a_lock \
+		0002_alter.sql $'CREATE TABLE pipe_b2 (id int);\nALTER TABLE pipe_busy ADD COLUMN n int;'
 	assert_exit 0
 	assert_contains "$PGB_ERR" 'lock timeout in "0002_alter.sql": retry 1 of 3'
 	assert_eq t "$(q "$PGB_DB" "SELECT count(*) = 1 FROM information_schema.columns WHERE table_name = 'pipe_busy' AND column_name = 'n'")" "column n added"
@@ -218,19 +224,10 @@ test_pipeline_batched_files_do_not_share_session_state() {
 # A lock timeout in the middle of a batch: the files before it stay committed, it is retried
 # on its own, then the files after it go on.
 test_pipeline_lock_timeout_inside_a_batch_is_retried() {
-	_logged_db
-	migdir migrations 0001_t.sql $'CREATE TABLE pipe_busy (id int);'
-	pgb_run migrate
-	assert_exit 0
-	migdir migrations 0001_t.sql $'CREATE TABLE pipe_busy (id int);' \
+	_migrate_past_a_lock \
 		0002_a.sql 'CREATE TABLE pipe_first (id int);' \
 		0003_alter.sql $'ALTER TABLE pipe_busy ADD COLUMN n int;' \
 		0004_after.sql 'CREATE TABLE pipe_after (id int);'
-	q "$PGB_DB" "BEGIN; LOCK TABLE pipe_busy; SELECT pg_sleep(1.5); COMMIT;" >/dev/null &
-	local locker=$!
-	sleep 0.3
-	pgb_run migrate --migrate-lock-timeout 200ms --migrate-lock-retries 3
-	wait "$locker"
 	assert_exit 0
 	assert_contains "$PGB_ERR" 'lock timeout in "0003_alter.sql": retry 1 of 3'
 	assert_eq "1" "$(count_matches "$PGB_ERR" 'applying 0003_alter.sql')" "applying lines of 0003"
