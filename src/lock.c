@@ -26,25 +26,37 @@ void lock_init(struct mig_lock *l, const char *table, const struct config *cfg)
 	l->mode = lock_configured(cfg);
 }
 
+char *lock_rows_sql(const char *key)
+{
+	/*
+	 * An advisory lock on one bigint: the key's high half in classid, its low half in
+	 * objid. Advisory locks belong to a database: the same key in another database (one
+	 * per preview branch on a shared server) is another lock.
+	 */
+	return xasprintf("FROM pg_catalog.pg_locks l WHERE l.locktype = 'advisory' AND l.granted "
+			 "AND l.objsubid = 1 AND l.classid::bigint = ((%s::bigint >> 32) & 4294967295) "
+			 "AND l.objid::bigint = (%s::bigint & 4294967295) AND l.database = (SELECT oid "
+			 "FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())",
+			 key, key);
+}
+
 /* Names whoever holds the lock, so that a stuck deploy says who it waits for. */
 static void log_holder(PGconn *conn, const char *key)
 {
-	static const char sql[] =
-		"SELECT a.pid, coalesce(a.application_name, ''), "
-		"coalesce(host(a.client_addr), 'local socket'), a.state "
-		"FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
-		"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-		"AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) "
-		"AND l.objid::bigint = ($1::bigint & 4294967295)";
-	const char *params[] = { key };
+	char *rows = lock_rows_sql(key);
+	char *sql = xasprintf("SELECT a.pid, coalesce(a.application_name, ''), "
+			      "coalesce(host(a.client_addr), 'local socket'), a.state FROM (SELECT "
+			      "l.pid %s) h JOIN pg_catalog.pg_stat_activity a ON a.pid = h.pid", rows);
 	struct db_error err;
-	PGresult *res = db_query(conn, sql, 1, params, &err);
+	PGresult *res = db_query(conn, sql, 0, NULL, &err);
 
 	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0)
 		log_error("the migration lock is held by pid %s (application \"%s\", client %s, %s)",
 			  PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
 			  PQgetvalue(res, 0, 3));
 	PQclear(res);
+	free(sql);
+	free(rows);
 }
 
 /* Frees the notifications libpq has queued; whether there was one. */
@@ -194,10 +206,8 @@ static int backend_pid(PGconn *conn)
  */
 static int held_now(PGconn *conn, const char *key, enum status *st)
 {
-	char *sql = xasprintf("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = "
-			      "'advisory' AND granted AND objsubid = 1 AND classid::bigint = "
-			      "((%s::bigint >> 32) & 4294967295) AND objid::bigint = (%s::bigint & "
-			      "4294967295))", key, key);
+	char *rows = lock_rows_sql(key);
+	char *sql = xasprintf("SELECT EXISTS (SELECT 1 %s)", rows);
 	struct db_error err;
 	PGresult *res = db_query(conn, sql, 0, NULL, &err);
 	int held = -1;
@@ -208,6 +218,7 @@ static int held_now(PGconn *conn, const char *key, enum status *st)
 		*st = db_report(&err, "see whether another runner holds the migration lock");
 	PQclear(res);
 	free(sql);
+	free(rows);
 	return held;
 }
 

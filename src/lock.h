@@ -46,6 +46,12 @@ struct mig_lock {
 
 /* The mode migrate.lock asks for (lock_take may fall back from it). */
 enum lock_mode lock_configured(const struct config *cfg);
+/*
+ * The rows of pg_locks (pg_catalog.pg_locks, aliased l) that say a session holds the lock
+ * of key in the current database: the text after a SELECT list, "FROM ... WHERE ...", to which the caller may add
+ * "AND ..." conditions. pg_locks shows every role's locks. The caller frees it.
+ */
+char *lock_rows_sql(const char *key);
 /* The lock of the history table named table (quoted), in the configured mode. */
 void lock_init(struct mig_lock *l, const char *table, const struct config *cfg);
 /*

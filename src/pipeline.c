@@ -162,15 +162,13 @@ static void send_end(struct pipe *p, size_t i)
 		send_one(p, Q_RESET, i, 0, reset_sql[k], 0, NULL);
 	if (b->lock->mode == LOCK_SESSION) {
 		/* Committing after the lock was lost could apply what another runner applies too. */
-		char *held = xasprintf(
-			"SELECT 1 / count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' "
-			"AND granted AND objsubid = 1 AND pid = %d "
-			"AND classid::bigint = ((%s::bigint >> 32) & 4294967295) "
-			"AND objid::bigint = (%s::bigint & 4294967295)",
-			b->lock->backend_pid, b->lock->key, b->lock->key);
+		char *rows = lock_rows_sql(b->lock->key);
+		char *held = xasprintf("SELECT 1 / count(*) %s AND l.pid = %d", rows,
+				       b->lock->backend_pid);
 
 		send_one(p, Q_HELD, i, 0, held, 0, NULL);
 		free(held);
+		free(rows);
 	}
 	send_one(p, Q_COMMIT, i, 0, "COMMIT", 0, NULL);
 	/* The server sends the file's results as soon as it ends, not at the sync. */

@@ -213,3 +213,46 @@ test_locking_waiter_finds_the_work_done_without_the_lock() {
 	assert_eq 1 "$(q "$PGB_DB" 'SELECT count(*) FROM pgboot.migrations')" "history rows"
 	kill "$queued" 2>/dev/null || true
 }
+
+# migrate.lock_wait ends the wait for a runner that holds the lock too long: 69, naming the
+# holder's backend, and nothing applied by the runner that gave up.
+test_locking_lock_wait_names_the_holder() {
+	app_role
+	migdir migrations 0001_slow.sql $'CREATE TABLE lh (id int);\nSELECT pg_sleep(4);'
+	pgb_bg migrate
+	local holder=$PGB_PID pid rc
+	pgb_await_active '%pg_sleep(4)%'
+	pid=$(q "$PGB_DB" "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1")
+	# its own output files: the holder still writes to PGB_ERR
+	rc=0
+	timeout -k 5 60 "$PGBOOT" migrate --migrate-lock-wait 1s >"$PGB_WORK/out2" 2>"$PGB_WORK/err2" \
+		</dev/null || rc=$?
+	PGB_ERR=$PGB_WORK/err2
+	assert_eq 69 "$rc" "exit code of the runner that gave up"
+	assert_contains "$PGB_ERR" 'could not take the migration lock within 1s (migrate.lock_wait)'
+	assert_contains "$PGB_ERR" "the migration lock is held by pid $pid (application \"pgboot\", client 127.0.0.1, idle in transaction)"
+	assert_not_contains "$PGB_ERR" 'applying'
+	PGB_PID=$holder PGB_ERR=$PGB_WORK/err
+	pgb_wait_pid 30
+	assert_exit 0
+	assert_eq 1 "$(q "$PGB_DB" 'SELECT count(*) FROM pgboot.migrations')" "history rows"
+}
+
+# Advisory locks belong to a database: a runner in another database of the same server
+# (one per preview branch) neither waits for nor names the lock held here.
+test_locking_lock_of_another_database_is_not_waited_for() {
+	app_role
+	migdir migrations 0001_slow.sql $'CREATE TABLE lo (id int);\nSELECT pg_sleep(3);'
+	pgb_bg migrate
+	local holder=$PGB_PID rc=0
+	pgb_await_active '%pg_sleep(3)%'
+	migdir other 0001_quick.sql 'CREATE TABLE lo (id int);'
+	timeout -k 5 60 "$PGBOOT" migrate --migrate-dir other --database-dbname "${PGB_DB}_other" \
+		--migrate-lock-wait 1s >"$PGB_WORK/out2" 2>"$PGB_WORK/err2" </dev/null || rc=$?
+	assert_eq 0 "$rc" "exit code of the runner in the other database"
+	assert_not_contains "$PGB_WORK/err2" 'waiting for another pgboot'
+	assert_eq 1 "$(q "${PGB_DB}_other" 'SELECT count(*) FROM pgboot.migrations')" "history rows there"
+	PGB_PID=$holder
+	pgb_wait_pid 30
+	assert_exit 0
+}
