@@ -779,6 +779,15 @@ pgb_npm_tools() {
 		fail "dbmate or node-pg-migrate is missing after scripts/install-npm-tools.sh"
 }
 
+# pgb_node_pg_migrate_file NAME UP DOWN: a migrations/ file made by `node-pg-migrate create
+# NAME --migration-file-language sql`, its up and down parts filled in with UP and DOWN (sed
+# text: \n separates lines); PGB_NPM_FILE is its name.
+pgb_node_pg_migrate_file() {
+	pgb_tool npm.log node "$PGB_NODE_PG_MIGRATE" create "$1" --migration-file-language sql -m migrations
+	PGB_NPM_FILE=$(cd migrations && echo *_"$1".sql)
+	sed -i -e "/^-- Up Migration\$/a $2" -e "s/^-- Down Migration\$/&\\n$3/" "migrations/$PGB_NPM_FILE"
+}
+
 # pgb_superuser_url DB: a URL for another tool (never printed: it holds the superuser's password)
 pgb_superuser_url() {
 	printf 'postgres://postgres:%s@%s:%s/%s?sslmode=disable' "$PGB_SUPERPASS" "$PGB_HOST" "$PGB_PORT" "$1"

@@ -89,10 +89,9 @@ test_formats_node_pg_migrate_file_is_refused_and_its_table_kept() {
 	_users_with_rows
 	# the file as `node-pg-migrate create --migration-file-language sql` writes it, filled in;
 	# node-pg-migrate itself applies it
-	pgb_tool npm.log node "$PGB_NODE_PG_MIGRATE" create users --migration-file-language sql -m migrations
-	f=$(cd migrations && echo *_users.sql)
-	sed -i -e '/^-- Up Migration$/a CREATE TABLE IF NOT EXISTS users (id int PRIMARY KEY, name text);' \
-		-e 's/^-- Down Migration$/&\nDROP TABLE users;/' "migrations/$f"
+	pgb_node_pg_migrate_file users 'CREATE TABLE IF NOT EXISTS users (id int PRIMARY KEY, name text);' \
+		'DROP TABLE users;'
+	f=$PGB_NPM_FILE
 	DATABASE_URL=$(pgb_superuser_url "$PGB_DB") pgb_tool npm.log node "$PGB_NODE_PG_MIGRATE" up -m migrations
 	assert_eq 1 "$(q "$PGB_DB" 'SELECT count(*) FROM pgmigrations')" "node-pg-migrate's history rows"
 	_assert_refused_everywhere "migrations/$f" 1 node-pg-migrate "-- Up Migration"

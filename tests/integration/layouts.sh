@@ -174,10 +174,9 @@ test_layouts_node_pg_migrate() {
 	pgb_npm_tools
 	app_role
 	_runs_table
-	pgb_tool npm.log node "$PGB_NODE_PG_MIGRATE" create items --migration-file-language sql -m migrations
-	f=$(cd migrations && echo *_items.sql)
-	sed -i -e "/^-- Up Migration$/a CREATE TABLE items (id int);\nINSERT INTO runs (name) VALUES ('items');" \
-		-e 's/^-- Down Migration$/&\nDROP TABLE items;/' "migrations/$f"
+	pgb_node_pg_migrate_file items "CREATE TABLE items (id int);\\nINSERT INTO runs (name) VALUES ('items');" \
+		'DROP TABLE items;'
+	f=$PGB_NPM_FILE
 	# a file without markers is all up migration, as node-pg-migrate reads it
 	printf "INSERT INTO runs (name) VALUES ('plain');\n" >"migrations/$((${f%%_*} + 1))_plain.sql"
 	pgb_run migrate
