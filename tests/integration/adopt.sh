@@ -112,12 +112,17 @@ EOF
 	printf "INSERT INTO \"markers\" VALUES ('%s');\n" "$1" >"migrations/$1.sql"
 }
 
-test_adopt_drizzle_real() {
-	local before
+# _drizzle_applied: the drizzle fixture in migrations/, applied by drizzle-orm's migrator
+_drizzle_applied() {
 	_npm_tools
 	_setup
 	cp -r "$_FIXTURES"/drizzle/. migrations/
 	_drizzle migrations
+}
+
+test_adopt_drizzle_real() {
+	local before
+	_drizzle_applied
 	before=$(_dump drizzle.__drizzle_migrations)
 	assert_eq 3 "$(q "$PGB_DB" 'SELECT count(*) FROM drizzle.__drizzle_migrations')" "drizzle's history rows"
 	_drizzle_add 0003_four 1700000000004
@@ -133,10 +138,7 @@ test_adopt_drizzle_real() {
 # keeps each file's SHA-256, so the edit is seen even before pgboot recorded anything
 test_adopt_edited_after_the_tool_applied_it_is_reported() {
 	local before
-	_npm_tools
-	_setup
-	cp -r "$_FIXTURES"/drizzle/. migrations/
-	_drizzle migrations
+	_drizzle_applied
 	before=$(_dump drizzle.__drizzle_migrations)
 	printf "INSERT INTO \"markers\" VALUES ('0001_two');\n-- edited\n" >migrations/0001_two.sql
 	pgb_run run -- touch "$PGB_WORK/started"
